@@ -1,0 +1,83 @@
+#include "vm/guest_mem.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "hw/x86/layout.h"
+
+int gm_init(struct guest_mem *gm, uint64_t size, struct err *err)
+{
+	uint64_t low = size < LAYOUT_PCI_HOLE_START ? size : LAYOUT_PCI_HOLE_START;
+	void *p;
+
+	memset(gm, 0, sizeof(*gm));
+	if (size == 0 || (size & 0xfff))
+		return err_set(err, "guest memory size must be a non-zero multiple of 4 KiB");
+	/* MAP_NORESERVE: RAM the guest never touches costs the host nothing. */
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		 -1, 0);
+	if (p == MAP_FAILED)
+		return err_errno(err, errno, "cannot allocate %llu MiB of guest memory",
+				 (unsigned long long)(size >> 20));
+	madvise(p, size, MADV_MERGEABLE);
+	gm->base = p;
+	gm->size = size;
+	gm->region[0] = (struct guest_mem_region){ 0, low, gm->base };
+	gm->nregions = 1;
+	if (size > low) {
+		gm->region[1] = (struct guest_mem_region){ LAYOUT_HIGH_RAM_BASE, size - low,
+							   gm->base + low };
+		gm->nregions = 2;
+	}
+	return 0;
+}
+
+void gm_fini(struct guest_mem *gm)
+{
+	if (gm->base)
+		munmap(gm->base, gm->size);
+	memset(gm, 0, sizeof(*gm));
+}
+
+void *gm_hva(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+	for (unsigned i = 0; i < gm->nregions; i++) {
+		const struct guest_mem_region *r = &gm->region[i];
+
+		/* Written so that no addition can overflow. */
+		if (gpa >= r->gpa && gpa - r->gpa <= r->size && len <= r->size - (gpa - r->gpa))
+			return r->hva + (gpa - r->gpa);
+	}
+	return NULL;
+}
+
+bool gm_read(const struct guest_mem *gm, uint64_t gpa, void *buf, uint64_t len)
+{
+	void *p = gm_hva(gm, gpa, len);
+
+	if (!p)
+		return false;
+	memcpy(buf, p, len);
+	return true;
+}
+
+bool gm_write(const struct guest_mem *gm, uint64_t gpa, const void *buf, uint64_t len)
+{
+	void *p = gm_hva(gm, gpa, len);
+
+	if (!p)
+		return false;
+	memcpy(p, buf, len);
+	return true;
+}
+
+uint64_t gm_low_size(const struct guest_mem *gm)
+{
+	return gm->nregions ? gm->region[0].size : 0;
+}
+
+uint64_t gm_high_size(const struct guest_mem *gm)
+{
+	return gm->nregions > 1 ? gm->region[1].size : 0;
+}
