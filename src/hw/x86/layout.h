@@ -20,8 +20,10 @@
 #define LAYOUT_CMDLINE 0x00020000ULL       /* kernel command line */
 #define LAYOUT_CMDLINE_MAX 0x10000ULL
 #define LAYOUT_EBDA 0x0009fc00ULL          /* 1 KiB EBDA; RAM below it is usable */
-#define LAYOUT_ACPI_BASE 0x000e0000ULL     /* RSDP (in the BIOS area) and ACPI tables */
-#define LAYOUT_ACPI_SIZE 0x00020000ULL     /* 0xe0000-0xfffff, reserved in e820 */
+#define LAYOUT_ACPI_BASE 0x000e0000ULL     /* RSDP (16-byte aligned, first) and ACPI tables */
+#define LAYOUT_ACPI_SIZE 0x00010000ULL     /* 0xe0000-0xeffff */
+#define LAYOUT_BIOS_ALIAS 0x000f0000ULL    /* last 64 KiB of --firmware copied here */
+#define LAYOUT_BIOS_ALIAS_SIZE 0x00010000ULL /* 0xe0000-0xfffff is reserved in e820 */
 #define LAYOUT_HIGH_MEM 0x00100000ULL      /* 1 MiB: protected-mode kernels load here */
 
 /* RAM below 4 GiB ends where the PCI hole begins; the rest is mapped at 4 GiB. */
@@ -54,6 +56,8 @@
 #define LAYOUT_PORT_PCI_CONFIG 0xcf8 /* mechanism #1: address 0xcf8, data 0xcfc */
 #define LAYOUT_PORT_RESET 0xcf9      /* ACPI reset register (write 0x06) */
 #define LAYOUT_RESET_VALUE 0x06
+#define LAYOUT_ACPI_S5_SLP_TYP 5     /* \_S5 package value: PM1a_CNT = (5 << 10) | SLP_EN */
+#define LAYOUT_ACPI_SLP_EN (1u << 13)
 
 /* --- Interrupts (GSIs == ISA IRQs for 0-15 through the IOAPIC) --- */
 #define LAYOUT_GSI_PIT 0  /* ISA IRQ 0, overridden to GSI 2 in the MADT */
