@@ -34,7 +34,7 @@ UNIT_HELPER_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(filter-out $(UNIT_SRCS),$(wild
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 CFLAGS  += -DVIREO_VERSION='"$(VERSION)"'
 
-.PHONY: guests all test test-fast test-san test-long deps clean run lint
+.PHONY: guest guests all test test-fast test-san test-long deps clean run lint
 all: $(B)/vireo $(TOOL_BINS) $(UNIT_BINS)
 
 $(B)/obj/%.o: %.c
@@ -79,6 +79,14 @@ test-fast: all guests
 
 test-long: deps all guests
 	VIREO_LONG=1 VIREO_SAN=0 tests/run.sh
+
+# The default guest: Debian's cloud kernel + a busybox initramfs (scripts/build-guest.sh).
+guest: deps
+	@scripts/build-guest.sh
+
+# Boots the default guest to an interactive shell; --accel auto picks KVM or the emulator.
+run: deps all guest
+	$(B)/vireo --accel auto --memory 1G --kernel build/guest/bzImage --initrd build/guest/initramfs.cpio.gz
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,portability -Isrc src tools
