@@ -9,7 +9,13 @@
 
 CC      ?= gcc
 SAN     ?= 0
-ifeq ($(SAN),1)
+FUZZ    ?= 0
+ifeq ($(FUZZ),1)
+# libFuzzer build: clang, library instrumented for coverage + ASan/UBSan.
+CC      := clang
+B       := build-fuzz
+SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+else ifeq ($(SAN),1)
 B       := build-san
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 else
@@ -34,7 +40,7 @@ UNIT_HELPER_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(filter-out $(UNIT_SRCS),$(wild
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 CFLAGS  += -DVIREO_VERSION='"$(VERSION)"'
 
-.PHONY: guest guests all test test-fast test-san test-long deps clean run lint
+.PHONY: fuzzers guest guests all test test-fast test-san test-long deps clean run lint
 all: $(B)/vireo $(TOOL_BINS) $(UNIT_BINS)
 
 $(B)/obj/%.o: %.c
@@ -64,6 +70,17 @@ guests::
 
 -include $(sort $(wildcard src/*/module.mk tools/*/module.mk tests/*/module.mk bench/module.mk))
 
+# Fuzz targets: each tests/fuzz/fuzz_NAME.c defines LLVMFuzzerTestOneInput and
+# becomes build-fuzz/fuzz/fuzz_NAME (run `make FUZZ=1 fuzzers`); the seed corpus
+# lives in tests/fuzz/corpus/NAME/. tests/integration/fuzz.sh runs each briefly.
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%)
+fuzzers: $(FUZZ_BINS)
+$(B)/fuzz/%: $(B)/obj/tests/fuzz/%.o $(B)/libvireo.a
+	@mkdir -p $(dir $@)
+	@echo '  LD   $@'
+	@$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
 deps:
 	@scripts/deps.sh
 
@@ -71,6 +88,7 @@ deps:
 test: deps
 	$(MAKE) all guests
 	$(MAKE) SAN=1 all guests
+	$(MAKE) FUZZ=1 fuzzers
 	tests/run.sh
 
 # Only the plain build, for a quick edit-test loop.
@@ -92,6 +110,6 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,portability -Isrc src tools
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
