@@ -14,7 +14,8 @@ ifeq ($(FUZZ),1)
 # libFuzzer build: clang, library instrumented for coverage + ASan/UBSan.
 CC      := clang
 B       := build-fuzz
-SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
+            -Wno-unknown-warning-option
 else ifeq ($(SAN),1)
 B       := build-san
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
