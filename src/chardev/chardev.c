@@ -24,6 +24,7 @@ struct chardev {
 	bool close_out;
 	pthread_mutex_t out_lock;
 	bool out_stalled;    /* dropping until the output drains again */
+	int stall_ms;
 	atomic_uint_fast64_t dropped;
 
 	/* Input. */
@@ -95,6 +96,7 @@ struct chardev *chardev_create(enum serial_kind kind, const char *path, struct e
 	}
 	cd->kind = kind;
 	cd->in_fd = cd->out_fd = cd->poll_fd = cd->kick_fd = -1;
+	cd->stall_ms = CHARDEV_STALL_MS;
 	pthread_mutex_init(&cd->out_lock, NULL);
 	pthread_mutex_init(&cd->rx_lock, NULL);
 	switch (kind) {
@@ -198,10 +200,10 @@ ssize_t chardev_write(struct chardev *cd, const void *buf, size_t len)
 		ssize_t n;
 
 		if (!cd->out_is_file &&
-		    !chardev_wait_writable(cd, cd->out_stalled ? 0 : CHARDEV_STALL_MS)) {
+		    !chardev_wait_writable(cd, cd->out_stalled ? 0 : cd->stall_ms)) {
 			if (!cd->out_stalled)
 				log_warn("serial: output stalled for %d ms, dropping guest output",
-					 CHARDEV_STALL_MS);
+					 cd->stall_ms);
 			cd->out_stalled = true;
 			break;
 		}
@@ -222,6 +224,13 @@ ssize_t chardev_write(struct chardev *cd, const void *buf, size_t len)
 	pthread_mutex_unlock(&cd->out_lock);
 	atomic_fetch_add(&cd->dropped, left);
 	return (ssize_t)len;
+}
+
+void chardev_set_stall_ms(struct chardev *cd, int ms)
+{
+	pthread_mutex_lock(&cd->out_lock);
+	cd->stall_ms = ms;
+	pthread_mutex_unlock(&cd->out_lock);
 }
 
 uint64_t chardev_dropped(struct chardev *cd)
