@@ -42,10 +42,11 @@ static struct rtc_read read_clock(void)
 	return a;
 }
 
-/* True if r matches the host's UTC time at t or t+1 (a second may tick). */
+/* True if r matches the host's UTC time at t..t+2 (seconds may tick, and
+ * the test may be descheduled on a busy machine). */
 static bool matches(struct rtc_read r, time_t t, bool binary, bool h12)
 {
-	for (int d = 0; d <= 1; d++) {
+	for (int d = 0; d <= 2; d++) {
 		time_t tt = t + d;
 		struct tm tm;
 		unsigned (*enc)(unsigned) = binary ? NULL : bcd;
@@ -142,7 +143,7 @@ int main(void)
 			else
 				seen_clear = true;
 			clock_gettime(CLOCK_MONOTONIC, &t1);
-		} while (!(seen_set && seen_clear) && t1.tv_sec - t0.tv_sec < 3);
+		} while (!(seen_set && seen_clear) && t1.tv_sec - t0.tv_sec < 6);
 		CHECK(seen_set && seen_clear);
 	}
 	TEST_END();

@@ -84,6 +84,9 @@ int main(void)
 	CHECK_EQ(in(LAYOUT_PORT_ACPI_PM1A_EVT, 4), 0x01200000);
 	out(LAYOUT_PORT_ACPI_PM1A_EVT, 0xffff, 2); /* w1c on zero: stays zero, EN untouched */
 	CHECK_EQ(in(LAYOUT_PORT_ACPI_PM1A_EVT, 4), 0x01200000);
+	pc_misc_reset(m);
+	CHECK_EQ(in(LAYOUT_PORT_ACPI_PM1A_EVT, 4), 0);
+	CHECK_EQ(in(LAYOUT_PORT_ACPI_PM1A_CNT, 2), 1);
 	TEST_END();
 
 	TEST_BEGIN("pc_misc_pm_timer_advances");

@@ -97,6 +97,10 @@ static void test_dlab(void)
 	wr(3, 0x03);
 	CHECK_EQ(rd(1), 0x05); /* IER untouched by DLM writes */
 	CHECK_EQ(rd(3), 0x03);
+	serial_reset(s);
+	CHECK_EQ(rd(1), 0);
+	CHECK_EQ(rd(3), 0);
+	CHECK_EQ(rd(5), 0x60);
 	serial_destroy(s);
 	TEST_END();
 }

@@ -248,6 +248,14 @@ struct pc_misc *pc_misc_create(struct vm *vm, struct err *err)
 	return m;
 }
 
+void pc_misc_reset(struct pc_misc *m)
+{
+	pthread_mutex_lock(&m->lock);
+	m->i8042_want_output = false;
+	m->pm1_sts = m->pm1_en = m->pm1_cnt = 0;
+	pthread_mutex_unlock(&m->lock);
+}
+
 void pc_misc_destroy(struct pc_misc *m)
 {
 	if (!m)
