@@ -85,6 +85,19 @@ static int chardev_stdin_raw(struct err *err)
 	return 0;
 }
 
+/* stdin is our controlling terminal and another process group is in the
+ * foreground (tcgetpgrp fails for a terminal that is not ours: no job
+ * control applies then). */
+static bool chardev_stdin_in_background(void)
+{
+	pid_t fg;
+
+	if (!isatty(STDIN_FILENO))
+		return false;
+	fg = tcgetpgrp(STDIN_FILENO);
+	return fg >= 0 && fg != getpgrp();
+}
+
 struct chardev *chardev_create(enum serial_kind kind, const char *path, struct err *err)
 {
 	struct chardev *cd = calloc(1, sizeof(*cd));
@@ -107,7 +120,12 @@ struct chardev *chardev_create(enum serial_kind kind, const char *path, struct e
 		}
 		cd->in_fd = STDIN_FILENO;
 		cd->out_fd = STDOUT_FILENO;
-		if (chardev_stdin_raw(err) < 0) {
+		/* A background job touching its terminal would be stopped by
+		 * SIGTTOU/SIGTTIN: then leave the terminal alone and take no input. */
+		if (chardev_stdin_in_background()) {
+			log_info("serial: stdin is a terminal owned by another job; no input");
+			cd->in_fd = -1;
+		} else if (chardev_stdin_raw(err) < 0) {
 			atomic_store(&chardev_stdio_taken, false);
 			goto fail;
 		}
