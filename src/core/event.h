@@ -39,4 +39,18 @@ void event_loop_destroy(struct event_loop *l);
 /* True on the loop's own thread. */
 bool event_loop_in_thread(struct event_loop *l);
 
+/* Timers (timerfd on CLOCK_MONOTONIC) whose callbacks run on the loop's
+ * thread. event_timer_arm/disarm may be called from any thread, including
+ * with a lock held that the callback takes (they take no lock themselves);
+ * event_timer_destroy must not be (it waits out a running callback). */
+struct event_timer;
+typedef void event_timer_cb(void *opaque);
+
+struct event_timer *event_timer_create(struct event_loop *l, event_timer_cb *cb, void *opaque,
+				       struct err *err);
+/* First expiry after delay_ns (>= 1), then every period_ns (0: once). */
+int event_timer_arm(struct event_timer *t, uint64_t delay_ns, uint64_t period_ns);
+void event_timer_disarm(struct event_timer *t);
+void event_timer_destroy(struct event_timer *t);
+
 #endif

@@ -45,6 +45,43 @@ static bool wait_for(atomic_int *v, int want)
 	return false;
 }
 
+static void tick(void *opaque)
+{
+	atomic_int *n = opaque;
+
+	(*n)++;
+}
+
+static void test_timers(void)
+{
+	struct err err = { { 0 } };
+	struct event_loop *l = event_loop_create(&err);
+	static atomic_int once, periodic;
+	struct event_timer *t1 = event_timer_create(l, tick, &once, &err);
+	struct event_timer *t2 = event_timer_create(l, tick, &periodic, &err);
+	int seen;
+
+	TEST_BEGIN("event_timers");
+	CHECK(t1 && t2);
+	CHECK(event_loop_start(l, &err) == 0);
+	CHECK(event_timer_arm(t1, 5 * 1000 * 1000, 0) == 0);
+	CHECK(event_timer_arm(t2, 1000 * 1000, 2 * 1000 * 1000) == 0);
+	CHECK(wait_for(&periodic, 5));
+	CHECK(wait_for(&once, 1));
+	event_timer_disarm(t2);
+	usleep(10000);
+	seen = periodic;
+	usleep(30000);
+	CHECK_EQ(periodic, seen); /* disarmed: no more ticks */
+	CHECK_EQ(once, 1);        /* one-shot fired once */
+	CHECK(event_timer_arm(t2, 1000 * 1000, 0) == 0);
+	CHECK(wait_for(&periodic, seen + 1));
+	event_timer_destroy(t1);
+	event_timer_destroy(t2);
+	event_loop_destroy(l);
+	TEST_END();
+}
+
 int main(void)
 {
 	struct err err = { { 0 } };
@@ -115,5 +152,6 @@ int main(void)
 	TEST_END();
 
 	close(pa[0]), close(pa[1]), close(pb[0]), close(pb[1]);
+	test_timers();
 	return 0;
 }
