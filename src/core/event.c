@@ -28,7 +28,7 @@ struct event_handler {
 struct event_loop {
 	int epfd, wakefd;
 	pthread_t thread;
-	bool running; /* start/stop/destroy are called by one owner thread */
+	atomic_bool running; /* start/stop/destroy are called by one owner thread */
 	atomic_bool stop;
 	pthread_mutex_t lock;
 	pthread_cond_t idle;          /* signalled when a callback returns */
@@ -211,10 +211,12 @@ int event_loop_start(struct event_loop *l, struct err *err)
 	if (l->running)
 		return 0;
 	atomic_store(&l->stop, false);
+	atomic_store(&l->running, true);
 	ret = pthread_create(&l->thread, NULL, event_thread, l);
-	if (ret)
+	if (ret) {
+		atomic_store(&l->running, false);
 		return err_errno(err, ret, "event loop: starting the I/O thread");
-	l->running = true;
+	}
 	return 0;
 }
 
@@ -225,6 +227,8 @@ void event_loop_stop(struct event_loop *l)
 	if (!l || !l->running)
 		return;
 	atomic_store(&l->stop, true);
+	if (event_loop_in_thread(l))
+		return; /* from a callback: the loop ends after it; the owner joins */
 	if (write(l->wakefd, &one, sizeof(one)) < 0) {
 		/* EAGAIN: the counter is already non-zero, the thread will wake */
 	}
