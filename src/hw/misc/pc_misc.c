@@ -173,8 +173,8 @@ static void pm_write(void *opaque, uint64_t off, uint64_t val, unsigned size)
 	for (unsigned i = 0; i < size; i++) {
 		uint64_t o = off + i;
 
-		if (o >= PM_TMR)
-			continue; /* PM_TMR and padding are read-only */
+		if (o >= PM_CNT + 2)
+			continue; /* padding and PM_TMR are read-only */
 		v[o / 2] |= (uint16_t)(((val >> (8 * i)) & 0xff) << (8 * (o % 2)));
 		mask[o / 2] |= (uint16_t)(0xff << (8 * (o % 2)));
 	}
