@@ -160,9 +160,14 @@ static void virtio_kick_cb(void *opaque, uint32_t events)
 	struct virtio_queue *q = opaque;
 	uint64_t n;
 
+	bool live;
+
 	if (read(q->kick_fd, &n, sizeof(n)) < 0)
 		return;
-	if (q->active && !q->vq.broken)
+	pthread_mutex_lock(&q->lock);
+	live = q->active && !q->vq.broken;
+	pthread_mutex_unlock(&q->lock);
+	if (live)
 		q->vdev->ops->queue_notify(q->vdev->opaque, q->vdev, q->index);
 }
 
@@ -177,7 +182,9 @@ static void virtio_reset_locked(struct virtio_dev *vdev)
 
 		if (q->active)
 			event_loop_del_fd(vdev->vm->loop, q->kick_fd);
+		pthread_mutex_lock(&q->lock);
 		q->active = false;
+		pthread_mutex_unlock(&q->lock);
 	}
 	if (vdev->ops->reset) {
 		pthread_mutex_unlock(&vdev->lock);
@@ -230,7 +237,9 @@ static void virtio_activate_locked(struct virtio_dev *vdev)
 			virtio_dev_needs_reset(vdev);
 			return;
 		}
+		pthread_mutex_lock(&q->lock);
 		q->active = true;
+		pthread_mutex_unlock(&q->lock);
 	}
 	if (vdev->ops->activate) {
 		pthread_mutex_unlock(&vdev->lock);
