@@ -15,7 +15,7 @@ ifeq ($(FUZZ),1)
 CC      := clang
 B       := build-fuzz
 SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
-            -Wno-unknown-warning-option
+            -Wno-unknown-warning-option -Wno-missing-field-initializers
 else ifeq ($(SAN),1)
 B       := build-san
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
