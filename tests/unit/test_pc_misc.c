@@ -84,6 +84,9 @@ int main(void)
 	CHECK_EQ(in(LAYOUT_PORT_ACPI_PM1A_EVT, 4), 0x01200000);
 	out(LAYOUT_PORT_ACPI_PM1A_EVT, 0xffff, 2); /* w1c on zero: stays zero, EN untouched */
 	CHECK_EQ(in(LAYOUT_PORT_ACPI_PM1A_EVT, 4), 0x01200000);
+	pc_misc_reset(m);
+	CHECK_EQ(in(LAYOUT_PORT_ACPI_PM1A_EVT, 4), 0);
+	CHECK_EQ(in(LAYOUT_PORT_ACPI_PM1A_CNT, 2), 1);
 	TEST_END();
 
 	TEST_BEGIN("pc_misc_pm_timer_advances");
@@ -97,7 +100,11 @@ int main(void)
 		CHECK(a <= 0xffffff && b <= 0xffffff);
 		/* 20 ms at 3.579545 MHz = 71591 ticks; allow scheduling slack */
 		CHECK(d >= 71000 && d < 3579545);
+		fake_vm_reset();
 		out(LAYOUT_PORT_ACPI_PM_TMR, 0, 4); /* read-only */
+		out(LAYOUT_PORT_ACPI_PM1A_CNT + 2, 0xffffffff, 4); /* padding + timer: ignored */
+		out(LAYOUT_PORT_ACPI_PM1A_CNT, 0xffffffff, 4);     /* CNT + padding, no SLP_TYP 5 */
+		CHECK_EQ(fake_vm_last_request, VM_REQ_NONE);
 		CHECK(((uint32_t)in(LAYOUT_PORT_ACPI_PM_TMR, 4) - b) % 0x1000000 < 3579545);
 	}
 	TEST_END();

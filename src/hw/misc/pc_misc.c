@@ -173,8 +173,8 @@ static void pm_write(void *opaque, uint64_t off, uint64_t val, unsigned size)
 	for (unsigned i = 0; i < size; i++) {
 		uint64_t o = off + i;
 
-		if (o >= PM_TMR)
-			continue; /* PM_TMR and padding are read-only */
+		if (o >= PM_CNT + 2)
+			continue; /* padding and PM_TMR are read-only */
 		v[o / 2] |= (uint16_t)(((val >> (8 * i)) & 0xff) << (8 * (o % 2)));
 		mask[o / 2] |= (uint16_t)(0xff << (8 * (o % 2)));
 	}
@@ -246,6 +246,14 @@ struct pc_misc *pc_misc_create(struct vm *vm, struct err *err)
 		}
 	}
 	return m;
+}
+
+void pc_misc_reset(struct pc_misc *m)
+{
+	pthread_mutex_lock(&m->lock);
+	m->i8042_want_output = false;
+	m->pm1_sts = m->pm1_en = m->pm1_cnt = 0;
+	pthread_mutex_unlock(&m->lock);
 }
 
 void pc_misc_destroy(struct pc_misc *m)

@@ -29,6 +29,8 @@ struct vm;
 struct pc_misc;
 
 struct pc_misc *pc_misc_create(struct vm *vm, struct err *err);
+/* Board reset: PM1 status/enable/control back to power-on values. */
+void pc_misc_reset(struct pc_misc *m);
 void pc_misc_destroy(struct pc_misc *m);
 
 #endif
