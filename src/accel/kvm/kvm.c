@@ -19,17 +19,17 @@
 static int kvm_open(struct err *err)
 {
 	int fd = open(KVM_DEVICE, O_RDWR | O_CLOEXEC);
+	int e = errno;
+	const char *hint = "";
 
 	if (fd >= 0)
 		return fd;
-	if (errno == ENOENT)
-		return err_errno(err, errno,
-				 "cannot open " KVM_DEVICE " (is the kvm module loaded and the "
-				 "host's hardware virtualization enabled?)");
-	if (errno == EACCES || errno == EPERM)
-		return err_errno(err, errno,
-				 "cannot open " KVM_DEVICE " (is your user in the kvm group?)");
-	return err_errno(err, errno, "cannot open " KVM_DEVICE);
+	if (e == ENOENT || e == ENXIO || e == ENODEV)
+		hint = " (is the kvm module loaded and hardware virtualization enabled?)";
+	else if (e == EACCES || e == EPERM)
+		hint = " (is your user in the kvm group?)";
+	err_set(err, "cannot open " KVM_DEVICE ": %s%s", strerror(e), hint);
+	return -e;
 }
 
 static int kvm_ioctl_retry(int fd, unsigned long req, void *arg)
