@@ -9,7 +9,9 @@
 
 #include "hw/acpi/acpi.h"
 #include "hw/bus/io.h"
+#include "hw/bus/pci.h"
 #include "hw/char/serial.h"
+#include "hw/misc/pc_misc.h"
 #include "hw/rtc/cmos.h"
 #include "hw/x86/boot.h"
 #include "hw/x86/layout.h"
@@ -22,6 +24,8 @@ struct pc {
 	bool accel_ready;
 	void *firmware;
 	size_t firmware_size;
+	struct pci_host *pci;
+	struct pc_misc *misc;
 	struct cmos *cmos;
 	struct serial *com1;
 };
@@ -116,7 +120,16 @@ int pc_create(struct vm *vm, struct err *err)
 	if (cfg->firmware && (r = pc_load_firmware(vm, pc, err)))
 		return r;
 
-	/* 6. Legacy devices: RTC/CMOS, COM1. */
+	/* 5. The PCI host bridge (0xCF8/0xCFC, reset control 0xCF9, ECAM). */
+	pc->pci = pci_host_create(vm, err);
+	if (!pc->pci)
+		return -EINVAL;
+
+	/* 6. Legacy devices: isa-debug-exit, i8042 reset, ACPI PM block;
+	 *    RTC/CMOS; COM1. */
+	pc->misc = pc_misc_create(vm, err);
+	if (!pc->misc)
+		return -EINVAL;
 	pc->cmos = cmos_create(vm, err);
 	if (!pc->cmos)
 		return -EINVAL;
@@ -141,6 +154,8 @@ void pc_destroy(struct vm *vm)
 	if (pc) {
 		serial_destroy(pc->com1);
 		cmos_destroy(pc->cmos);
+		pc_misc_destroy(pc->misc);
+		pci_host_destroy(pc->pci);
 		if (pc->accel_ready)
 			vm->accel->vm_destroy(vm);
 		firmware_free(pc->firmware, pc->firmware_size);
