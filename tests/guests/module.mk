@@ -14,7 +14,7 @@ GUEST_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -Wno-unused-parameter -ffre
 GUEST_LIB := guest acpi memmap
 GUEST_LDFLAGS := -nostdlib -static -z noexecstack --no-warn-rwx-segments
 
-GUEST_BINS := $(GB)/mbcheck.elf $(GB)/lifecycle.elf $(GB)/smp.elf
+GUEST_BINS := $(GB)/mbcheck.elf $(GB)/lifecycle.elf $(GB)/smp.elf $(GB)/echo.elf
 
 guests:: $(GUEST_BINS)
 
