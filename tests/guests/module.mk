@@ -10,11 +10,11 @@ GB   := $(B)/guests
 GCC_GUEST := gcc
 GUEST_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -Wno-unused-parameter -ffreestanding -nostdlib \
 	-fno-pic -fno-pie -fno-stack-protector -fno-asynchronous-unwind-tables -fcf-protection=none \
-	-mno-red-zone -mgeneral-regs-only -Isrc -I$(GD)/lib -I$(GD)/multiboot -I$(GB) -MMD -MP
+	-mno-red-zone -mgeneral-regs-only -Isrc -I$(GD)/lib -I$(GD)/multiboot -I$(GD)/linux64 -I$(GB) -MMD -MP
 GUEST_LIB := guest acpi memmap
 GUEST_LDFLAGS := -nostdlib -static -z noexecstack --no-warn-rwx-segments
 
-GUEST_BINS := $(GB)/mbcheck.elf $(GB)/lifecycle.elf $(GB)/smp.elf $(GB)/echo.elf
+GUEST_BINS := $(GB)/mbcheck.elf $(GB)/lifecycle.elf $(GB)/smp.elf $(GB)/echo.elf $(GB)/linux64.bzImage
 
 guests:: $(GUEST_BINS)
 
