@@ -14,7 +14,8 @@ GUEST_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -Wno-unused-parameter -ffre
 GUEST_LIB := guest acpi memmap
 GUEST_LDFLAGS := -nostdlib -static -z noexecstack --no-warn-rwx-segments
 
-GUEST_BINS := $(GB)/mbcheck.elf $(GB)/lifecycle.elf $(GB)/smp.elf $(GB)/echo.elf $(GB)/linux64.bzImage
+GUEST_BINS := $(GB)/mbcheck.elf $(GB)/lifecycle.elf $(GB)/smp.elf $(GB)/echo.elf $(GB)/linux64.bzImage \
+	$(GB)/firmware.bin $(GB)/exit-fw.bin
 
 guests:: $(GUEST_BINS)
 
@@ -77,3 +78,4 @@ $(GB)/linux64.bzImage: $(GB)/o64/linux64/setup.o $(GD)/linux64/setup.ld
 $(GB)/%.bin: $(GB)/o64/firmware/%.o $(GD)/firmware/firmware.ld
 	@echo '  LD   $@'
 	@ld $(GUEST_LDFLAGS) -m elf_x86_64 -T $(GD)/firmware/firmware.ld -o $@ $<
+.PRECIOUS: $(GB)/o32/%.o $(GB)/o64/%.o
