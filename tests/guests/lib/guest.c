@@ -288,7 +288,9 @@ void guest_udelay(uint32_t us)
 	/* 3.579545 ticks per microsecond (ACPI 6.5 §4.8.3.3). */
 	uint32_t ticks = us * 358u / 100u + 1; /* us <= 1 s: no overflow */
 	uint32_t start = inl(LAYOUT_PORT_ACPI_PM_TMR) & 0xffffff;
-	uint32_t bound = 20000 + us * 2;
+	/* Each read is a VM exit costing well over 1 us: us / 2 reads bound the
+	 * wait when the timer is missing or stuck. */
+	uint32_t bound = us / 2 + 100;
 
 	for (uint32_t i = 0; i < bound; i++) {
 		uint32_t now = inl(LAYOUT_PORT_ACPI_PM_TMR) & 0xffffff;

@@ -39,14 +39,16 @@ static uint32_t lifecycle_count_boot(void)
 
 static void lifecycle_triple_fault(void)
 {
-	/* An IDT with limit 0: int3 cannot be delivered (#GP), nor the #GP,
-	 * nor the #DF: a triple fault, i.e. shutdown (Intel SDM 3A §6.15). */
+	/* An IDT with limit 0: the #UD cannot be delivered (#GP), nor the #GP,
+	 * nor the #DF: a triple fault, i.e. shutdown (Intel SDM 3A §6.15).
+	 * ud2 rather than int3: kvm_pvm fails to emulate a software interrupt
+	 * through a limit-0 IDT ("instruction emulation failed"). */
 	static const struct {
 		uint16_t limit;
 		uint32_t base;
 	} __attribute__((packed)) empty_idt = { 0, 0 };
 
-	__asm__ volatile("lidt %0; int3" : : "m"(empty_idt));
+	__asm__ volatile("lidt %0; ud2" : : "m"(empty_idt));
 }
 
 void guest_main(uint32_t magic, struct mb_info *info)
