@@ -54,6 +54,7 @@ guest_run() {
 guest_report() {
 	local name=$1 want=$2 why= p
 	shift 2
+	tr -d '\r' <"$tmp/$name.out" >"$tmp/$name.txt" # the guests end lines with CR LF
 	if [ "$RC" -eq 124 ]; then
 		why="timed out after ${GUEST_TIMEOUT}s"
 	elif [ "$RC" -ne "$want" ]; then
@@ -61,10 +62,10 @@ guest_report() {
 	fi
 	for p in "$@"; do
 		[ -n "$why" ] && break
-		grep -aEq -- "$p" "$tmp/$name.out" || why="no serial line matching '$p'"
+		grep -aEq -- "$p" "$tmp/$name.txt" || why="no serial line matching '$p'"
 	done
-	if [ -z "$why" ] && [ "$want" -ne "$FAIL_RC" ] && grep -aq 'FAIL' "$tmp/$name.out"; then
-		why="guest reported: $(grep -a -m1 FAIL "$tmp/$name.out" | tr -d '\r')"
+	if [ -z "$why" ] && [ "$want" -ne "$FAIL_RC" ] && grep -aq 'FAIL' "$tmp/$name.txt"; then
+		why="guest reported: $(grep -a -m1 FAIL "$tmp/$name.txt")"
 	fi
 	if [ -z "$why" ]; then
 		echo "ok $name"
@@ -72,7 +73,7 @@ guest_report() {
 	fi
 	echo "not ok $name: $why"
 	echo "--- serial output of $name (last lines) ---"
-	tail -n 15 "$tmp/$name.out" | tr -d '\r'
+	tail -n 15 "$tmp/$name.txt"
 	echo "--- stderr of $name ---"
 	head -n 15 "$tmp/$name.err"
 	return 1
