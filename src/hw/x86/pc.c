@@ -83,6 +83,28 @@ static int pc_load_firmware(struct vm *vm, struct pc *pc, struct err *err)
 	return 0;
 }
 
+/* CMOS bytes from 0x0e on are battery-backed RAM on a PC (0x00-0x0d are the
+ * clock and its control registers): a reset keeps them, so a guest can count
+ * boots there and the 0x0f shutdown-status byte means what firmware expects. */
+#define PC_CMOS_NVRAM_FIRST 0x0e
+
+static void pc_save_nvram(struct vm *vm, struct pc *pc)
+{
+	if (!pc->cmos)
+		return;
+	for (unsigned i = PC_CMOS_NVRAM_FIRST; i < sizeof(vm->nvram.cmos); i++)
+		vm->nvram.cmos[i] = cmos_get(pc->cmos, (uint8_t)i);
+	vm->nvram.valid = true;
+}
+
+static void pc_restore_nvram(struct vm *vm, struct pc *pc)
+{
+	if (!vm->nvram.valid)
+		return;
+	for (unsigned i = PC_CMOS_NVRAM_FIRST; i < sizeof(vm->nvram.cmos); i++)
+		cmos_set(pc->cmos, (uint8_t)i, vm->nvram.cmos[i]);
+}
+
 int pc_create(struct vm *vm, struct err *err)
 {
 	const struct vm_config *cfg = vm->cfg;
@@ -133,6 +155,7 @@ int pc_create(struct vm *vm, struct err *err)
 	pc->cmos = cmos_create(vm, err);
 	if (!pc->cmos)
 		return -EINVAL;
+	pc_restore_nvram(vm, pc);
 	pc->com1 = serial_create(vm, LAYOUT_PORT_COM1, LAYOUT_GSI_COM1, vm->chardev, err);
 	if (!pc->com1)
 		return -EINVAL;
@@ -153,6 +176,7 @@ void pc_destroy(struct vm *vm)
 
 	if (pc) {
 		serial_destroy(pc->com1);
+		pc_save_nvram(vm, pc);
 		cmos_destroy(pc->cmos);
 		pc_misc_destroy(pc->misc);
 		pci_host_destroy(pc->pci);
