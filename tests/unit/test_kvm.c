@@ -146,6 +146,7 @@ int main(void)
 	}
 	CHECK(kvm->max_vcpus(&vm) >= NCPUS);
 	CHECK(kvm->map_ram(&vm, 0, 0, MMIO_GPA, vm.mem.base, &err) == 0);
+	CHECK(kvm->irqchip_init(&vm, &err) == 0);
 	CHECK(io_map(vm.pio, 0x10, 8, &port_ops, NULL, "test ports", &err) == 0);
 	CHECK(io_map(vm.mmio, MMIO_GPA, 0x1000, &mmio_ops, NULL, "test mmio", &err) == 0);
 	for (unsigned i = 0; i < NCPUS; i++) {

@@ -126,8 +126,8 @@ int pc_create(struct vm *vm, struct err *err)
 	if (!vm->pio || !vm->mmio)
 		return err_errno(err, ENOMEM, "address spaces");
 
-	/* 3. The accelerator's VM with its interrupt controllers (PIC, IOAPIC,
-	 *    LAPICs) and PIT, and RAM mapped into it. */
+	/* 3. The accelerator's VM, with RAM and the firmware ROM (at the top of
+	 *    the 32-bit address space) mapped into it. */
 	if ((r = vm->accel->vm_init(vm, err)))
 		return r;
 	pc->accel_ready = true;
@@ -137,9 +137,11 @@ int pc_create(struct vm *vm, struct err *err)
 			       vm->accel->name, max);
 	if ((r = pc_map_ram(vm, err)))
 		return r;
-
-	/* 4. Firmware ROM at the top of the 32-bit address space. */
 	if (cfg->firmware && (r = pc_load_firmware(vm, pc, err)))
+		return r;
+
+	/* 4. Interrupt controllers (PIC, IOAPIC, LAPICs) and the PIT. */
+	if (vm->accel->irqchip_init && (r = vm->accel->irqchip_init(vm, err)))
 		return r;
 
 	/* 5. The PCI host bridge (0xCF8/0xCFC, reset control 0xCF9, ECAM). */
