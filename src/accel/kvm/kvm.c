@@ -55,7 +55,7 @@ static unsigned kvm_query_max_vcpus(int sys_fd)
 static unsigned kvm_max_vcpus(struct vm *vm)
 {
 	struct kvm_accel *k = vm ? vm->accel_state : NULL;
-	struct err err;
+	struct err err = { { 0 } };
 	unsigned n;
 	int fd;
 
