@@ -48,7 +48,10 @@ void kvm_vcpu_signals_init(void)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = kvm_kick_handler;
 	sigemptyset(&sa.sa_mask);
-	/* No SA_RESTART: KVM_RUN must return -EINTR. */
+	/* SA_RESTART keeps device code on this thread (a chardev write, say)
+	 * from seeing EINTR; KVM_RUN itself returns -EINTR, which is never
+	 * restarted (api.rst, KVM_RUN; kernel/signal.c). */
+	sa.sa_flags = SA_RESTART;
 	sigaction(KVM_KICK_SIGNAL, &sa, NULL);
 }
 
