@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "accel/accel.h"
+#include "chardev/chardev.h"
 #include "core/log.h"
 #include "core/options.h"
 #include "hw/acpi/acpi.h"
@@ -204,6 +205,22 @@ static int main_check_file(const char *opt, const char *path)
 	return 0;
 }
 
+static const int main_fatal_sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
+static struct sigaction main_fatal_old[sizeof(main_fatal_sigs) / sizeof(main_fatal_sigs[0])];
+
+/* A crash must not leave the user's terminal in raw mode: restore it, then
+ * hand the signal to whoever handled it before (the default action, or a
+ * sanitizer's reporter). The signal is blocked while this runs, so the
+ * raise() is delivered on return, to the old handler. */
+static void main_fatal_handler(int sig)
+{
+	chardev_restore_terminal();
+	for (size_t i = 0; i < sizeof(main_fatal_sigs) / sizeof(main_fatal_sigs[0]); i++)
+		if (main_fatal_sigs[i] == sig)
+			sigaction(sig, &main_fatal_old[i], NULL);
+	raise(sig);
+}
+
 /* SIGINT, SIGTERM, SIGHUP and SIGQUIT are blocked in every thread (threads
  * inherit the mask) and taken by vm_run through a signalfd, so a signal ends
  * the VM through the same clean path as a guest power-off. */
@@ -219,6 +236,14 @@ static void main_signals(void)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	/* A closed stdout must become EPIPE for the serial backend, not death. */
 	signal(SIGPIPE, SIG_IGN);
+	for (size_t i = 0; i < sizeof(main_fatal_sigs) / sizeof(main_fatal_sigs[0]); i++) {
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = main_fatal_handler;
+		sigemptyset(&sa.sa_mask);
+		sigaction(main_fatal_sigs[i], &sa, &main_fatal_old[i]);
+	}
 }
 
 int main(int argc, char **argv)
