@@ -58,6 +58,10 @@ struct accel_ops {
 	 * NULL (before vm_init). 0 if the accelerator cannot be used at all. */
 	unsigned (*max_vcpus)(struct vm *vm);
 	int (*vm_init)(struct vm *vm, struct err *err);
+	/* Creates the interrupt controllers (PIC, IOAPIC, LAPICs) and the PIT,
+	 * after RAM and firmware are mapped and before any device or vCPU
+	 * exists. NULL if vm_init already did. */
+	int (*irqchip_init)(struct vm *vm, struct err *err);
 	void (*vm_destroy)(struct vm *vm);
 	/* Map host memory hva at guest-physical [gpa, gpa+size). */
 	int (*map_ram)(struct vm *vm, unsigned slot, uint64_t gpa, uint64_t size, void *hva,

@@ -24,6 +24,7 @@ struct chardev {
 	bool close_out;
 	pthread_mutex_t out_lock;
 	bool out_stalled;    /* dropping until the output drains again */
+	int stall_ms;
 	atomic_uint_fast64_t dropped;
 
 	/* Input. */
@@ -84,6 +85,19 @@ static int chardev_stdin_raw(struct err *err)
 	return 0;
 }
 
+/* stdin is our controlling terminal and another process group is in the
+ * foreground (tcgetpgrp fails for a terminal that is not ours: no job
+ * control applies then). */
+static bool chardev_stdin_in_background(void)
+{
+	pid_t fg;
+
+	if (!isatty(STDIN_FILENO))
+		return false;
+	fg = tcgetpgrp(STDIN_FILENO);
+	return fg >= 0 && fg != getpgrp();
+}
+
 struct chardev *chardev_create(enum serial_kind kind, const char *path, struct err *err)
 {
 	struct chardev *cd = calloc(1, sizeof(*cd));
@@ -95,6 +109,7 @@ struct chardev *chardev_create(enum serial_kind kind, const char *path, struct e
 	}
 	cd->kind = kind;
 	cd->in_fd = cd->out_fd = cd->poll_fd = cd->kick_fd = -1;
+	cd->stall_ms = CHARDEV_STALL_MS;
 	pthread_mutex_init(&cd->out_lock, NULL);
 	pthread_mutex_init(&cd->rx_lock, NULL);
 	switch (kind) {
@@ -105,7 +120,12 @@ struct chardev *chardev_create(enum serial_kind kind, const char *path, struct e
 		}
 		cd->in_fd = STDIN_FILENO;
 		cd->out_fd = STDOUT_FILENO;
-		if (chardev_stdin_raw(err) < 0) {
+		/* A background job touching its terminal would be stopped by
+		 * SIGTTOU/SIGTTIN: then leave the terminal alone and take no input. */
+		if (chardev_stdin_in_background()) {
+			log_info("serial: stdin is a terminal owned by another job; no input");
+			cd->in_fd = -1;
+		} else if (chardev_stdin_raw(err) < 0) {
 			atomic_store(&chardev_stdio_taken, false);
 			goto fail;
 		}
@@ -198,10 +218,10 @@ ssize_t chardev_write(struct chardev *cd, const void *buf, size_t len)
 		ssize_t n;
 
 		if (!cd->out_is_file &&
-		    !chardev_wait_writable(cd, cd->out_stalled ? 0 : CHARDEV_STALL_MS)) {
+		    !chardev_wait_writable(cd, cd->out_stalled ? 0 : cd->stall_ms)) {
 			if (!cd->out_stalled)
 				log_warn("serial: output stalled for %d ms, dropping guest output",
-					 CHARDEV_STALL_MS);
+					 cd->stall_ms);
 			cd->out_stalled = true;
 			break;
 		}
@@ -222,6 +242,13 @@ ssize_t chardev_write(struct chardev *cd, const void *buf, size_t len)
 	pthread_mutex_unlock(&cd->out_lock);
 	atomic_fetch_add(&cd->dropped, left);
 	return (ssize_t)len;
+}
+
+void chardev_set_stall_ms(struct chardev *cd, int ms)
+{
+	pthread_mutex_lock(&cd->out_lock);
+	cd->stall_ms = ms;
+	pthread_mutex_unlock(&cd->out_lock);
 }
 
 uint64_t chardev_dropped(struct chardev *cd)

@@ -61,6 +61,8 @@ void chardev_rx_ready(struct chardev *cd);
  * calls it; chardev_destroy and an atexit hook call it too. */
 void chardev_restore_terminal(void);
 
+/* Overrides CHARDEV_STALL_MS for this backend (tests, slow consumers). */
+void chardev_set_stall_ms(struct chardev *cd, int ms);
 /* Output bytes dropped because stdout stalled or failed. */
 uint64_t chardev_dropped(struct chardev *cd);
 

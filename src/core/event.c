@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -26,7 +28,7 @@ struct event_handler {
 struct event_loop {
 	int epfd, wakefd;
 	pthread_t thread;
-	bool running; /* start/stop/destroy are called by one owner thread */
+	atomic_bool running; /* start/stop/destroy are called by one owner thread */
 	atomic_bool stop;
 	pthread_mutex_t lock;
 	pthread_cond_t idle;          /* signalled when a callback returns */
@@ -209,10 +211,12 @@ int event_loop_start(struct event_loop *l, struct err *err)
 	if (l->running)
 		return 0;
 	atomic_store(&l->stop, false);
+	atomic_store(&l->running, true);
 	ret = pthread_create(&l->thread, NULL, event_thread, l);
-	if (ret)
+	if (ret) {
+		atomic_store(&l->running, false);
 		return err_errno(err, ret, "event loop: starting the I/O thread");
-	l->running = true;
+	}
 	return 0;
 }
 
@@ -223,6 +227,8 @@ void event_loop_stop(struct event_loop *l)
 	if (!l || !l->running)
 		return;
 	atomic_store(&l->stop, true);
+	if (event_loop_in_thread(l))
+		return; /* from a callback: the loop ends after it; the owner joins */
 	if (write(l->wakefd, &one, sizeof(one)) < 0) {
 		/* EAGAIN: the counter is already non-zero, the thread will wake */
 	}
@@ -241,4 +247,79 @@ void event_loop_destroy(struct event_loop *l)
 	pthread_cond_destroy(&l->idle);
 	pthread_mutex_destroy(&l->lock);
 	free(l);
+}
+
+/* --- timers --- */
+
+struct event_timer {
+	struct event_loop *loop;
+	int fd;
+	event_timer_cb *cb;
+	void *opaque;
+};
+
+static void event_timer_fired(void *opaque, uint32_t events)
+{
+	struct event_timer *t = opaque;
+	uint64_t expirations;
+
+	/* A disarm between the expiry and this read leaves nothing to read:
+	 * then the expiry was cancelled and the callback must not run. */
+	if (read(t->fd, &expirations, sizeof(expirations)) != sizeof(expirations))
+		return;
+	t->cb(t->opaque);
+}
+
+struct event_timer *event_timer_create(struct event_loop *l, event_timer_cb *cb, void *opaque,
+				       struct err *err)
+{
+	struct event_timer *t = calloc(1, sizeof(*t));
+
+	if (!t) {
+		err_errno(err, ENOMEM, "timer");
+		return NULL;
+	}
+	t->loop = l, t->cb = cb, t->opaque = opaque;
+	t->fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (t->fd < 0) {
+		err_errno(err, errno, "timerfd");
+		free(t);
+		return NULL;
+	}
+	if (event_loop_add_fd(l, t->fd, EPOLLIN, event_timer_fired, t, err) < 0) {
+		close(t->fd);
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+static struct timespec event_ns_to_ts(uint64_t ns)
+{
+	return (struct timespec){ .tv_sec = (time_t)(ns / 1000000000ULL),
+				  .tv_nsec = (long)(ns % 1000000000ULL) };
+}
+
+int event_timer_arm(struct event_timer *t, uint64_t delay_ns, uint64_t period_ns)
+{
+	struct itimerspec its = { .it_interval = event_ns_to_ts(period_ns),
+				  .it_value = event_ns_to_ts(delay_ns ? delay_ns : 1) };
+
+	return timerfd_settime(t->fd, 0, &its, NULL) < 0 ? -errno : 0;
+}
+
+void event_timer_disarm(struct event_timer *t)
+{
+	struct itimerspec its = { { 0, 0 }, { 0, 0 } };
+
+	timerfd_settime(t->fd, 0, &its, NULL);
+}
+
+void event_timer_destroy(struct event_timer *t)
+{
+	if (!t)
+		return;
+	event_loop_del_fd(t->loop, t->fd);
+	close(t->fd);
+	free(t);
 }

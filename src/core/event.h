@@ -7,7 +7,8 @@
  * - When event_loop_del_fd returns on a thread other than the loop thread,
  *   the fd's callback is not running and will never run again, so the
  *   caller may free its opaque. (Called from inside a callback, it only
- *   guarantees that no later dispatch happens.)
+ *   guarantees that no later dispatch happens.) It waits for a running
+ *   callback, so never call it holding a lock that callback takes.
  * - Callbacks run on the loop thread, one at a time, with no loop lock held. */
 #ifndef VIREO_CORE_EVENT_H
 #define VIREO_CORE_EVENT_H
@@ -32,11 +33,27 @@ int event_loop_mod_fd(struct event_loop *l, int fd, uint32_t epoll_events);
 void event_loop_del_fd(struct event_loop *l, int fd);
 /* Spawns the I/O thread. */
 int event_loop_start(struct event_loop *l, struct err *err);
-/* Wakes the thread (eventfd) and joins it; callbacks stay registered. */
+/* Wakes the thread (eventfd) and joins it; callbacks stay registered.
+ * From a callback it only asks the loop to end; the owner must call it again
+ * (or event_loop_destroy) from its own thread to join. */
 void event_loop_stop(struct event_loop *l);
 /* Stops the thread if it runs, then frees the loop (registered fds are not closed). */
 void event_loop_destroy(struct event_loop *l);
 /* True on the loop's own thread. */
 bool event_loop_in_thread(struct event_loop *l);
+
+/* Timers (timerfd on CLOCK_MONOTONIC) whose callbacks run on the loop's
+ * thread. event_timer_arm/disarm may be called from any thread, including
+ * with a lock held that the callback takes (they take no lock themselves);
+ * event_timer_destroy must not be (it waits out a running callback). */
+struct event_timer;
+typedef void event_timer_cb(void *opaque);
+
+struct event_timer *event_timer_create(struct event_loop *l, event_timer_cb *cb, void *opaque,
+				       struct err *err);
+/* First expiry after delay_ns (>= 1), then every period_ns (0: once). */
+int event_timer_arm(struct event_timer *t, uint64_t delay_ns, uint64_t period_ns);
+void event_timer_disarm(struct event_timer *t);
+void event_timer_destroy(struct event_timer *t);
 
 #endif

@@ -55,6 +55,11 @@ struct vm {
 	/* The serial backend outlives resets so the terminal stays as it is. */
 	struct chardev *chardev;
 	int wake_fd;             /* eventfd: a request is pending */
+	/* Battery-backed CMOS RAM survives a reset that rebuilds the board. */
+	struct {
+		bool valid;
+		uint8_t cmos[128];
+	} nvram;
 	unsigned resets;         /* reboots so far */
 };
 

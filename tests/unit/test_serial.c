@@ -97,6 +97,10 @@ static void test_dlab(void)
 	wr(3, 0x03);
 	CHECK_EQ(rd(1), 0x05); /* IER untouched by DLM writes */
 	CHECK_EQ(rd(3), 0x03);
+	serial_reset(s);
+	CHECK_EQ(rd(1), 0);
+	CHECK_EQ(rd(3), 0);
+	CHECK_EQ(rd(5), 0x60);
 	serial_destroy(s);
 	TEST_END();
 }
@@ -249,6 +253,39 @@ static void test_rx(void)
 	TEST_END();
 }
 
+/* A reset rebuilds the board (core-kvm's vm.c): the serial port and the
+ * loop are destroyed and created again around the same chardev. */
+static void test_reattach(void)
+{
+	struct err err = { { 0 } };
+	int fd[2];
+	struct chardev *cd;
+
+	TEST_BEGIN("serial_chardev_reattach_after_rebuild");
+	CHECK(pipe(fd) == 0);
+	cd = chardev_create_fd(fd[0], -1, &err);
+	for (int round = 0; round < 2; round++) {
+		struct event_loop *loop = event_loop_create(&err);
+		struct serial *s;
+
+		vm.loop = loop;
+		s = serial_create(&vm, B, GSI, cd, &err);
+		CHECK(s != NULL);
+		CHECK(event_loop_start(loop, &err) == 0);
+		CHECK(write(fd[1], "r", 1) == 1);
+		CHECK(wait_lsr(0x01));
+		CHECK_EQ(rd(0), 'r');
+		event_loop_stop(loop);
+		serial_destroy(s);
+		event_loop_destroy(loop);
+		vm.loop = NULL;
+	}
+	chardev_destroy(cd);
+	close(fd[0]);
+	close(fd[1]);
+	TEST_END();
+}
+
 int main(void)
 {
 	if (fake_vm_init(&vm, 0) < 0) {
@@ -260,6 +297,7 @@ int main(void)
 	test_thre();
 	test_loopback();
 	test_rx();
+	test_reattach();
 	fake_vm_fini(&vm);
 	return 0;
 }

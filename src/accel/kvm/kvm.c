@@ -55,7 +55,7 @@ static unsigned kvm_query_max_vcpus(int sys_fd)
 static unsigned kvm_max_vcpus(struct vm *vm)
 {
 	struct kvm_accel *k = vm ? vm->accel_state : NULL;
-	struct err err;
+	struct err err = { { 0 } };
 	unsigned n;
 	int fd;
 
@@ -159,7 +159,6 @@ static int kvm_vm_setup(struct kvm_accel *k, struct err *err)
 		{ KVM_CAP_IRQFD, "irqfd" },
 		{ KVM_CAP_IOEVENTFD, "ioeventfd" },
 	};
-	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 	uint64_t ident = LAYOUT_KVM_IDENTITY_MAP;
 	int r;
 
@@ -187,6 +186,17 @@ static int kvm_vm_setup(struct kvm_accel *k, struct err *err)
 	if (ioctl(k->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0 &&
 	    ioctl(k->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &ident) < 0)
 		return err_errno(err, errno, "KVM_SET_IDENTITY_MAP_ADDR");
+	return 0;
+}
+
+/* Separate from vm_init because memory slots are much cheaper to add before
+ * the in-kernel irqchip exists (measured: 0.3 ms instead of 5-10 ms for
+ * 128 MiB on a shadow-paging KVM), so the board maps RAM first. */
+static int kvm_irqchip_init(struct vm *vm, struct err *err)
+{
+	struct kvm_accel *k = vm->accel_state;
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+
 	if (ioctl(k->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
 		return err_errno(err, errno, "KVM_CREATE_IRQCHIP");
 	/* SPEAKER_DUMMY: port 0x61 (PIT channel 2 gate, used by Linux to
@@ -337,6 +347,7 @@ const struct accel_ops accel_kvm_ops = {
 	.max_vcpus = kvm_max_vcpus,
 	.vm_init = kvm_vm_init,
 	.vm_destroy = kvm_vm_destroy,
+	.irqchip_init = kvm_irqchip_init,
 	.map_ram = kvm_map_ram,
 	.map_rom = kvm_map_rom,
 	.vcpu_init = kvm_vcpu_init,

@@ -75,6 +75,11 @@ struct serial {
 	unsigned gsi;
 	struct chardev *cd;
 	pthread_mutex_t lock;
+	/* Orders output bytes: taken before lock is dropped, held across the
+	 * chardev write, so a stalled stdout blocks only transmitters, never the
+	 * I/O thread's receive path (which needs lock alone). Always lock ->
+	 * tx_lock, never the other way round. */
+	pthread_mutex_t tx_lock;
 
 	uint8_t rx[SERIAL_FIFO_SIZE];
 	unsigned rx_head, rx_count;
@@ -260,7 +265,7 @@ static void serial_write(void *opaque, uint64_t off, uint64_t val, unsigned size
 {
 	struct serial *s = opaque;
 	uint8_t v = (uint8_t)val;
-	bool room_changed = false;
+	bool room_changed = false, transmit = false;
 
 	pthread_mutex_lock(&s->lock);
 	switch (off) {
@@ -272,7 +277,7 @@ static void serial_write(void *opaque, uint64_t off, uint64_t val, unsigned size
 		if (s->mcr & MCR_LOOP)
 			serial_rx_push(s, v); /* the transmitter feeds the receiver */
 		else
-			chardev_write(s->cd, &v, 1);
+			transmit = true;
 		/* Transmission is instant: THR is empty again at once. */
 		s->thr_ipending = true;
 		break;
@@ -315,7 +320,14 @@ static void serial_write(void *opaque, uint64_t off, uint64_t val, unsigned size
 		break;
 	}
 	serial_update_irq(s);
-	pthread_mutex_unlock(&s->lock);
+	if (transmit) {
+		pthread_mutex_lock(&s->tx_lock);
+		pthread_mutex_unlock(&s->lock);
+		chardev_write(s->cd, &v, 1);
+		pthread_mutex_unlock(&s->tx_lock);
+	} else {
+		pthread_mutex_unlock(&s->lock);
+	}
 	if (room_changed)
 		chardev_rx_ready(s->cd);
 }
@@ -362,6 +374,15 @@ static void serial_reset_regs(struct serial *s)
 	s->thr_ipending = false;
 }
 
+void serial_reset(struct serial *s)
+{
+	pthread_mutex_lock(&s->lock);
+	serial_reset_regs(s);
+	serial_update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+	chardev_rx_ready(s->cd);
+}
+
 struct serial *serial_create(struct vm *vm, uint16_t base, unsigned gsi, struct chardev *cd,
 			     struct err *err)
 {
@@ -374,6 +395,7 @@ struct serial *serial_create(struct vm *vm, uint16_t base, unsigned gsi, struct 
 	}
 	s->vm = vm, s->base = base, s->gsi = gsi, s->cd = cd;
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->tx_lock, NULL);
 	serial_reset_regs(s);
 	ret = io_map(vm->pio, base, 8, &serial_ops, s, "serial", err);
 	if (ret < 0)
@@ -390,6 +412,7 @@ struct serial *serial_create(struct vm *vm, uint16_t base, unsigned gsi, struct 
 fail:
 	err_prefix(err, "serial 0x%x", base);
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->tx_lock);
 	free(s);
 	return NULL;
 }
@@ -403,5 +426,6 @@ void serial_destroy(struct serial *s)
 	if (s->irq_level)
 		vm_set_irq(s->vm, s->gsi, false);
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->tx_lock);
 	free(s);
 }

@@ -18,6 +18,8 @@ struct serial;
  * the caller and must outlive the serial port. */
 struct serial *serial_create(struct vm *vm, uint16_t base, unsigned gsi, struct chardev *cd,
 			     struct err *err);
+/* Power-on register state (board reset); queued input is dropped. */
+void serial_reset(struct serial *s);
 /* Unmaps the ports and detaches the chardev input. */
 void serial_destroy(struct serial *s);
 

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "core/event.h"
+#include "core/log.h"
 #include "hw/bus/io.h"
 #include "hw/x86/layout.h"
 #include "vm/vm.h"
@@ -40,7 +42,16 @@ enum {
 #define REG_A_UIP 0x80
 #define REG_A_DIVIDER 0x70
 #define REG_A_DIVIDER_NORMAL 0x20 /* 32.768 kHz time base, running */
+#define REG_A_RATE 0x0f
 #define REG_B_SET 0x80
+#define REG_B_PIE 0x40
+#define REG_B_AIE 0x20
+#define REG_B_UIE 0x10
+#define REG_C_IRQF 0x80
+#define REG_C_PF 0x40 /* the flags sit at the same bits as their enables in B */
+#define REG_C_AF 0x20
+#define REG_C_UF 0x10
+#define RTC_ALARM_DONT_CARE 0xc0 /* alarm byte 0xc0-0xff matches any value */
 #define REG_B_DM_BINARY 0x04
 #define REG_B_24H 0x02
 #define REG_D_VRT 0x80 /* valid RAM and time: the battery is fine */
@@ -56,6 +67,16 @@ struct cmos {
 	int64_t offset;       /* guest time - host time, seconds */
 	bool frozen;          /* register B SET: the clock does not advance */
 	int64_t frozen_time;
+	/* Interrupts (IRQ 8): register C's flags, raised by timers on the I/O
+	 * thread while enabled; polled flags are also derived on each read of
+	 * C from the time since the previous read. */
+	uint8_t flags;
+	bool irq_level;
+	struct event_timer *update_timer, *periodic_timer;
+	bool update_armed;
+	uint64_t periodic_armed_ns;
+	int64_t last_c_sec;
+	struct timespec last_c_mono;
 };
 
 static void cmos_now(struct timespec *ts)
@@ -183,6 +204,139 @@ static void cmos_write_time(struct cmos *c, uint8_t idx, uint8_t v)
 	}
 }
 
+static bool cmos_running(const struct cmos *c)
+{
+	return !c->frozen && (c->ram[RTC_REG_A] & REG_A_DIVIDER) == REG_A_DIVIDER_NORMAL;
+}
+
+/* Periodic interrupt period from register A's rate select (datasheet table
+ * 3, 32.768 kHz time base): rates 1 and 2 repeat rates 8 and 9; 0 is off. */
+static uint64_t cmos_period_ns(const struct cmos *c)
+{
+	unsigned rate = c->ram[RTC_REG_A] & REG_A_RATE;
+
+	if (!rate)
+		return 0;
+	if (rate < 3)
+		rate += 7;
+	return 1000000000ULL * (1u << (rate - 1)) / 32768;
+}
+
+static void cmos_update_irq(struct cmos *c)
+{
+	bool level = c->flags & c->ram[RTC_REG_B] & (REG_B_PIE | REG_B_AIE | REG_B_UIE);
+
+	if (level != c->irq_level) {
+		c->irq_level = level;
+		vm_set_irq(c->vm, LAYOUT_GSI_RTC, level);
+	}
+}
+
+static uint64_t cmos_ns_to_next_second(void)
+{
+	struct timespec ts;
+
+	cmos_now(&ts);
+	/* 100 us past the boundary: CLOCK_MONOTONIC's timer must not land just
+	 * before the wall-clock second turns and tick twice in one second. */
+	return 1000000000ULL - (uint64_t)ts.tv_nsec + 100000;
+}
+
+/* With the lock held, after registers A or B changed: run the timers the
+ * enabled interrupts need, and only those. */
+static void cmos_sync_timers(struct cmos *c)
+{
+	bool update = cmos_running(c) && (c->ram[RTC_REG_B] & (REG_B_UIE | REG_B_AIE));
+	uint64_t period = cmos_running(c) && (c->ram[RTC_REG_B] & REG_B_PIE) ? cmos_period_ns(c) : 0;
+
+	if (c->update_timer && update != c->update_armed) {
+		if (update)
+			event_timer_arm(c->update_timer, cmos_ns_to_next_second(), 0);
+		else
+			event_timer_disarm(c->update_timer);
+		c->update_armed = update;
+	}
+	if (c->periodic_timer && period != c->periodic_armed_ns) {
+		if (period)
+			event_timer_arm(c->periodic_timer, period, period);
+		else
+			event_timer_disarm(c->periodic_timer);
+		c->periodic_armed_ns = period;
+	}
+}
+
+static bool cmos_alarm_matches(struct cmos *c)
+{
+	static const uint8_t alarm[3] = { RTC_SECONDS_ALARM, RTC_MINUTES_ALARM, RTC_HOURS_ALARM };
+	static const uint8_t now[3] = { RTC_SECONDS, RTC_MINUTES, RTC_HOURS };
+
+	for (unsigned i = 0; i < 3; i++) {
+		uint8_t a = c->ram[alarm[i]];
+
+		if ((a & RTC_ALARM_DONT_CARE) != RTC_ALARM_DONT_CARE && a != cmos_read_time(c, now[i]))
+			return false;
+	}
+	return true;
+}
+
+/* I/O thread, once per second while UIE or AIE is on: the update cycle ended. */
+static void cmos_update_tick(void *opaque)
+{
+	struct cmos *c = opaque;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->update_armed) {
+		c->flags |= REG_C_UF;
+		if (cmos_alarm_matches(c))
+			c->flags |= REG_C_AF;
+		cmos_update_irq(c);
+		event_timer_arm(c->update_timer, cmos_ns_to_next_second(), 0);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void cmos_periodic_tick(void *opaque)
+{
+	struct cmos *c = opaque;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->periodic_armed_ns) {
+		c->flags |= REG_C_PF;
+		cmos_update_irq(c);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Reading C returns and clears the flags (datasheet: "all flag bits are
+ * cleared after register C is read"). A guest polling without interrupts
+ * still sees UF once per second and PF once per period. */
+static uint8_t cmos_read_c(struct cmos *c)
+{
+	struct timespec mono;
+	int64_t sec = cmos_time(c, NULL);
+	uint8_t v;
+
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	if (cmos_running(c)) {
+		uint64_t period = cmos_period_ns(c);
+		int64_t elapsed = (int64_t)(mono.tv_sec - c->last_c_mono.tv_sec) * 1000000000LL +
+				  (mono.tv_nsec - c->last_c_mono.tv_nsec);
+
+		if (sec != c->last_c_sec)
+			c->flags |= REG_C_UF;
+		if (period && elapsed >= (int64_t)period)
+			c->flags |= REG_C_PF;
+	}
+	v = c->flags;
+	if (v & c->ram[RTC_REG_B] & (REG_B_PIE | REG_B_AIE | REG_B_UIE))
+		v |= REG_C_IRQF;
+	c->flags = 0;
+	c->last_c_sec = sec;
+	c->last_c_mono = mono;
+	cmos_update_irq(c);
+	return v;
+}
+
 static bool cmos_is_time_reg(uint8_t idx)
 {
 	return idx == RTC_SECONDS || idx == RTC_MINUTES || idx == RTC_HOURS ||
@@ -207,7 +361,7 @@ static uint8_t cmos_read_reg(struct cmos *c, uint8_t idx)
 		return a;
 	}
 	case RTC_REG_C:
-		return 0; /* no interrupt flags: no periodic/alarm/update interrupts */
+		return cmos_read_c(c);
 	case RTC_REG_D:
 		return REG_D_VRT;
 	default:
@@ -224,6 +378,7 @@ static void cmos_write_reg(struct cmos *c, uint8_t idx, uint8_t v)
 	switch (idx) {
 	case RTC_REG_A:
 		c->ram[idx] = v & (uint8_t)~REG_A_UIP; /* UIP is read-only */
+		cmos_sync_timers(c);
 		break;
 	case RTC_REG_B: {
 		bool set = v & REG_B_SET;
@@ -239,6 +394,8 @@ static void cmos_write_reg(struct cmos *c, uint8_t idx, uint8_t v)
 			c->frozen = false;
 		}
 		c->ram[idx] = v;
+		cmos_sync_timers(c);
+		cmos_update_irq(c); /* enabling with a flag already set raises IRQ 8 */
 		break;
 	}
 	case RTC_REG_C:
@@ -325,13 +482,27 @@ struct cmos *cmos_create(struct vm *vm, struct err *err)
 	c->vm = vm;
 	pthread_mutex_init(&c->lock, NULL);
 	cmos_init_ram(c);
-	if (io_map(vm->pio, LAYOUT_PORT_RTC, 2, &cmos_ops, c, "rtc", err) < 0) {
-		err_prefix(err, "rtc");
-		pthread_mutex_destroy(&c->lock);
-		free(c);
-		return NULL;
+	c->last_c_sec = cmos_time(c, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &c->last_c_mono);
+	/* Without an I/O thread (unit tests of other devices) the flags can
+	 * still be polled, but IRQ 8 never fires. */
+	if (vm->loop) {
+		c->update_timer = event_timer_create(vm->loop, cmos_update_tick, c, err);
+		if (c->update_timer)
+			c->periodic_timer = event_timer_create(vm->loop, cmos_periodic_tick, c, err);
+		if (!c->periodic_timer)
+			goto fail;
 	}
+	if (io_map(vm->pio, LAYOUT_PORT_RTC, 2, &cmos_ops, c, "rtc", err) < 0)
+		goto fail;
 	return c;
+fail:
+	err_prefix(err, "rtc");
+	event_timer_destroy(c->update_timer);
+	event_timer_destroy(c->periodic_timer);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+	return NULL;
 }
 
 void cmos_destroy(struct cmos *c)
@@ -339,6 +510,11 @@ void cmos_destroy(struct cmos *c)
 	if (!c)
 		return;
 	io_unmap(c->vm->pio, LAYOUT_PORT_RTC, c);
+	/* Not under the lock: destroying waits out a running tick, which takes it. */
+	event_timer_destroy(c->update_timer);
+	event_timer_destroy(c->periodic_timer);
+	if (c->irq_level)
+		vm_set_irq(c->vm, LAYOUT_GSI_RTC, false);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }

@@ -9,7 +9,9 @@
 
 #include "hw/acpi/acpi.h"
 #include "hw/bus/io.h"
+#include "hw/bus/pci.h"
 #include "hw/char/serial.h"
+#include "hw/misc/pc_misc.h"
 #include "hw/rtc/cmos.h"
 #include "hw/x86/boot.h"
 #include "hw/x86/layout.h"
@@ -22,6 +24,8 @@ struct pc {
 	bool accel_ready;
 	void *firmware;
 	size_t firmware_size;
+	struct pci_host *pci;
+	struct pc_misc *misc;
 	struct cmos *cmos;
 	struct serial *com1;
 };
@@ -79,6 +83,28 @@ static int pc_load_firmware(struct vm *vm, struct pc *pc, struct err *err)
 	return 0;
 }
 
+/* CMOS bytes from 0x0e on are battery-backed RAM on a PC (0x00-0x0d are the
+ * clock and its control registers): a reset keeps them, so a guest can count
+ * boots there and the 0x0f shutdown-status byte means what firmware expects. */
+#define PC_CMOS_NVRAM_FIRST 0x0e
+
+static void pc_save_nvram(struct vm *vm, struct pc *pc)
+{
+	if (!pc->cmos)
+		return;
+	for (unsigned i = PC_CMOS_NVRAM_FIRST; i < sizeof(vm->nvram.cmos); i++)
+		vm->nvram.cmos[i] = cmos_get(pc->cmos, (uint8_t)i);
+	vm->nvram.valid = true;
+}
+
+static void pc_restore_nvram(struct vm *vm, struct pc *pc)
+{
+	if (!vm->nvram.valid)
+		return;
+	for (unsigned i = PC_CMOS_NVRAM_FIRST; i < sizeof(vm->nvram.cmos); i++)
+		cmos_set(pc->cmos, (uint8_t)i, vm->nvram.cmos[i]);
+}
+
 int pc_create(struct vm *vm, struct err *err)
 {
 	const struct vm_config *cfg = vm->cfg;
@@ -100,8 +126,8 @@ int pc_create(struct vm *vm, struct err *err)
 	if (!vm->pio || !vm->mmio)
 		return err_errno(err, ENOMEM, "address spaces");
 
-	/* 3. The accelerator's VM with its interrupt controllers (PIC, IOAPIC,
-	 *    LAPICs) and PIT, and RAM mapped into it. */
+	/* 3. The accelerator's VM, with RAM and the firmware ROM (at the top of
+	 *    the 32-bit address space) mapped into it. */
 	if ((r = vm->accel->vm_init(vm, err)))
 		return r;
 	pc->accel_ready = true;
@@ -111,15 +137,27 @@ int pc_create(struct vm *vm, struct err *err)
 			       vm->accel->name, max);
 	if ((r = pc_map_ram(vm, err)))
 		return r;
-
-	/* 4. Firmware ROM at the top of the 32-bit address space. */
 	if (cfg->firmware && (r = pc_load_firmware(vm, pc, err)))
 		return r;
 
-	/* 6. Legacy devices: RTC/CMOS, COM1. */
+	/* 4. Interrupt controllers (PIC, IOAPIC, LAPICs) and the PIT. */
+	if (vm->accel->irqchip_init && (r = vm->accel->irqchip_init(vm, err)))
+		return r;
+
+	/* 5. The PCI host bridge (0xCF8/0xCFC, reset control 0xCF9, ECAM). */
+	pc->pci = pci_host_create(vm, err);
+	if (!pc->pci)
+		return -EINVAL;
+
+	/* 6. Legacy devices: isa-debug-exit, i8042 reset, ACPI PM block;
+	 *    RTC/CMOS; COM1. */
+	pc->misc = pc_misc_create(vm, err);
+	if (!pc->misc)
+		return -EINVAL;
 	pc->cmos = cmos_create(vm, err);
 	if (!pc->cmos)
 		return -EINVAL;
+	pc_restore_nvram(vm, pc);
 	pc->com1 = serial_create(vm, LAYOUT_PORT_COM1, LAYOUT_GSI_COM1, vm->chardev, err);
 	if (!pc->com1)
 		return -EINVAL;
@@ -140,7 +178,10 @@ void pc_destroy(struct vm *vm)
 
 	if (pc) {
 		serial_destroy(pc->com1);
+		pc_save_nvram(vm, pc);
 		cmos_destroy(pc->cmos);
+		pc_misc_destroy(pc->misc);
+		pci_host_destroy(pc->pci);
 		if (pc->accel_ready)
 			vm->accel->vm_destroy(vm);
 		firmware_free(pc->firmware, pc->firmware_size);
