@@ -115,7 +115,8 @@ static int main_parse(int argc, char **argv, struct vm_config *cfg)
 			else if (!strcmp(optarg, "auto"))
 				cfg->accel = ACCEL_AUTO;
 			else
-				return usage_error("--accel '%s': expected kvm, emu or auto", optarg);
+				return usage_error("--accel '%s': expected kvm, emu or auto",
+						   optarg);
 			break;
 		case OPT_KERNEL:
 			cfg->kernel = optarg;
@@ -138,9 +139,11 @@ static int main_parse(int argc, char **argv, struct vm_config *cfg)
 			if (opt_parse_size(optarg, MiB, &v, &err))
 				return usage_error("--memory: %s", err.msg);
 			if (v < MAIN_MIN_MEMORY)
-				return usage_error("--memory '%s': at least 2 MiB is needed", optarg);
+				return usage_error("--memory '%s': at least 2 MiB is needed",
+						   optarg);
 			if (v & (4 * KiB - 1))
-				return usage_error("--memory '%s': not a multiple of 4 KiB", optarg);
+				return usage_error("--memory '%s': not a multiple of 4 KiB",
+						   optarg);
 			cfg->mem_size = v;
 			break;
 		case OPT_SERIAL:
@@ -152,8 +155,8 @@ static int main_parse(int argc, char **argv, struct vm_config *cfg)
 				cfg->serial = SERIAL_FILE;
 				cfg->serial_path = optarg + 5;
 			} else {
-				return usage_error("--serial '%s': expected stdio, file:PATH or none",
-						   optarg);
+				return usage_error(
+					"--serial '%s': expected stdio, file:PATH or none", optarg);
 			}
 			break;
 		case OPT_NO_REBOOT:

@@ -225,7 +225,8 @@ int kvm_vcpu_init(struct vcpu *vcpu, struct err *err)
 		goto fail;
 	}
 	if ((r = kvm_vcpu_set_cpuid(vcpu, kv->fd, err)) || (r = kvm_vcpu_set_msrs(kv->fd, err)) ||
-	    (r = kvm_vcpu_set_lapic(kv->fd, vcpu->index == 0, err)) || (r = kvm_vcpu_set_fpu(kv->fd, err))) {
+	    (r = kvm_vcpu_set_lapic(kv->fd, vcpu->index == 0, err)) ||
+	    (r = kvm_vcpu_set_fpu(kv->fd, err))) {
 		err_prefix(err, "vCPU %u", vcpu->index);
 		goto fail;
 	}
