@@ -4,7 +4,7 @@
 # image each check what they were handed and report on COM1.
 . "$(dirname "$0")/../guests/test-lib.sh"
 
-guests_preflight linux64_initrd linux64_no_initrd linux64_wrong_initrd_sum linux64_pci_hole \
+guests_preflight linux64_initrd linux64_no_initrd linux64_own_console linux64_wrong_initrd_sum linux64_pci_hole \
 	linux64_cpus2 multiboot_module multiboot_no_module firmware_long_mode
 
 head -c 6000 /dev/urandom >"$tmp/initrd"
@@ -13,12 +13,18 @@ sum=$(adler32 "$tmp/initrd")
 guest_run linux64_initrd --kernel "$GUESTS/linux64.bzImage" --initrd "$tmp/initrd" \
 	--cmdline "mem_mib=512 initrd_len=6000 initrd_sum=$sum marker=v1r30"
 guest_report linux64_initrd "$PASS_RC" '^linux64: 64-bit entry reached' \
-	"^linux64: cmdline '.*marker=v1r30.* console=ttyS0.*'" "^linux64: initrd adler32 $sum" \
+	"^linux64: cmdline 'mem_mib=512 initrd_len=6000 initrd_sum=$sum marker=v1r30 console=ttyS0'\$" \
+	'^linux64: identity map reaches the LAPIC' "^linux64: initrd adler32 $sum" \
 	'^linux64: all checks ok'
 
 guest_run linux64_no_initrd --kernel "$GUESTS/linux64.bzImage" --memory 64M --cmdline "mem_mib=64"
 guest_report linux64_no_initrd "$PASS_RC" '^linux64: no initrd passed, none reported: ok' \
 	'^linux64: RAM total matches memory size: ok' '^linux64: all checks ok'
+
+# A console= of the user's own: no console=ttyS0 added.
+guest_run linux64_own_console --kernel "$GUESTS/linux64.bzImage" --cmdline "mem_mib=512 console=hvc0"
+guest_report linux64_own_console "$PASS_RC" "^linux64: cmdline 'mem_mib=512 console=hvc0'\$" \
+	'^linux64: all checks ok'
 
 # The guest's checks must be able to fail: a wrong checksum is caught.
 guest_run linux64_wrong_initrd_sum --kernel "$GUESTS/linux64.bzImage" --initrd "$tmp/initrd" \
