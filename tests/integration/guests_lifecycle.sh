@@ -5,15 +5,16 @@
 # --no-reboot.
 . "$(dirname "$0")/../guests/test-lib.sh"
 
-guests_preflight exit_code_0 exit_code_3 exit_code_42 exit_code_127 firmware_exit_code acpi_poweroff \
+guests_preflight exit_code_0 exit_code_3 exit_code_42 exit_code_127 exit_code_255 firmware_exit_code acpi_poweroff \
 	reset_kbd_no_reboot reset_cf9_no_reboot triple_fault_no_reboot \
 	reset_kbd_reboots reset_cf9_reboots triple_fault_reboots
 
 K=$GUESTS/lifecycle.elf
 
-for n in 0 3 42 127; do
+# The status is 8 bits wide: 255 gives (511 & 0xff), as under QEMU.
+for n in 0 3 42 127 255; do
 	guest_run "exit_code_$n" --kernel "$K" --cmdline "action=exit:$n"
-	guest_report "exit_code_$n" $(((n << 1) | 1)) "^lifecycle: exit $n\$"
+	guest_report "exit_code_$n" $((((n << 1) | 1) & 255)) "^lifecycle: exit $n\$"
 done
 
 guest_run firmware_exit_code --firmware "$GUESTS/exit-fw.bin"
