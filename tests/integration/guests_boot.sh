@@ -32,9 +32,12 @@ guest_run linux64_wrong_initrd_sum --kernel "$GUESTS/linux64.bzImage" --initrd "
 guest_report linux64_wrong_initrd_sum "$FAIL_RC" '^linux64: initrd content checksum: FAIL' \
 	'^linux64: 1 checks FAILED'
 
-# RAM split around the PCI hole: 3 GiB below it, the rest from 4 GiB.
-guest_run linux64_pci_hole --kernel "$GUESTS/linux64.bzImage" --memory 3584M --cmdline "mem_mib=3584"
-guest_report linux64_pci_hole "$PASS_RC" '^  map 0x100000000 \+ 0x20000000 type 1' '^linux64: all checks ok'
+# RAM split around the PCI hole: 3 GiB below it, the rest from 4 GiB. The
+# initrd must still sit below the header's initrd_addr_max (2 GiB - 1).
+guest_run linux64_pci_hole --kernel "$GUESTS/linux64.bzImage" --memory 3584M --initrd "$tmp/initrd" \
+	--cmdline "mem_mib=3584 initrd_len=6000 initrd_sum=$sum"
+guest_report linux64_pci_hole "$PASS_RC" '^  map 0x100000000 \+ 0x20000000 type 1' \
+	'^linux64: initrd below initrd_addr_max: ok' '^linux64: all checks ok'
 
 guest_run linux64_cpus2 --kernel "$GUESTS/linux64.bzImage" --cpus 2 --cmdline "mem_mib=512 cpus=2"
 guest_report linux64_cpus2 "$PASS_RC" '^linux64: MADT lists the vCPUs: ok' '^linux64: all checks ok'
