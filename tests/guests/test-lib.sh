@@ -31,11 +31,13 @@ guests_preflight() {
 	fi
 	# Fail fast, not by one timeout per case, when guests cannot end a run:
 	# every guest reports its result through isa-debug-exit.
-	timeout 10 "$VIREO" --accel kvm --serial none --firmware "$GUESTS/exit-fw.bin" </dev/null >/dev/null 2>&1
+	timeout 10 "$VIREO" --accel kvm --serial none --firmware "$GUESTS/exit-fw.bin" \
+		</dev/null >/dev/null 2>&1
 	local rc=$?
 	if [ "$rc" -ne "$PASS_RC" ]; then
 		for n in "$@"; do
-			echo "not ok $n: exit-fw.bin (isa-debug-exit 0x10 at the reset vector) ended with status $rc, not $PASS_RC"
+			echo "not ok $n: exit-fw.bin (isa-debug-exit 0x10 at the reset vector)" \
+				"ended with status $rc, not $PASS_RC"
 		done
 		exit 0
 	fi
@@ -54,7 +56,8 @@ adler32() {
 guest_run() {
 	local name=$1
 	shift
-	timeout "$GUEST_TIMEOUT" "$VIREO" --accel kvm "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" </dev/null
+	timeout "$GUEST_TIMEOUT" "$VIREO" --accel kvm "$@" \
+		>"$tmp/$name.out" 2>"$tmp/$name.err" </dev/null
 	RC=$?
 }
 

@@ -5,9 +5,9 @@
 # --no-reboot.
 . "$(dirname "$0")/../guests/test-lib.sh"
 
-guests_preflight exit_code_0 exit_code_3 exit_code_42 exit_code_127 exit_code_255 firmware_exit_code acpi_poweroff \
-	reset_kbd_no_reboot reset_cf9_no_reboot triple_fault_no_reboot \
-	reset_kbd_reboots reset_cf9_reboots triple_fault_reboots
+guests_preflight exit_code_0 exit_code_3 exit_code_42 exit_code_127 exit_code_255 \
+	firmware_exit_code acpi_poweroff reset_kbd_no_reboot reset_cf9_no_reboot \
+	triple_fault_no_reboot reset_kbd_reboots reset_cf9_reboots triple_fault_reboots
 
 K=$GUESTS/lifecycle.elf
 
@@ -44,7 +44,8 @@ fi
 # the two reboots and the test stops the VM.
 reboot_case() {
 	local name=$1 action=$2 pid i
-	timeout "$GUEST_TIMEOUT" "$VIREO" --accel kvm --kernel "$K" --cmdline "action=$action resets=2" \
+	timeout "$GUEST_TIMEOUT" "$VIREO" --accel kvm --kernel "$K" \
+		--cmdline "action=$action resets=2" \
 		</dev/null >"$tmp/$name.out" 2>"$tmp/$name.err" &
 	pid=$!
 	for i in $(seq 300); do
@@ -59,7 +60,8 @@ reboot_case() {
 	if kill -0 "$pid" 2>/dev/null; then
 		kill "$pid"
 		wait "$pid"
-		echo "note $name: boot count not kept across reset (CMOS rebuilt), test stopped the VM"
+		echo "note $name: boot count not kept across reset (CMOS rebuilt)," \
+			"test stopped the VM"
 		RC=$PASS_RC
 	else
 		wait "$pid"

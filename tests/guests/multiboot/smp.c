@@ -88,6 +88,7 @@ void guest_main(uint32_t magic, struct mb_info *info)
 	if (have_want)
 		guest_check("CPU count matches cpus=", aps + 1 == want);
 	guest_check("AP APIC IDs distinct and not the BSP's",
-		    smp_popcount() == (int)aps && !(smp_ap_mask[bsp / 32 % 8] & (1u << (bsp % 32))));
+		    smp_popcount() == (int)aps &&
+			!(smp_ap_mask[bsp / 32 % 8] & (1u << (bsp % 32))));
 	guest_finish();
 }
