@@ -43,11 +43,11 @@ guests_preflight() {
 	fi
 }
 
-# adler32 FILE: RFC 1950 checksum as 0x%08x, the guests' initrd_sum=.
+# adler32 FILE: RFC 1950 checksum as 0x%x (no leading zeros, as the guests print it).
 adler32() {
 	od -An -v -tu1 "$1" | awk 'BEGIN { a = 1; b = 0 }
 		{ for (i = 1; i <= NF; i++) { a = (a + $i) % 65521; b = (b + a) % 65521 } }
-		END { printf "0x%08x\n", b * 65536 + a }'
+		END { printf "0x%x\n", b * 65536 + a }'
 }
 
 # guest_run NAME ARGS...: runs vireo --accel kvm ARGS with stdin from
