@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "accel/accel.h"
+#include "chardev/chardev.h"
 #include "core/log.h"
 #include "core/options.h"
 #include "hw/acpi/acpi.h"
@@ -114,7 +115,8 @@ static int main_parse(int argc, char **argv, struct vm_config *cfg)
 			else if (!strcmp(optarg, "auto"))
 				cfg->accel = ACCEL_AUTO;
 			else
-				return usage_error("--accel '%s': expected kvm, emu or auto", optarg);
+				return usage_error("--accel '%s': expected kvm, emu or auto",
+						   optarg);
 			break;
 		case OPT_KERNEL:
 			cfg->kernel = optarg;
@@ -137,9 +139,11 @@ static int main_parse(int argc, char **argv, struct vm_config *cfg)
 			if (opt_parse_size(optarg, MiB, &v, &err))
 				return usage_error("--memory: %s", err.msg);
 			if (v < MAIN_MIN_MEMORY)
-				return usage_error("--memory '%s': at least 2 MiB is needed", optarg);
+				return usage_error("--memory '%s': at least 2 MiB is needed",
+						   optarg);
 			if (v & (4 * KiB - 1))
-				return usage_error("--memory '%s': not a multiple of 4 KiB", optarg);
+				return usage_error("--memory '%s': not a multiple of 4 KiB",
+						   optarg);
 			cfg->mem_size = v;
 			break;
 		case OPT_SERIAL:
@@ -151,8 +155,8 @@ static int main_parse(int argc, char **argv, struct vm_config *cfg)
 				cfg->serial = SERIAL_FILE;
 				cfg->serial_path = optarg + 5;
 			} else {
-				return usage_error("--serial '%s': expected stdio, file:PATH or none",
-						   optarg);
+				return usage_error(
+					"--serial '%s': expected stdio, file:PATH or none", optarg);
 			}
 			break;
 		case OPT_NO_REBOOT:
@@ -204,6 +208,22 @@ static int main_check_file(const char *opt, const char *path)
 	return 0;
 }
 
+static const int main_fatal_sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
+static struct sigaction main_fatal_old[sizeof(main_fatal_sigs) / sizeof(main_fatal_sigs[0])];
+
+/* A crash must not leave the user's terminal in raw mode: restore it, then
+ * hand the signal to whoever handled it before (the default action, or a
+ * sanitizer's reporter). The signal is blocked while this runs, so the
+ * raise() is delivered on return, to the old handler. */
+static void main_fatal_handler(int sig)
+{
+	chardev_restore_terminal();
+	for (size_t i = 0; i < sizeof(main_fatal_sigs) / sizeof(main_fatal_sigs[0]); i++)
+		if (main_fatal_sigs[i] == sig)
+			sigaction(sig, &main_fatal_old[i], NULL);
+	raise(sig);
+}
+
 /* SIGINT, SIGTERM, SIGHUP and SIGQUIT are blocked in every thread (threads
  * inherit the mask) and taken by vm_run through a signalfd, so a signal ends
  * the VM through the same clean path as a guest power-off. */
@@ -219,6 +239,14 @@ static void main_signals(void)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	/* A closed stdout must become EPIPE for the serial backend, not death. */
 	signal(SIGPIPE, SIG_IGN);
+	for (size_t i = 0; i < sizeof(main_fatal_sigs) / sizeof(main_fatal_sigs[0]); i++) {
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = main_fatal_handler;
+		sigemptyset(&sa.sa_mask);
+		sigaction(main_fatal_sigs[i], &sa, &main_fatal_old[i]);
+	}
 }
 
 int main(int argc, char **argv)

@@ -67,10 +67,8 @@ struct vm *vm_create(const struct vm_config *cfg, const struct accel_ops *accel,
 	}
 	if (cfg->serial != SERIAL_NONE) {
 		vm->chardev = chardev_create(cfg->serial, cfg->serial_path, err);
-		if (!vm->chardev) {
-			err_prefix(err, "serial");
+		if (!vm->chardev)
 			goto fail;
-		}
 	}
 	if (vm_build(vm, err))
 		goto fail;

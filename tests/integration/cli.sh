@@ -111,6 +111,8 @@ if [ ! -c /dev/kvm ]; then
 	echo "skip kvm_runtime_errors: no /dev/kvm"
 	exit 0
 fi
+expect serial_file_unwritable 1 "serial file '$tmp/nodir/out': No such file or directory" -- \
+	"$V" --accel kvm --serial "file:$tmp/nodir/out" --firmware "$fw"
 expect memory_beyond_host 1 "more than this host's" -- "$V" --accel kvm --memory 64T --firmware "$fw"
 expect kernel_garbage 1 "not a bzImage (boot protocol >= 2.06) or multiboot ELF kernel" -- \
 	"$V" --accel kvm --serial none --kernel "$tmp/garbage"

@@ -24,7 +24,7 @@ static void fill_host(struct cpuid_table *t, uint32_t vendor_ebx)
 					     .eax = 1, .ebx = 2, .ecx = 0x100, .edx = 7 });
 	cpuid_set(t, &(struct cpuid_entry){ .function = 0xb, .index = 1, .index_significant = true,
 					     .eax = 5, .ebx = 32, .ecx = 0x201, .edx = 7 });
-	cpuid_set(t, &(struct cpuid_entry){ .function = 0x1f, .index = 0, .index_significant = true });
+	cpuid_set(t, &(struct cpuid_entry){ .function = 0x1f, .index_significant = true });
 	cpuid_set(t, &(struct cpuid_entry){ .function = 0x80000008, .ecx = 0x3f });
 }
 

@@ -246,6 +246,14 @@ static void test_rejects(void)
 	len = make_elf(img, 0, 0, 0x7000, CODE_LEN);
 	CHECK(write_file(kernel_path, img, len) == 0);
 	CHECK(load(&gm, NULL, "", &st, &err) < 0);
+	CHECK(strstr(err.msg, "overlaps the boot information") != NULL);
+	len = make_elf(img, 0, 0, LAYOUT_ACPI_BASE - 0x1000, CODE_LEN + 0x1000);
+	CHECK(write_file(kernel_path, img, len) == 0);
+	CHECK(load(&gm, NULL, "", &st, &err) < 0);
+	/* ... but RAM just below 1 MiB is allowed (ld puts headers there). */
+	len = make_elf(img, 0, 0, 0xff000, CODE_LEN);
+	CHECK(write_file(kernel_path, img, len) == 0);
+	CHECK_EQ(load(&gm, NULL, "", &st, &err), 0);
 	/* Segment beyond RAM. */
 	len = make_elf(img, 0, 0, 32 * MiB - 0x1000, CODE_LEN);
 	CHECK(write_file(kernel_path, img, len) == 0);

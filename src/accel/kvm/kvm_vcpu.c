@@ -48,7 +48,10 @@ void kvm_vcpu_signals_init(void)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = kvm_kick_handler;
 	sigemptyset(&sa.sa_mask);
-	/* No SA_RESTART: KVM_RUN must return -EINTR. */
+	/* SA_RESTART keeps device code on this thread (a chardev write, say)
+	 * from seeing EINTR; KVM_RUN itself returns -EINTR, which is never
+	 * restarted (api.rst, KVM_RUN; kernel/signal.c). */
+	sa.sa_flags = SA_RESTART;
 	sigaction(KVM_KICK_SIGNAL, &sa, NULL);
 }
 
@@ -160,19 +163,22 @@ static int kvm_vcpu_set_msrs(int fd, struct err *err)
 	return 0;
 }
 
-/* LINT0 as ExtINT and LINT1 as NMI: the "virtual wire" mode the BIOS leaves
- * the local APICs in, through which the PIC reaches the CPU before the OS
- * programs the IOAPIC (MultiProcessor Spec 1.4, 3.6.2.2). */
-static int kvm_vcpu_set_lapic(int fd, struct err *err)
+/* The "virtual wire" mode the BIOS leaves the local APICs in: the BSP's LINT0
+ * is ExtINT, through which the PIC reaches it before the OS programs the
+ * IOAPIC, and every LINT1 is NMI (MultiProcessor Spec 1.4, 3.6.2.2 and 5.1).
+ * The APs' LINT0 stays masked, so a PIC interrupt has exactly one taker. */
+static int kvm_vcpu_set_lapic(int fd, bool bsp, struct err *err)
 {
 	struct kvm_lapic_state lapic;
 	uint32_t v;
 
 	if (ioctl(fd, KVM_GET_LAPIC, &lapic) < 0)
 		return err_errno(err, errno, "KVM_GET_LAPIC");
-	memcpy(&v, lapic.regs + APIC_LVT0, 4);
-	v = (v & ~0x10700u) | (APIC_MODE_EXTINT << 8);
-	memcpy(lapic.regs + APIC_LVT0, &v, 4);
+	if (bsp) {
+		memcpy(&v, lapic.regs + APIC_LVT0, 4);
+		v = (v & ~0x10700u) | (APIC_MODE_EXTINT << 8);
+		memcpy(lapic.regs + APIC_LVT0, &v, 4);
+	}
 	memcpy(&v, lapic.regs + APIC_LVT1, 4);
 	v = (v & ~0x10700u) | (APIC_MODE_NMI << 8);
 	memcpy(lapic.regs + APIC_LVT1, &v, 4);
@@ -219,7 +225,8 @@ int kvm_vcpu_init(struct vcpu *vcpu, struct err *err)
 		goto fail;
 	}
 	if ((r = kvm_vcpu_set_cpuid(vcpu, kv->fd, err)) || (r = kvm_vcpu_set_msrs(kv->fd, err)) ||
-	    (r = kvm_vcpu_set_lapic(kv->fd, err)) || (r = kvm_vcpu_set_fpu(kv->fd, err))) {
+	    (r = kvm_vcpu_set_lapic(kv->fd, vcpu->index == 0, err)) ||
+	    (r = kvm_vcpu_set_fpu(kv->fd, err))) {
 		err_prefix(err, "vCPU %u", vcpu->index);
 		goto fail;
 	}

@@ -302,7 +302,9 @@ static long acpi_fadt(struct acpi_out *o, const struct acpi_params *p, uint64_t 
 	acpi_gas(t, 116, GAS_SYSTEM_IO, 8, GAS_ACCESS_BYTE, LAYOUT_PORT_RESET);
 	put8(t, 128, LAYOUT_RESET_VALUE);
 	put8(t, 131, 5); /* FADT minor version: ACPI 6.5 */
-	put64(t, 132, facs);
+	/* X_FIRMWARE_CTRL must be zero when FIRMWARE_CTRL is used (§5.2.9,
+	 * table 5.9); X_DSDT, when non-zero, supersedes DSDT, so both agree. */
+	put64(t, 132, 0);
 	put64(t, 140, dsdt);
 	acpi_gas(t, 148, GAS_SYSTEM_IO, 32, GAS_ACCESS_WORD, LAYOUT_PORT_ACPI_PM1A_EVT);
 	acpi_gas(t, 172, GAS_SYSTEM_IO, 16, GAS_ACCESS_WORD, LAYOUT_PORT_ACPI_PM1A_CNT);

@@ -73,12 +73,19 @@ static int mb_load_segment(const struct guest_mem *gm, const char *name, const u
 	if (filesz > memsz || off > len || filesz > len - off)
 		return err_set(err, "kernel '%s': segment at file offset 0x%llx is outside the file",
 			       name, (unsigned long long)off);
-	/* The low 1 MiB holds Vireo's boot structures (GDT, info, tables). */
 	dst = gm_hva(gm, gpa, memsz);
-	if (!dst || gpa < LAYOUT_HIGH_MEM || gpa + memsz > 4 * GiB)
-		return err_set(err,
-			       "kernel '%s': segment 0x%llx-0x%llx is not in guest RAM above 1 MiB",
-			       name, (unsigned long long)gpa, (unsigned long long)(gpa + memsz));
+	if (!dst || gpa + memsz > 4 * GiB)
+		return err_set(err, "kernel '%s': segment 0x%llx-0x%llx is not in guest RAM", name,
+			       (unsigned long long)gpa, (unsigned long long)(gpa + memsz));
+	/* Low memory holds Vireo's boot structures (GDT, multiboot info,
+	 * command line) and the ACPI tables. Other low RAM is fair game:
+	 * ld's default layout puts a read-only segment with the ELF headers
+	 * just below 1 MiB. */
+	if (gpa < LAYOUT_CMDLINE + LAYOUT_CMDLINE_MAX ||
+	    (gpa < LAYOUT_ACPI_BASE + LAYOUT_ACPI_SIZE && gpa + memsz > LAYOUT_ACPI_BASE))
+		return err_set(err, "kernel '%s': segment 0x%llx-0x%llx overlaps the boot "
+			       "information or ACPI tables", name, (unsigned long long)gpa,
+			       (unsigned long long)(gpa + memsz));
 	memcpy(dst, image + off, filesz);
 	memset(dst + filesz, 0, memsz - filesz);
 	if (gpa + memsz > *end)

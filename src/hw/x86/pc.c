@@ -41,7 +41,8 @@ static int pc_check_host_ram(uint64_t size, struct err *err)
 		return 0;
 	host = ((uint64_t)si.totalram + si.totalswap) * si.mem_unit;
 	if (size > host)
-		return err_set(err, "--memory %llu MiB is more than this host's %llu MiB of RAM and swap",
+		return err_set(err,
+			       "--memory %llu MiB is more than this host's %llu MiB of RAM and swap",
 			       (unsigned long long)(size >> 20), (unsigned long long)(host >> 20));
 	return 0;
 }
@@ -117,7 +118,8 @@ int pc_create(struct vm *vm, struct err *err)
 	vm->board = pc;
 
 	/* 1. RAM, split around the PCI hole. */
-	if ((r = pc_check_host_ram(cfg->mem_size, err)) || (r = gm_init(&vm->mem, cfg->mem_size, err)))
+	if ((r = pc_check_host_ram(cfg->mem_size, err)) ||
+	    (r = gm_init(&vm->mem, cfg->mem_size, err)))
 		return r;
 
 	/* 2. Address spaces for port I/O and MMIO. */
@@ -133,8 +135,8 @@ int pc_create(struct vm *vm, struct err *err)
 	pc->accel_ready = true;
 	max = vm->accel->max_vcpus(vm);
 	if (vm->ncpus > max)
-		return err_set(err, "--cpus %u: %s supports at most %u vCPUs on this host", vm->ncpus,
-			       vm->accel->name, max);
+		return err_set(err, "--cpus %u: %s supports at most %u vCPUs on this host",
+			       vm->ncpus, vm->accel->name, max);
 	if ((r = pc_map_ram(vm, err)))
 		return r;
 	if (cfg->firmware && (r = pc_load_firmware(vm, pc, err)))
