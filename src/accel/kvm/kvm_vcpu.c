@@ -143,23 +143,25 @@ static int kvm_vcpu_set_msrs(int fd, struct err *err)
 		{ MSR_MTRR_DEF_TYPE, (1u << 11) | 6 },
 	};
 	enum { N = sizeof(msrs) / sizeof(msrs[0]) };
-	struct {
+	/* struct kvm_msrs ends in a flexible array: build it in a buffer of the
+	 * right size (a struct wrapping it would be a GNU extension). */
+	union {
 		struct kvm_msrs hdr;
-		struct kvm_msr_entry e[N];
+		uint8_t bytes[sizeof(struct kvm_msrs) + N * sizeof(struct kvm_msr_entry)];
 	} m;
 	int r;
 
 	memset(&m, 0, sizeof(m));
 	m.hdr.nmsrs = N;
 	for (unsigned i = 0; i < N; i++) {
-		m.e[i].index = msrs[i].index;
-		m.e[i].data = msrs[i].data;
+		m.hdr.entries[i].index = msrs[i].index;
+		m.hdr.entries[i].data = msrs[i].data;
 	}
 	r = ioctl(fd, KVM_SET_MSRS, &m);
 	if (r < 0)
 		return err_errno(err, errno, "KVM_SET_MSRS");
 	if (r < N)
-		return err_set(err, "KVM refused MSR 0x%x", m.e[r].index);
+		return err_set(err, "KVM refused MSR 0x%x", m.hdr.entries[r].index);
 	return 0;
 }
 
