@@ -86,3 +86,5 @@ VIRTIO_GUEST_OBJS := $(GB)/o32/multiboot/entry.o $(GB)/o32/virtio/vpci.o $(GB)/o
 	$(GUEST_LIB32)
 $(GB)/virtio_rng.elf: $(GB)/o32/virtio/virtio_rng.o $(VIRTIO_GUEST_OBJS)
 guests:: $(GB)/virtio_rng.elf
+$(GB)/virtio_blk.elf: $(GB)/o32/virtio/virtio_blk.o $(VIRTIO_GUEST_OBJS)
+guests:: $(GB)/virtio_blk.elf

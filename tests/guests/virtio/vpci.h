@@ -94,6 +94,8 @@ void vpci_post(struct vpci_dev *d, struct vpci_queue *q, unsigned n, const uint6
  * when both came, 0 on the watchdog's timeout (~3 s). */
 int vpci_wait(struct vpci_dev *d, struct vpci_queue *q, uint32_t irqs_before);
 uint8_t vpci_status(struct vpci_dev *d);
+/* The device whose interrupts the handlers count (vpci_start selects it). */
+void vpci_select(struct vpci_dev *d);
 /* Sleeps (sti; hlt) for this many watchdog ticks, taking any interrupt. */
 void vpci_idle(unsigned ticks);
 
