@@ -103,7 +103,7 @@ static bool virtio_irqfd_prepare(struct virtio_dev *vdev, unsigned v)
 	return true;
 fail:
 	/* The bound route (if any) is left alone: nothing writes its eventfd. */
-	log_warn("virtio %s: MSI-X vector %u: %s; using KVM_SIGNAL_MSI", vdev->ops->name, v,
+	log_warn("virtio %s: MSI-X vector %u: %s; sending its messages by ioctl", vdev->ops->name, v,
 		 err.msg);
 	f->failed = true;
 	return false;
