@@ -96,15 +96,16 @@ static bool virtio_irqfd_prepare(struct virtio_dev *vdev, unsigned v)
 		}
 		f->stale = false;
 	} else if (f->stale) {
-		if (a->update_irqfd_msi(vdev->vm, f->handle, virtio_msix_addr(e), e->data, &err) < 0)
+		if (a->update_irqfd_msi(vdev->vm, f->handle, virtio_msix_addr(e), e->data,
+					&err) < 0)
 			goto fail;
 		f->stale = false;
 	}
 	return true;
 fail:
 	/* The bound route (if any) is left alone: nothing writes its eventfd. */
-	log_warn("virtio %s: MSI-X vector %u: %s; sending its messages by ioctl", vdev->ops->name, v,
-		 err.msg);
+	log_warn("virtio %s: MSI-X vector %u: %s; sending its messages by ioctl",
+		 vdev->ops->name, v, err.msg);
 	f->failed = true;
 	return false;
 }

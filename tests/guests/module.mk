@@ -82,8 +82,8 @@ $(GB)/%.bin: $(GB)/o64/firmware/%.o $(GD)/firmware/firmware.ld
 
 # virtio guests (issue 5): a minimal virtio-pci driver (virtio/vpci.c) with
 # interrupt stubs, for the ioeventfd/irqfd tests under KVM.
-VIRTIO_GUEST_OBJS := $(GB)/o32/multiboot/entry.o $(GB)/o32/virtio/vpci.o $(GB)/o32/virtio/vio_isr.o \
-	$(GUEST_LIB32)
+VIRTIO_GUEST_OBJS := $(GB)/o32/multiboot/entry.o $(GB)/o32/virtio/vpci.o \
+	$(GB)/o32/virtio/vio_isr.o $(GUEST_LIB32)
 $(GB)/virtio_rng.elf: $(GB)/o32/virtio/virtio_rng.o $(VIRTIO_GUEST_OBJS)
 guests:: $(GB)/virtio_rng.elf
 $(GB)/virtio_blk.elf: $(GB)/o32/virtio/virtio_blk.o $(VIRTIO_GUEST_OBJS)

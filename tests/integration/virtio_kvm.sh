@@ -62,7 +62,8 @@ report virtio_kvm_msix_fastpath "mmio -eq 0" "ioeventfd -eq $ROUNDS" \
 	"msi-irqfd -ge $ROUNDS" "msi-ioctl -eq 0" "intx -eq 0"
 
 # INTx (MSI-X left disabled): the ISR and the IOAPIC pin of the _PRT formula.
-guest_run virtio_kvm_intx --serial stdio --rng --kernel "$GUEST" --cmdline "rounds=$ROUNDS mode=intx"
+guest_run virtio_kvm_intx --serial stdio --rng --kernel "$GUEST" \
+	--cmdline "rounds=$ROUNDS mode=intx"
 report virtio_kvm_intx "mmio -eq 0" "ioeventfd -eq $ROUNDS" "intx -ge $ROUNDS" \
 	"msi-irqfd -eq 0" "msi-ioctl -eq 0"
 
