@@ -80,11 +80,19 @@ struct accel_ops {
 	/* Drive an interrupt line (a GSI of the IOAPIC; 0-15 also reach the PIC). */
 	int (*set_irq)(struct vm *vm, unsigned gsi, bool level);
 	int (*send_msi)(struct vm *vm, uint64_t addr, uint32_t data);
-	/* Optional fast paths (NULL if absent): a write of datamatch (or any value
-	 * if !match) at addr signals fd; a write to fd raises the MSI/GSI. */
+	/* Optional fast paths (NULL if absent). ioeventfd: a guest write of len
+	 * bytes of datamatch (or any value if !match) at addr signals fd without
+	 * leaving the kernel; del takes the same arguments as add. */
 	int (*add_ioeventfd)(struct vm *vm, uint64_t addr, unsigned len, bool pio, bool match,
 			     uint64_t datamatch, int fd, struct err *err);
+	int (*del_ioeventfd)(struct vm *vm, uint64_t addr, unsigned len, bool pio, bool match,
+			     uint64_t datamatch, int fd);
+	/* irqfd: a write to fd sends the MSI (addr, data). add returns a handle
+	 * (>= 0) for update (the guest reprogrammed the message) and del. */
 	int (*add_irqfd_msi)(struct vm *vm, uint64_t addr, uint32_t data, int fd, struct err *err);
+	int (*update_irqfd_msi)(struct vm *vm, int handle, uint64_t addr, uint32_t data,
+				struct err *err);
+	void (*del_irqfd_msi)(struct vm *vm, int handle, int fd);
 };
 
 extern const struct accel_ops accel_kvm_ops;

@@ -410,7 +410,8 @@ struct virtio_blk *virtio_blk_create(struct vm *vm, struct pci_host *host,
 				     struct err *err)
 {
 	struct block_open_opts bo = { .format = o->format, .readonly = o->readonly,
-				      .cache = o->cache };
+				      .cache = o->cache, .open_file = o->open_file,
+				      .open_file_opaque = o->open_file_opaque };
 	struct virtio_blk *blk = calloc(1, sizeof(*blk));
 	unsigned nq = o->num_queues ? o->num_queues : ncpus;
 	uint64_t features;

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 
+#include "block/block.h"
 #include "block/file.h"
 #include "core/err.h"
 #include "virtio/blk_req.h"
@@ -22,6 +23,10 @@ struct virtio_blk_opts {
 	enum block_cache_mode cache;
 	char serial[VIRTIO_BLK_ID_BYTES + 1];
 	unsigned num_queues;  /* 0: one per vCPU */
+	/* Tests: supplies the image's file instead of the host file system
+	 * (e.g. one that fails with EIO); NULL for host files. */
+	block_file_opener open_file;
+	void *open_file_opaque;
 };
 
 /* Parses "PATH[,readonly=on|off][,cache=none|writeback|unsafe][,serial=STR]

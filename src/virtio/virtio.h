@@ -5,7 +5,9 @@
  *
  * Threads: the guest's register accesses run on vCPU threads; a queue
  * notification only signals that queue's eventfd (under KVM the kernel does
- * it: ioeventfd), and the I/O thread calls ops->queue_notify. Devices may
+ * it: ioeventfd, registered whenever BAR 4 is mapped), and the I/O thread
+ * calls ops->queue_notify. MSI-X messages leave through one irqfd per vector
+ * when the accelerator has them (else vm_send_msi). Devices may
  * complete requests from worker threads: virtio_queue_lock() serialises the
  * used ring of one queue.
  *
@@ -17,6 +19,7 @@
 #define VIREO_VIRTIO_VIRTIO_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -84,6 +87,27 @@ struct virtio_msix_entry {
 
 #define VIRTIO_MSIX_MAX 65
 
+/* A vector's irqfd (virtio_pci.c): an eventfd the accelerator turns into the
+ * vector's MSI in the kernel, so raising it is one write(), no ioctl. */
+struct virtio_irqfd {
+	int fd;      /* -1 until the vector is first unmasked or fired */
+	int handle;  /* the accelerator's route for it */
+	bool stale;  /* the guest rewrote the entry since the route was set */
+	bool failed; /* could not be set up: this vector uses send_msi */
+};
+
+/* Which path kicks and interrupts took; VIREO_STATS=1 prints them when the
+ * device is destroyed. kicks_total counts every signal the I/O thread drained
+ * from the kick eventfds, so kicks by ioeventfd are total - mmio - internal. */
+struct virtio_stats {
+	_Atomic uint64_t kicks_mmio;     /* notify writes seen by the MMIO handler */
+	_Atomic uint64_t kicks_internal; /* signalled by Vireo itself (at DRIVER_OK) */
+	_Atomic uint64_t kicks_total;
+	_Atomic uint64_t msi_ioctl;      /* vm_send_msi */
+	_Atomic uint64_t msi_irqfd;
+	_Atomic uint64_t intx;           /* INTx assertions */
+};
+
 struct virtio_dev {
 	const struct virtio_dev_ops *ops;
 	void *opaque;
@@ -108,6 +132,12 @@ struct virtio_dev {
 	unsigned pcicfg_cap;   /* offset of the VIRTIO_PCI_CAP_PCI_CFG capability */
 	uint64_t notify_base;  /* guest address of the notify region while mapped, or 0 */
 	uint64_t errors;       /* guest protocol violations */
+	/* Accelerator fast paths: ioeventfds registered at notify_base (while
+	 * ioeventfds is true) and one irqfd per MSI-X vector. Off when the
+	 * accelerator lacks them or VIREO_VIRTIO_FASTPATH=0 (a debug knob). */
+	bool fastpath, ioeventfds;
+	struct virtio_irqfd irqfd[VIRTIO_MSIX_MAX];
+	struct virtio_stats stats;
 };
 
 /* Creates the device and registers it on the PCI bus at the first free slot.

@@ -66,11 +66,57 @@ enum {
 
 /* --- interrupts --- */
 
-/* With vdev->irq_lock held. */
+static uint64_t virtio_msix_addr(const struct virtio_msix_entry *e)
+{
+	return (uint64_t)e->addr_hi << 32 | e->addr_lo;
+}
+
+/* Binds vector v's irqfd to its current message, creating it on first use.
+ * With vdev->irq_lock held. False if the vector must use vm_send_msi. */
+static bool virtio_irqfd_prepare(struct virtio_dev *vdev, unsigned v)
+{
+	const struct accel_ops *a = vdev->vm->accel;
+	struct virtio_irqfd *f = &vdev->irqfd[v];
+	struct virtio_msix_entry *e = &vdev->msix[v];
+	struct err err = { { 0 } };
+
+	if (!vdev->fastpath || f->failed)
+		return false;
+	if (f->fd < 0) {
+		f->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (f->fd < 0) {
+			err_errno(&err, errno, "eventfd");
+			goto fail;
+		}
+		f->handle = a->add_irqfd_msi(vdev->vm, virtio_msix_addr(e), e->data, f->fd, &err);
+		if (f->handle < 0) {
+			close(f->fd);
+			f->fd = -1;
+			goto fail;
+		}
+		f->stale = false;
+	} else if (f->stale) {
+		if (a->update_irqfd_msi(vdev->vm, f->handle, virtio_msix_addr(e), e->data,
+					&err) < 0)
+			goto fail;
+		f->stale = false;
+	}
+	return true;
+fail:
+	/* The bound route (if any) is left alone: nothing writes its eventfd. */
+	log_warn("virtio %s: MSI-X vector %u: %s; sending its messages by ioctl",
+		 vdev->ops->name, v, err.msg);
+	f->failed = true;
+	return false;
+}
+
+/* With vdev->irq_lock held. Masked vectors pend in the PBA in userspace
+ * (PCI 3.0 §6.8.2.9), with or without an irqfd, and fire on unmasking. */
 static void virtio_msix_fire(struct virtio_dev *vdev, unsigned vector)
 {
 	uint16_t ctrl = (uint16_t)pci_config_get(&vdev->pci, vdev->msix_cap + 2, 2);
 	struct virtio_msix_entry *e;
+	uint64_t one = 1;
 
 	if (vector >= vdev->msix_count)
 		return;
@@ -80,7 +126,13 @@ static void virtio_msix_fire(struct virtio_dev *vdev, unsigned vector)
 			vdev->msix_pending |= 1ULL << vector;
 		return;
 	}
-	vm_send_msi(vdev->vm, (uint64_t)e->addr_hi << 32 | e->addr_lo, e->data);
+	if (virtio_irqfd_prepare(vdev, vector) &&
+	    write(vdev->irqfd[vector].fd, &one, sizeof(one)) == sizeof(one)) {
+		atomic_fetch_add(&vdev->stats.msi_irqfd, 1);
+		return;
+	}
+	atomic_fetch_add(&vdev->stats.msi_ioctl, 1);
+	vm_send_msi(vdev->vm, virtio_msix_addr(e), e->data);
 }
 
 static bool virtio_msix_enabled(struct virtio_dev *vdev)
@@ -97,6 +149,7 @@ static void virtio_raise_locked(struct virtio_dev *vdev, uint16_t vector, uint8_
 		return;
 	}
 	/* INTx (§4.1.5.3): ISR bit set, line asserted until the ISR is read. */
+	atomic_fetch_add(&vdev->stats.intx, 1);
 	vdev->isr |= isr_bit;
 	pci_device_set_intx(&vdev->pci, true);
 }
@@ -164,6 +217,7 @@ static void virtio_kick_cb(void *opaque, uint32_t events)
 
 	if (read(q->kick_fd, &n, sizeof(n)) < 0)
 		return;
+	atomic_fetch_add(&q->vdev->stats.kicks_total, n);
 	pthread_mutex_lock(&q->lock);
 	live = q->active && !q->vq.broken;
 	pthread_mutex_unlock(&q->lock);
@@ -253,7 +307,10 @@ static void virtio_activate_locked(struct virtio_dev *vdev)
 	for (unsigned i = 0; i < vdev->nqueues; i++) {
 		uint64_t one = 1;
 
-		if (vdev->queues[i].active && write(vdev->queues[i].kick_fd, &one, 8) < 0)
+		if (!vdev->queues[i].active)
+			continue;
+		atomic_fetch_add(&vdev->stats.kicks_internal, 1);
+		if (write(vdev->queues[i].kick_fd, &one, 8) < 0)
 			log_warn("virtio %s: kick: write failed", vdev->ops->name);
 	}
 }
@@ -476,10 +533,11 @@ static void virtio_bar_write(void *opaque, uint64_t off, uint64_t val, unsigned 
 	struct virtio_dev *vdev = opaque;
 
 	if (off >= OFF_NOTIFY && off < OFF_NOTIFY + NOTIFY_MULTIPLIER * (uint64_t)vdev->nqueues) {
-		/* The fast path of a kick: no lock, just the eventfd (§4.1.5.2). */
+		/* A kick without ioeventfd: no lock, just the eventfd (§4.1.5.2). */
 		struct virtio_queue *q = &vdev->queues[(off - OFF_NOTIFY) / NOTIFY_MULTIPLIER];
 		uint64_t one = 1;
 
+		atomic_fetch_add(&vdev->stats.kicks_mmio, 1);
 		if (write(q->kick_fd, &one, sizeof(one)) < 0)
 			log_guest("virtio %s: kick failed", vdev->ops->name);
 		return;
@@ -533,15 +591,26 @@ static void virtio_msix_write(void *opaque, uint64_t off, uint64_t val, unsigned
 {
 	struct virtio_dev *vdev = opaque;
 	unsigned vec = (unsigned)(off / 16);
+	uint32_t *word;
 
 	if (off >= 16ULL * vdev->msix_count)
 		return; /* the PBA is read-only */
 	pthread_mutex_lock(&vdev->irq_lock);
-	((uint32_t *)&vdev->msix[vec])[(off % 16) / 4] = (uint32_t)val;
-	/* Unmasking a vector with a pending message delivers it (PCI 3.0 §6.8.2.9). */
-	if ((off % 16) == 12 && !(val & 1) && vec < 64 && (vdev->msix_pending & (1ULL << vec))) {
-		vdev->msix_pending &= ~(1ULL << vec);
-		virtio_msix_fire(vdev, vec);
+	word = &((uint32_t *)&vdev->msix[vec])[(off % 16) / 4];
+	if ((off % 16) < 12 && *word != (uint32_t)val)
+		vdev->irqfd[vec].stale = true;
+	*word = (uint32_t)val;
+	if ((off % 16) == 12 && !(val & 1)) {
+		/* Drivers program an entry masked and then unmask it: bind the
+		 * irqfd to the new message now, on this vCPU thread, rather than
+		 * on the completion path. */
+		if (vdev->irqfd[vec].fd >= 0 || virtio_msix_enabled(vdev))
+			virtio_irqfd_prepare(vdev, vec);
+		/* Unmasking a vector with a pending message delivers it (PCI 3.0 §6.8.2.9). */
+		if (vec < 64 && (vdev->msix_pending & (1ULL << vec))) {
+			vdev->msix_pending &= ~(1ULL << vec);
+			virtio_msix_fire(vdev, vec);
+		}
 	}
 	pthread_mutex_unlock(&vdev->irq_lock);
 }
@@ -553,13 +622,60 @@ static const struct io_ops virtio_msix_ops = {
 	.max_size = 4,
 };
 
-/* --- PCI config hooks: MSI-X function mask and the PCI_CFG window --- */
+/* --- ioeventfds: queue notifications the kernel turns into kick_fd signals --- */
+
+/* Queue q's notify register is a 2-byte write of any value (the driver
+ * writes the queue index, §4.1.5.2); other widths still reach the MMIO
+ * handler, which signals the same eventfd. */
+static void virtio_ioeventfd_del(struct virtio_dev *vdev, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		vdev->vm->accel->del_ioeventfd(vdev->vm, vdev->notify_base + NOTIFY_MULTIPLIER * i,
+					       2, false, false, 0, vdev->queues[i].kick_fd);
+}
+
+/* Follows BAR 4: registers the notify addresses where it is mapped now and
+ * drops those at its old place. With vdev->irq_lock (d->lock) held. */
+static void virtio_ioeventfd_sync(struct virtio_dev *vdev)
+{
+	const struct pci_bar *b = &vdev->pci.bar[BAR_VIRTIO];
+	uint64_t base = b->mapped ? b->addr + OFF_NOTIFY : 0;
+	struct err err = { { 0 } };
+
+	if (!vdev->fastpath || (vdev->ioeventfds && base == vdev->notify_base) ||
+	    (!vdev->ioeventfds && !base))
+		return;
+	if (vdev->ioeventfds)
+		virtio_ioeventfd_del(vdev, vdev->nqueues);
+	vdev->ioeventfds = false;
+	vdev->notify_base = base;
+	if (!base)
+		return;
+	for (unsigned i = 0; i < vdev->nqueues; i++) {
+		if (vdev->vm->accel->add_ioeventfd(vdev->vm, base + NOTIFY_MULTIPLIER * i, 2, false,
+						   false, 0, vdev->queues[i].kick_fd, &err) < 0) {
+			/* The MMIO handler keeps serving the kicks. */
+			log_warn("virtio %s: %s; queue kicks exit to userspace", vdev->ops->name,
+				 err.msg);
+			virtio_ioeventfd_del(vdev, i);
+			vdev->fastpath = false;
+			return;
+		}
+	}
+	vdev->ioeventfds = true;
+}
+
+/* --- PCI config hooks: BAR moves, MSI-X function mask, the PCI_CFG window --- */
 
 static void virtio_pci_config_write(void *opaque, struct pci_device *d, unsigned reg, uint32_t val,
 				    unsigned size)
 {
 	struct virtio_dev *vdev = opaque;
 	unsigned ctrl = vdev->msix_cap + 2;
+
+	/* pci.c has (un)mapped the BARs after a command or BAR write. */
+	if (reg < PCI_BAR0 + 4 * (BAR_VIRTIO + 2) && reg + size > PCI_COMMAND)
+		virtio_ioeventfd_sync(vdev);
 
 	/* Clearing the function mask delivers messages that pended meanwhile. */
 	if (reg <= ctrl + 1 && reg + size > ctrl) {
@@ -642,6 +758,19 @@ static int virtio_pci_setup(struct virtio_dev *vdev, struct err *err)
 	return 0;
 }
 
+/* Both fast paths or neither: the accelerator's ops, and not switched off
+ * with VIREO_VIRTIO_FASTPATH=0 (to compare the paths under KVM). */
+static bool virtio_fastpath_available(struct vm *vm)
+{
+	const struct accel_ops *a = vm->accel;
+	const char *env = getenv("VIREO_VIRTIO_FASTPATH");
+
+	if (env && !strcmp(env, "0"))
+		return false;
+	return a && a->add_ioeventfd && a->del_ioeventfd && a->add_irqfd_msi &&
+	       a->update_irqfd_msi && a->del_irqfd_msi;
+}
+
 struct virtio_dev *virtio_pci_create(struct vm *vm, struct pci_host *host,
 				     const struct virtio_dev_ops *ops, void *opaque,
 				     uint64_t host_features, unsigned nqueues,
@@ -678,8 +807,11 @@ struct virtio_dev *virtio_pci_create(struct vm *vm, struct pci_host *host,
 	vdev->config_size = config_size;
 	vdev->config_msix_vector = VIRTIO_MSI_NO_VECTOR;
 	vdev->msix_count = nqueues + 1;
-	for (unsigned i = 0; i < vdev->msix_count; i++)
+	for (unsigned i = 0; i < vdev->msix_count; i++) {
 		vdev->msix[i].ctrl = 1; /* vectors start masked */
+		vdev->irqfd[i].fd = -1;
+	}
+	vdev->fastpath = virtio_fastpath_available(vm);
 	for (unsigned i = 0; i < nqueues; i++) {
 		struct virtio_queue *q = &vdev->queues[i];
 
@@ -711,13 +843,47 @@ fail:
 	return NULL;
 }
 
+static void virtio_stats_print(struct virtio_dev *vdev)
+{
+	struct virtio_stats *st = &vdev->stats;
+	uint64_t total = atomic_load(&st->kicks_total), mmio = atomic_load(&st->kicks_mmio);
+	uint64_t internal = atomic_load(&st->kicks_internal);
+	uint64_t other = total > mmio + internal ? total - mmio - internal : 0;
+
+	log_info("stats: %s %02x.0: kicks mmio=%llu ioeventfd=%llu internal=%llu; "
+		 "interrupts msi-ioctl=%llu msi-irqfd=%llu intx=%llu",
+		 vdev->ops->name, vdev->pci.devfn >> 3, (unsigned long long)mmio,
+		 (unsigned long long)other, (unsigned long long)internal,
+		 (unsigned long long)atomic_load(&st->msi_ioctl),
+		 (unsigned long long)atomic_load(&st->msi_irqfd),
+		 (unsigned long long)atomic_load(&st->intx));
+}
+
 void virtio_pci_destroy(struct virtio_dev *vdev)
 {
+	const char *stats = getenv("VIREO_STATS");
+
 	if (!vdev)
 		return;
 	pthread_mutex_lock(&vdev->lock);
 	virtio_reset_locked(vdev);
 	pthread_mutex_unlock(&vdev->lock);
+	if (stats && *stats && strcmp(stats, "0"))
+		virtio_stats_print(vdev);
+	/* Fast paths go before their eventfds are closed (and the BAR unmapped
+	 * behind the config hook's back). */
+	pthread_mutex_lock(&vdev->irq_lock);
+	if (vdev->ioeventfds)
+		virtio_ioeventfd_del(vdev, vdev->nqueues);
+	vdev->ioeventfds = false;
+	for (unsigned i = 0; i < vdev->msix_count; i++) {
+		if (vdev->irqfd[i].fd < 0)
+			continue;
+		vdev->vm->accel->del_irqfd_msi(vdev->vm, vdev->irqfd[i].handle, vdev->irqfd[i].fd);
+		close(vdev->irqfd[i].fd);
+		vdev->irqfd[i].fd = -1;
+	}
+	pthread_mutex_unlock(&vdev->irq_lock);
 	if (vdev->pci.host)
 		pci_unregister_device(vdev->pci.host, &vdev->pci);
 	pci_device_fini(&vdev->pci);

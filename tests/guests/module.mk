@@ -81,3 +81,12 @@ $(GB)/%.bin: $(GB)/o64/firmware/%.o $(GD)/firmware/firmware.ld
 	@echo '  LD   $@'
 	@ld $(GUEST_LDFLAGS) -m elf_x86_64 -T $(GD)/firmware/firmware.ld -o $@ $<
 .PRECIOUS: $(GB)/o32/%.o $(GB)/o64/%.o
+
+# virtio guests (issue 5): a minimal virtio-pci driver (virtio/vpci.c) with
+# interrupt stubs, for the ioeventfd/irqfd tests under KVM.
+VIRTIO_GUEST_OBJS := $(GB)/o32/multiboot/entry.o $(GB)/o32/virtio/vpci.o \
+	$(GB)/o32/virtio/vio_isr.o $(GUEST_LIB32)
+$(GB)/virtio_rng.elf: $(GB)/o32/virtio/virtio_rng.o $(VIRTIO_GUEST_OBJS)
+guests:: $(GB)/virtio_rng.elf
+$(GB)/virtio_blk.elf: $(GB)/o32/virtio/virtio_blk.o $(VIRTIO_GUEST_OBJS)
+guests:: $(GB)/virtio_blk.elf

@@ -241,7 +241,7 @@ int main(void)
 	efd = eventfd(0, EFD_CLOEXEC);
 	CHECK(efd >= 0);
 	CHECK(kvm->add_ioeventfd(&vm, 0x700, 2, true, true, 1, efd, &err) == 0);
-	CHECK(kvm->add_irqfd_msi(&vm, LAYOUT_LAPIC_BASE, 0x31, efd, &err) == 0);
+	CHECK(kvm->add_irqfd_msi(&vm, LAYOUT_LAPIC_BASE, 0x31, efd, &err) >= 0);
 	TEST_END();
 
 	for (unsigned i = 0; i < NCPUS; i++)

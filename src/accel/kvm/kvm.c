@@ -286,62 +286,6 @@ static int kvm_send_msi(struct vm *vm, uint64_t addr, uint32_t data)
 	return ioctl(k->vm_fd, KVM_SIGNAL_MSI, &msi) < 0 ? -errno : 0;
 }
 
-static int kvm_add_ioeventfd(struct vm *vm, uint64_t addr, unsigned len, bool pio, bool match,
-			     uint64_t datamatch, int fd, struct err *err)
-{
-	struct kvm_accel *k = vm->accel_state;
-	struct kvm_ioeventfd ioe = {
-		.datamatch = datamatch,
-		.addr = addr,
-		.len = len,
-		.fd = fd,
-		.flags = (pio ? KVM_IOEVENTFD_FLAG_PIO : 0) |
-			 (match ? KVM_IOEVENTFD_FLAG_DATAMATCH : 0),
-	};
-
-	if (ioctl(k->vm_fd, KVM_IOEVENTFD, &ioe) < 0)
-		return err_errno(err, errno, "KVM_IOEVENTFD at %s 0x%llx", pio ? "port" : "address",
-				 (unsigned long long)addr);
-	return 0;
-}
-
-/* Each irqfd gets its own GSI routed to the MSI message; the whole table is
- * resent because KVM_SET_GSI_ROUTING replaces it. */
-static int kvm_add_irqfd_msi(struct vm *vm, uint64_t addr, uint32_t data, int fd,
-			     struct err *err)
-{
-	struct kvm_accel *k = vm->accel_state;
-	struct kvm_irq_routing_entry *e;
-	struct kvm_irqfd irqfd = { .fd = (uint32_t)fd };
-	int r = 0;
-
-	pthread_mutex_lock(&k->route_lock);
-	if (k->routes->nr >= KVM_MAX_ROUTES) {
-		r = err_set(err, "out of KVM GSI routes (%u)", KVM_MAX_ROUTES);
-		goto out;
-	}
-	e = &k->routes->entries[k->routes->nr];
-	memset(e, 0, sizeof(*e));
-	e->gsi = k->next_gsi;
-	e->type = KVM_IRQ_ROUTING_MSI;
-	e->u.msi.address_lo = (uint32_t)addr;
-	e->u.msi.address_hi = (uint32_t)(addr >> 32);
-	e->u.msi.data = data;
-	k->routes->nr++;
-	if (ioctl(k->vm_fd, KVM_SET_GSI_ROUTING, k->routes) < 0) {
-		r = err_errno(err, errno, "KVM_SET_GSI_ROUTING");
-		k->routes->nr--;
-		goto out;
-	}
-	/* The GSI is used up even if KVM_IRQFD fails: its route stays, unused. */
-	irqfd.gsi = k->next_gsi++;
-	if (ioctl(k->vm_fd, KVM_IRQFD, &irqfd) < 0)
-		r = err_errno(err, errno, "KVM_IRQFD");
-out:
-	pthread_mutex_unlock(&k->route_lock);
-	return r;
-}
-
 const struct accel_ops accel_kvm_ops = {
 	.name = "kvm",
 	.max_vcpus = kvm_max_vcpus,
@@ -359,5 +303,8 @@ const struct accel_ops accel_kvm_ops = {
 	.set_irq = kvm_set_irq,
 	.send_msi = kvm_send_msi,
 	.add_ioeventfd = kvm_add_ioeventfd,
+	.del_ioeventfd = kvm_del_ioeventfd,
 	.add_irqfd_msi = kvm_add_irqfd_msi,
+	.update_irqfd_msi = kvm_update_irqfd_msi,
+	.del_irqfd_msi = kvm_del_irqfd_msi,
 };

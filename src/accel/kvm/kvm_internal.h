@@ -20,7 +20,7 @@ struct kvm_accel {
 	struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID */
 	pthread_mutex_t route_lock;
 	struct kvm_irq_routing *routes; /* the whole table, resent on every change */
-	unsigned next_gsi;
+	unsigned next_gsi;     /* first GSI above the board's wiring: irqfd routes */
 };
 
 struct kvm_accel_vcpu {
@@ -34,6 +34,15 @@ enum vcpu_exit kvm_vcpu_run(struct vcpu *vcpu);
 void kvm_vcpu_kick(struct vcpu *vcpu);
 int kvm_get_state(struct vcpu *vcpu, struct x86_cpu_state *st);
 int kvm_set_state(struct vcpu *vcpu, const struct x86_cpu_state *st);
+/* kvm_fastpath.c: ioeventfds and MSI irqfds (the accel_ops of the same names). */
+int kvm_add_ioeventfd(struct vm *vm, uint64_t addr, unsigned len, bool pio, bool match,
+		      uint64_t datamatch, int fd, struct err *err);
+int kvm_del_ioeventfd(struct vm *vm, uint64_t addr, unsigned len, bool pio, bool match,
+		      uint64_t datamatch, int fd);
+int kvm_add_irqfd_msi(struct vm *vm, uint64_t addr, uint32_t data, int fd, struct err *err);
+int kvm_update_irqfd_msi(struct vm *vm, int handle, uint64_t addr, uint32_t data,
+			 struct err *err);
+void kvm_del_irqfd_msi(struct vm *vm, int handle, int fd);
 /* Installs the SIGUSR1 handler used for kicks (idempotent). */
 void kvm_vcpu_signals_init(void);
 
