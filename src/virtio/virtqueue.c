@@ -182,8 +182,14 @@ bool vq_should_notify(struct virtqueue *vq)
 	/* Our used->idx store must be visible before we read the driver's
 	 * suppression state, or both sides may wait for each other (§2.7.10). */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (!vq->event_idx)
+	/* Nothing used since the last notification: nothing to tell. */
+	if (vq->signalled_valid && vq->used_shadow == vq->signalled_used)
+		return false;
+	if (!vq->event_idx) {
+		vq->signalled_used = vq->used_shadow;
+		vq->signalled_valid = true;
 		return !(load16(vq->avail_flags) & VIRTQ_AVAIL_F_NO_INTERRUPT);
+	}
 	old = vq->signalled_used;
 	new = vq->used_shadow;
 	valid = vq->signalled_valid;

@@ -213,6 +213,7 @@ int main(void)
 		CHECK_EQ(u->len, 29);
 	}
 	CHECK(vq_should_notify(&vq));
+	CHECK(!vq_should_notify(&vq)); /* nothing used since: no interrupt */
 	*(uint16_t *)gm_hva(&gm, AVAIL, 2) = VIRTQ_AVAIL_F_NO_INTERRUPT;
 	vq_push(&vq, 3, 0);
 	CHECK(!vq_should_notify(&vq));
