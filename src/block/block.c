@@ -360,6 +360,21 @@ int block_write_compressed(struct block_dev *b, uint64_t off, const void *buf, u
 	return ret;
 }
 
+int block_make_empty(struct block_dev *b, struct err *err)
+{
+	int ret;
+
+	if (b->readonly)
+		return err_errno(err, EROFS, "'%s'", b->filename);
+	if (!b->drv->make_empty)
+		return err_errno(err, ENOTSUP, "'%s': format %s cannot be emptied", b->filename,
+				 b->drv->name);
+	pthread_mutex_lock(&b->lock);
+	ret = b->drv->make_empty(b, err);
+	pthread_mutex_unlock(&b->lock);
+	return ret;
+}
+
 int block_set_backing(struct block_dev *b, const char *name, const char *fmt, struct err *err)
 {
 	int ret;

@@ -91,6 +91,9 @@ int block_truncate(struct block_dev *b, uint64_t size, struct err *err);
  * image's tail); -ENOTSUP for formats without compression. */
 int block_write_compressed(struct block_dev *b, uint64_t off, const void *buf, uint64_t len,
 			   struct err *err);
+/* Drop every cluster of this image so it shows its backing file again
+ * (commit); -ENOTSUP for formats without backing files. */
+int block_make_empty(struct block_dev *b, struct err *err);
 /* Replace the backing file name/format in the header (rebase -u). */
 int block_set_backing(struct block_dev *b, const char *name, const char *fmt, struct err *err);
 

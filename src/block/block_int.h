@@ -24,6 +24,7 @@ struct block_driver {
 	int (*truncate)(struct block_dev *b, uint64_t size, struct err *err);
 	int (*write_compressed)(struct block_dev *b, uint64_t off, const void *buf, uint64_t len,
 				struct err *err);
+	int (*make_empty)(struct block_dev *b, struct err *err);
 	int (*set_backing)(struct block_dev *b, const char *name, const char *fmt,
 			   struct err *err);
 	int (*create)(struct block_file *f, const struct block_create_opts *o, struct err *err);

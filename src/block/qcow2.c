@@ -647,6 +647,13 @@ static void qcow2_close(struct block_dev *b)
 	b->opaque = NULL;
 }
 
+static int qcow2_make_empty(struct block_dev *b, struct err *err)
+{
+	struct qcow2 *q = b->opaque;
+
+	return qcow2_zero_clusters(q, 0, qcow2_align_up(q, q->size), QCOW2_DEALLOCATE, err);
+}
+
 bool qcow2_is(struct block_dev *b)
 {
 	return b->drv == &block_qcow2_driver;
@@ -687,6 +694,7 @@ const struct block_driver block_qcow2_driver = {
 	.get_status = qcow2_get_status,
 	.truncate = qcow2_truncate,
 	.write_compressed = qcow2_write_compressed,
+	.make_empty = qcow2_make_empty,
 	.set_backing = qcow2_set_backing,
 	.create = qcow2_create,
 };

@@ -271,7 +271,7 @@ int img_cmd_commit(int argc, char **argv)
 	block_close(base);
 	/* Empty the top image now that its data lives in the base, as qemu-img. */
 	if (ret >= 0 && !keep)
-		ret = block_discard(top, 0, len, &err);
+		ret = block_make_empty(top, &err);
 	if (ret >= 0 && !keep)
 		ret = block_flush(top, &err);
 	block_close(top);

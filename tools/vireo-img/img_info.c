@@ -400,13 +400,19 @@ int img_cmd_check(int argc, char **argv)
 		if (r.corruptions_fixed)
 			printf("    \"corruptions-fixed\": %llu,\n",
 			       (unsigned long long)r.corruptions_fixed);
-		printf("    \"allocated-clusters\": %llu,\n    \"filename\": ",
-		       (unsigned long long)r.allocated_clusters);
+		/* Like qemu-img: the counters appear only when non-zero. */
+		if (r.allocated_clusters)
+			printf("    \"allocated-clusters\": %llu,\n",
+			       (unsigned long long)r.allocated_clusters);
+		if (r.fragmented_clusters)
+			printf("    \"fragmented-clusters\": %llu,\n",
+			       (unsigned long long)r.fragmented_clusters);
+		if (r.compressed_clusters)
+			printf("    \"compressed-clusters\": %llu,\n",
+			       (unsigned long long)r.compressed_clusters);
+		printf("    \"filename\": ");
 		img_json_string(block_filename(b));
-		printf(",\n    \"format\": \"qcow2\",\n    \"fragmented-clusters\": %llu,\n"
-		       "    \"compressed-clusters\": %llu\n}\n",
-		       (unsigned long long)r.fragmented_clusters,
-		       (unsigned long long)r.compressed_clusters);
+		printf(",\n    \"format\": \"qcow2\"\n}\n");
 	} else if (!quiet) {
 		if (!r.corruptions && !r.leaks && !r.check_errors)
 			printf("No errors were found on the image.\n");
@@ -420,15 +426,17 @@ int img_cmd_check(int argc, char **argv)
 			       (unsigned long long)r.leaks);
 		double t = r.total_clusters ? (double)r.total_clusters : 1;
 
-		printf("%llu/%llu = %.2f%% allocated, %.2f%% fragmented, %.2f%% compressed "
-		       "clusters\nImage end offset: %llu\n",
+		if (r.total_clusters && r.allocated_clusters)
+			printf("%llu/%llu = %.2f%% allocated, %.2f%% fragmented, %.2f%% compressed "
+		       "clusters\n",
 		       (unsigned long long)r.allocated_clusters, (unsigned long long)r.total_clusters,
 		       (double)r.allocated_clusters * 100 / t,
 		       r.allocated_clusters ? (double)r.fragmented_clusters * 100 /
 						      (double)r.allocated_clusters : 0.0,
 		       r.allocated_clusters ? (double)r.compressed_clusters * 100 /
-						      (double)r.allocated_clusters : 0.0,
-		       (unsigned long long)r.image_end_offset);
+						      (double)r.allocated_clusters : 0.0);
+		if (r.image_end_offset)
+			printf("Image end offset: %llu\n", (unsigned long long)r.image_end_offset);
 	}
 	block_close(b);
 	if (r.corruptions)
