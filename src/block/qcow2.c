@@ -243,9 +243,13 @@ int qcow2_write_header(struct qcow2 *q, struct err *err)
 			   { 0, 4, "extended L2 entries" }, { 1, 0, "lazy refcounts" },
 			   { 2, 0, "bitmaps" },		    { 2, 1, "raw external data" } };
 		uint32_t n = sizeof(ft) / sizeof(ft[0]) * 48;
+		uint32_t rest = 8 + q->other_exts_len + 8 +
+				(q->backing_name ? (uint32_t)strlen(q->backing_name) : 0);
 
-		if (p + 8 + n > q->cluster_size)
-			goto toobig;
+		/* The table only names features for error messages: leave it out
+		 * when it does not fit (512-byte clusters). */
+		if (p + 8 + n + rest > q->cluster_size)
+			goto no_table;
 		put_be32(h + p, QCOW2_EXT_FEATURE_TABLE);
 		put_be32(h + p + 4, n);
 		for (size_t i = 0; i < sizeof(ft) / sizeof(ft[0]); i++) {
@@ -255,6 +259,7 @@ int qcow2_write_header(struct qcow2 *q, struct err *err)
 		}
 		p += 8 + n;
 	}
+no_table:
 	if (q->other_exts_len) {
 		if (p + q->other_exts_len > q->cluster_size)
 			goto toobig;
