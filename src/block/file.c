@@ -486,7 +486,7 @@ static int mem_truncate(struct block_file *f, uint64_t len)
 	pthread_mutex_lock(&m->lock);
 	if (len > m->len) {
 		ret = mem_grow(m, len);
-	} else {
+	} else if (len < m->len) {
 		memset(m->data + len, 0, m->len - len);
 		m->len = len;
 	}

@@ -405,7 +405,8 @@ int qcow2_snapshot_create(struct block_dev *b, const char *name, struct err *err
 		ret = err_errno(err, ENOMEM, "snapshot");
 		goto out;
 	}
-	memcpy(ns, q->snaps, sizeof(*ns) * q->nb_snapshots);
+	if (q->nb_snapshots)
+		memcpy(ns, q->snaps, sizeof(*ns) * q->nb_snapshots);
 	ns[q->nb_snapshots] = s;
 	ret = qcow2_write_snapshots(q, ns, q->nb_snapshots + 1, err);
 	if (ret < 0)
@@ -526,7 +527,7 @@ int qcow2_snapshot_delete(struct block_dev *b, const char *name, struct err *err
 		ret = qcow2_read_l1_copy(q, &s, s.l1_size, &sl1, err);
 	if (ret < 0)
 		goto out;
-	struct qcow2_snapshot *ns = calloc(q->nb_snapshots, sizeof(*ns));
+	struct qcow2_snapshot *ns = calloc(q->nb_snapshots + 1, sizeof(*ns));
 
 	if (!ns) {
 		ret = err_errno(err, ENOMEM, "snapshot");
