@@ -354,10 +354,9 @@ int block_write_compressed(struct block_dev *b, uint64_t off, const void *buf, u
 	if (!b->drv->write_compressed)
 		return err_errno(err, ENOTSUP, "'%s': format %s has no compression", b->filename,
 				 b->drv->name);
-	pthread_mutex_lock(&b->lock);
-	ret = b->drv->write_compressed(b, off, buf, len, err);
-	pthread_mutex_unlock(&b->lock);
-	return ret;
+	/* The driver takes the lock itself: compression runs outside it, so
+	 * several threads can compress at once (convert -c). */
+	return b->drv->write_compressed(b, off, buf, len, err);
 }
 
 int block_make_empty(struct block_dev *b, struct err *err)
@@ -468,18 +467,23 @@ static int raw_write_zeroes(struct block_dev *b, uint64_t off, uint64_t len, uns
 {
 	int ret;
 
-	if (b->probed && off < 4) /* zeros never form a magic, but keep one path */
-		ret = b->file->ops->write_zeroes(b->file, off, len);
-	else
-		ret = b->file->ops->write_zeroes(b->file, off, len);
+	ret = b->file->ops->write_zeroes(b->file, off, len);
 	return ret < 0 ? err_errno(err, ret, "'%s': write zeroes", b->filename) : 0;
 }
 
 static int raw_get_status(struct block_dev *b, uint64_t off, uint64_t len, uint64_t *pnum,
 			  struct block_status *st, struct err *err)
 {
+	bool data = true;
+
 	*pnum = len;
-	st->data = st->present = true;
+	if (b->file->ops->status && b->file->ops->status(b->file, off, len, &data, pnum) < 0)
+		data = true, *pnum = len;
+	if (!*pnum)
+		*pnum = len;
+	st->data = data;
+	st->zero = !data;
+	st->present = true;
 	st->has_offset = true;
 	st->host_off = off;
 	st->file = b->filename;

@@ -88,7 +88,8 @@ uint32_t block_cluster_size(struct block_dev *b); /* 0 for raw */
 /* Resize (grow or shrink) the virtual disk. */
 int block_truncate(struct block_dev *b, uint64_t size, struct err *err);
 /* qcow2: write one whole cluster compressed (len == cluster size, or the
- * image's tail); -ENOTSUP for formats without compression. */
+ * image's tail); -ENOTSUP for formats without compression. Threads may call
+ * it concurrently: the compression itself runs outside the image lock. */
 int block_write_compressed(struct block_dev *b, uint64_t off, const void *buf, uint64_t len,
 			   struct err *err);
 /* Drop every cluster of this image so it shows its backing file again

@@ -318,9 +318,37 @@ static void posix_close(struct block_file *f)
 	free(p);
 }
 
+/* Holes of a sparse host file (SEEK_DATA/SEEK_HOLE) read as zeros: convert
+ * and map skip them without reading. */
+static int posix_status(struct block_file *f, uint64_t off, uint64_t len, bool *data,
+			uint64_t *pnum)
+{
+	struct posix_file *p = (struct posix_file *)f;
+	off_t d = lseek(p->fd, (off_t)off, SEEK_DATA);
+
+	*data = true, *pnum = len;
+	if (d < 0 && errno == ENXIO) { /* a hole up to the end */
+		*data = false;
+		return 0;
+	}
+	if (d < 0)
+		return 0; /* no SEEK_DATA here: call it all data */
+	if ((uint64_t)d > off) {
+		*data = false;
+		if ((uint64_t)d - off < len)
+			*pnum = (uint64_t)d - off;
+		return 0;
+	}
+	off_t h = lseek(p->fd, (off_t)off, SEEK_HOLE);
+
+	if (h > (off_t)off && (uint64_t)h - off < len)
+		*pnum = (uint64_t)h - off;
+	return 0;
+}
+
 static const struct block_file_ops posix_ops = {
 	posix_preadv, posix_pwritev,  posix_flush,     posix_discard, posix_write_zeroes,
-	posix_length, posix_truncate, posix_allocated, posix_close,
+	posix_length, posix_truncate, posix_allocated, posix_close,   posix_status,
 };
 
 struct block_file *block_file_open(const char *path, bool readonly, enum block_cache_mode cache,
@@ -506,7 +534,7 @@ static void mem_close(struct block_file *f)
 
 static const struct block_file_ops mem_ops = {
 	mem_preadv, mem_pwritev, mem_flush,  mem_discard, mem_write_zeroes,
-	mem_length, mem_truncate, mem_length, mem_close,
+	mem_length, mem_truncate, mem_length, mem_close,   NULL,
 };
 
 struct block_file *block_file_mem_create(const char *name, const void *data, uint64_t len,

@@ -656,9 +656,6 @@ int qcow2_write_compressed(struct block_dev *b, uint64_t off, const void *buf, u
 	if (off & (q->cluster_size - 1) || len > q->cluster_size ||
 	    (len < q->cluster_size && off + len != q->size))
 		return err_errno(err, EINVAL, "compressed writes take whole clusters");
-	ret = qcow2_mark_dirty(q, err);
-	if (ret < 0)
-		return ret;
 	if (len < q->cluster_size) {
 		pad = calloc(1, q->cluster_size);
 		if (!pad)
@@ -673,25 +670,31 @@ int qcow2_write_compressed(struct block_dev *b, uint64_t off, const void *buf, u
 		ret = err_errno(err, (int)clen, "compress");
 		goto done;
 	}
+	pthread_mutex_lock(&b->lock);
+	ret = qcow2_mark_dirty(q, err);
+	if (ret < 0)
+		goto unlock;
 	if (clen == 0) { /* incompressible: store it plainly */
 		struct iovec v = { (void *)buf, len };
 
 		ret = qcow2_write(b, off, &v, 1, len, err);
-		goto done;
+		goto unlock;
 	}
 	host = qcow2_alloc_bytes(q, (uint64_t)clen, err);
 	if (host < 0) {
 		ret = (int)host;
-		goto done;
+		goto unlock;
 	}
 	ret = block_file_pwrite(q->file, (uint64_t)host, out, (uint64_t)clen);
 	if (ret < 0) {
 		ret = err_errno(err, ret, "write");
-		goto done;
+		goto unlock;
 	}
 	uint64_t ent = qcow2_make_compressed(q, (uint64_t)host, (uint64_t)clen);
 
 	ret = qcow2_set_entries(q, off, 1, &ent, err);
+unlock:
+	pthread_mutex_unlock(&b->lock);
 done:
 	free(out);
 	free(pad);

@@ -19,6 +19,7 @@ int img_cmd_bench(int argc, char **argv)
 	bool write = false, quiet = false;
 	enum block_cache_mode cache = BLOCK_CACHE_WRITEBACK;
 	int pattern = 0, c;
+
 	struct err err = { { 0 } };
 
 	while ((c = getopt_long(argc, argv, "c:d:f:no:qs:S:t:wUi:", lo, NULL)) != -1) {
@@ -49,12 +50,11 @@ int img_cmd_bench(int argc, char **argv)
 				cache = BLOCK_CACHE_WRITEBACK;
 			break;
 		case 'w': write = true; break;
-		case 'P': pattern = optarg[0]; break;
+		case 'P': pattern = (int)strtol(optarg, NULL, 0); break;
 		case 'U': case 'i': break;
 		default: return img_fail(1, "usage: bench [-c N] [-s SIZE] [-S STEP] [-w] [-t CACHE] FILE");
 		}
 	}
-	(void)pattern;
 	if (optind >= argc)
 		return img_fail(1, "bench: expecting a file name");
 	if (!step)
@@ -75,7 +75,7 @@ int img_cmd_bench(int argc, char **argv)
 		block_close(b);
 		return img_fail(1, "bench: buffer larger than the image");
 	}
-	memset(buf, 0xa5, size);
+	memset(buf, pattern, size); /* qemu-img bench --pattern */
 	if (!quiet)
 		printf("Sending %llu %s requests, %llu bytes each, 1 in parallel (starting at offset "
 		       "%llu, step size %llu)\n", (unsigned long long)count, write ? "write" : "read",
@@ -88,12 +88,11 @@ int img_cmd_bench(int argc, char **argv)
 	for (uint64_t i = 0; i < count && ret >= 0; i++) {
 		ret = write ? block_pwrite(b, offset, buf, size, &err)
 			    : block_pread(b, offset, buf, size, &err);
-		/* qemu-img bench's sequence: advance by step, wrap inside the image. */
-		offset += step;
-		if (isz <= size)
+		/* qemu-img bench's sequence (QEMU 7.2): advance by step, modulo the
+		 * image size; a request that would cross the end restarts at 0. */
+		offset = (offset + step) % isz;
+		if (offset + size > isz)
 			offset = 0;
-		else
-			offset %= isz - size;
 	}
 	if (ret >= 0 && write)
 		ret = block_flush(b, &err);

@@ -1,6 +1,8 @@
 /* vireo-img convert, resize, commit, rebase and compare. */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,30 +23,24 @@ static void progress(bool on, uint64_t done, uint64_t total)
 	fflush(stdout);
 }
 
-/* Copy [0, len) of src to dst, skipping what reads as zeros (dst is new and
- * reads as zeros already). g: zero-detection granularity. */
-static int copy_data(struct block_dev *src, struct block_dev *dst, uint64_t len, bool compress,
-		     bool prog, struct err *err)
+/* Copy [off, end) of src to dst, skipping what reads as zeros (dst is new and
+ * reads as zeros already); zero detection per dst cluster (4k for raw). */
+static int copy_range(struct block_dev *src, struct block_dev *dst, uint64_t off, uint64_t end,
+		      bool compress, uint8_t *buf, uint64_t chunk, struct err *err)
 {
 	uint32_t cs = block_cluster_size(dst);
-	uint64_t g = cs ? cs : 4096, chunk = IMG_CHUNK;
-	uint8_t *buf;
+	uint64_t g = cs ? cs : 4096;
 	int ret = 0;
 
-	if (chunk < g)
-		chunk = g;
-	if (posix_memalign((void **)&buf, 4096, chunk))
-		return err_errno(err, ENOMEM, "convert");
-	for (uint64_t off = 0; off < len && ret >= 0;) {
-		uint64_t n = len - off < chunk ? len - off : chunk, pnum;
+	while (off < end && ret >= 0) {
+		uint64_t n = end - off < chunk ? end - off : chunk, pnum;
 		struct block_status st;
 
 		ret = block_get_status(src, off, n, &pnum, &st, err);
 		if (ret < 0)
 			break;
-		if (!st.data || (st.zero && !st.data)) {
+		if (!st.data) {
 			off += pnum; /* a hole or zeros: nothing to write */
-			progress(prog, off, len);
 			continue;
 		}
 		/* Keep chunks aligned to g so compressed writes get whole clusters. */
@@ -83,10 +79,83 @@ static int copy_data(struct block_dev *src, struct block_dev *dst, uint64_t len,
 			p = q;
 		}
 		off += n;
-		progress(prog, off, len);
+	}
+	return ret;
+}
+
+/* Compression is CPU bound: several threads take 2 MiB pieces in turn and
+ * compress outside the image lock (see block_write_compressed). */
+struct copy_job {
+	struct block_dev *src, *dst;
+	uint64_t len, chunk;
+	bool compress, prog;
+	atomic_ullong next, done;
+	pthread_mutex_t lock;
+	atomic_int ret;
+	struct err err;
+};
+
+static void *copy_worker(void *opaque)
+{
+	struct copy_job *j = opaque;
+	struct err err = { { 0 } };
+	uint8_t *buf;
+
+	if (posix_memalign((void **)&buf, 4096, j->chunk))
+		return NULL;
+	for (;;) {
+		uint64_t off = atomic_fetch_add(&j->next, j->chunk);
+
+		if (off >= j->len || j->ret < 0)
+			break;
+		uint64_t end = j->len - off < j->chunk ? j->len : off + j->chunk;
+		int ret = copy_range(j->src, j->dst, off, end, j->compress, buf, j->chunk, &err);
+
+		pthread_mutex_lock(&j->lock);
+		if (ret < 0 && atomic_load(&j->ret) >= 0) {
+			atomic_store(&j->ret, ret);
+			j->err = err;
+		}
+		progress(j->prog, atomic_fetch_add(&j->done, end - off) + (end - off), j->len);
+		pthread_mutex_unlock(&j->lock);
 	}
 	free(buf);
-	return ret;
+	return NULL;
+}
+
+static int copy_data(struct block_dev *src, struct block_dev *dst, uint64_t len, bool compress,
+		     bool prog, struct err *err)
+{
+	struct copy_job j = { .src = src, .dst = dst, .len = len, .compress = compress,
+			      .prog = prog };
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int n = compress ? (int)(ncpu < 1 ? 1 : ncpu > 8 ? 8 : ncpu) : 1;
+	const char *env = getenv("VIREO_IMG_THREADS");
+
+	if (env && atoi(env) >= 1 && atoi(env) <= 8)
+		n = atoi(env);
+	pthread_t th[8];
+	uint32_t cs = block_cluster_size(dst);
+
+	j.chunk = IMG_CHUNK;
+	if (j.chunk < cs)
+		j.chunk = cs;
+	atomic_init(&j.next, 0);
+	atomic_init(&j.done, 0);
+	atomic_init(&j.ret, 0);
+	pthread_mutex_init(&j.lock, NULL);
+	int started = 0;
+
+	for (int i = 1; i < n; i++)
+		if (pthread_create(&th[started], NULL, copy_worker, &j) == 0)
+			started++;
+	copy_worker(&j);
+	for (int i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_destroy(&j.lock);
+	if (atomic_load(&j.ret) < 0)
+		*err = j.err;
+	return atomic_load(&j.ret);
 }
 
 int img_cmd_convert(int argc, char **argv)

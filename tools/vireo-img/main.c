@@ -113,7 +113,7 @@ static void usage(FILE *f)
 	      "  rebase [-f FMT] [-u] -b BACKING [-F FMT] FILE\n"
 	      "  map [-f FMT] [--output=human|json] FILE\n"
 	      "  compare [-f FMT] [-F FMT] [-s] A B\n"
-	      "  bench [-f FMT] [-c COUNT] [-s SIZE] [-w] [--pattern=seq|random] [-t none|writeback] FILE\n"
+	      "  bench [-f FMT] [-c COUNT] [-s SIZE] [-S STEP] [-w] [--pattern=BYTE] [-t none|writeback|unsafe] FILE\n"
 	      "Sizes take k, M, G, T suffixes (powers of 1024).\n",
 	      f);
 }
