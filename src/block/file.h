@@ -31,7 +31,7 @@ struct block_file_ops {
 
 struct block_file {
 	const struct block_file_ops *ops;
-	char *name;	/* as given; used to resolve relative backing names */
+	char *name; /* as given; used to resolve relative backing names */
 	bool readonly;
 	uint64_t id[2]; /* identity (st_dev, st_ino) for backing-loop detection */
 };

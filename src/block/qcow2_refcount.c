@@ -107,8 +107,7 @@ static int qcow2_ensure_refblock(struct qcow2 *q, uint64_t rt_idx, uint64_t a0, 
  * room for at least min_entries entries. The new table and the refcount
  * blocks describing its own clusters are written completely before the
  * header switches to it. */
-static int qcow2_grow_reftable(struct qcow2 *q, uint64_t min_entries, uint64_t a1,
-			       struct err *err)
+static int qcow2_grow_reftable(struct qcow2 *q, uint64_t min_entries, uint64_t a1, struct err *err)
 {
 	uint64_t per_cluster = q->cluster_size / 8;
 	uint64_t entries = min_entries + min_entries / 2 + 1;

@@ -11,8 +11,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Backing files are never opened from the host. */
-static struct block_file *no_files(void *opaque, const char *path, bool readonly,
-				   struct err *err)
+static struct block_file *no_files(void *opaque, const char *path, bool readonly, struct err *err)
 {
 	err_set(err, "no backing files while fuzzing");
 	return NULL;
@@ -20,8 +19,8 @@ static struct block_file *no_files(void *opaque, const char *path, bool readonly
 
 static void exercise(const uint8_t *data, size_t size, bool writable)
 {
-	struct block_open_opts o = { 0 };
-	struct err err = { { 0 } };
+	struct block_open_opts o = {0};
+	struct err err = {{0}};
 	struct block_file *f = block_file_mem_create("fuzz", data, size, !writable);
 	static uint8_t buf[256 << 10];
 

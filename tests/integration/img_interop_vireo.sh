@@ -105,3 +105,10 @@ check vireo_compare_codes bash -c "'$V' compare o.qcow2 src.raw >/dev/null; [ \$
 "$V" create -q -f qcow2 -o lazy_refcounts=on lz.qcow2 8M
 "$V" debug-writer lz.qcow2 61 100 >/dev/null
 check vireo_lazy_refcounts_clean bash -c "qemu-img check lz.qcow2 && qemu-img info --output=json lz.qcow2 | grep -q '\"dirty-flag\": false'"
+
+# cache=none (O_DIRECT): unaligned requests go through bounce buffers.
+"$V" create -q -f qcow2 -o cluster_size=4k dio.qcow2 8M
+check vireo_cache_none bash -c "'$V' bench -q -w -t none -c 500 -s 4k -S 413696 dio.qcow2 >/dev/null &&
+	'$V' bench -q -w -t none -c 300 -s 1000 -S 7777 --pattern=7 dio.qcow2 >/dev/null &&
+	'$V' bench -q -t none -c 300 -s 3000 -S 7777 dio.qcow2 >/dev/null &&
+	qemu-img check dio.qcow2 && same_raw dio.qcow2"

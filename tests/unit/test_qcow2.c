@@ -41,8 +41,8 @@ static struct block_file *memdir_open(void *opaque, const char *path, bool reado
 static struct block_file *mk(struct memdir *d, const char *name, uint64_t size, uint32_t cs,
 			     const char *backing, int rbits)
 {
-	struct block_create_opts co = { 0 };
-	struct err err = { { 0 } };
+	struct block_create_opts co = {0};
+	struct err err = {{0}};
 	struct block_file *f = block_file_mem_create(name, NULL, 0, false);
 
 	co.format = "qcow2";
@@ -64,13 +64,12 @@ static struct block_file *mk(struct memdir *d, const char *name, uint64_t size, 
 }
 
 /* Open a copy of the named file writable (the memdir keeps the original). */
-static struct block_dev *open_copy(struct block_file *f, struct memdir *d, bool ro,
-				   struct err *err)
+static struct block_dev *open_copy(struct block_file *f, struct memdir *d, bool ro, struct err *err)
 {
 	uint64_t len;
 	const uint8_t *data = block_file_mem_data(f, &len);
 	struct block_file *c = block_file_mem_create(f->name, data, len, ro);
-	struct block_open_opts o = { 0 };
+	struct block_open_opts o = {0};
 
 	memcpy(c->id, f->id, sizeof(c->id));
 	o.readonly = ro;
@@ -83,7 +82,7 @@ static struct block_dev *open_copy(struct block_file *f, struct memdir *d, bool 
 static void save(struct block_dev *b, struct block_file *f)
 {
 	uint64_t len;
-	struct err err = { { 0 } };
+	struct err err = {{0}};
 
 	block_flush(b, &err);
 	const uint8_t *data = block_file_mem_data(block_get_file(b), &len);
@@ -95,7 +94,7 @@ static void save(struct block_dev *b, struct block_file *f)
 static bool check_clean(struct block_dev *b)
 {
 	struct qcow2_check_result r;
-	struct err err = { { 0 } };
+	struct err err = {{0}};
 
 	if (qcow2_check(b, 0, &r, &err) < 0) {
 		printf("# check: %s\n", err.msg);
@@ -116,11 +115,12 @@ static void fill(uint8_t *p, uint64_t n, unsigned seed)
 static void test_alloc_rw(uint32_t cs)
 {
 	char name[64];
-	struct err err = { { 0 } };
+	struct err err = {{0}};
 	struct block_file *f = mk(NULL, "a", 16 * MB, cs, NULL, 0);
 	struct block_dev *b = block_open_file(f, NULL, &err);
 	uint8_t *model = calloc(1, 16 * MB), *buf = malloc(4 * MB);
-	static const uint64_t offs[] = { 0, 1000, 65536 - 10, 3 * MB + 17, 8 * MB - 512, 16 * MB - 70000 };
+	static const uint64_t offs[] = {0,	     1000,	   65536 - 10,
+					3 * MB + 17, 8 * MB - 512, 16 * MB - 70000};
 
 	snprintf(name, sizeof(name), "qcow2_alloc_read_write_cs%u", cs);
 	TEST_BEGIN(name);
@@ -141,7 +141,7 @@ static void test_alloc_rw(uint32_t cs)
 		CHECK_EQ(block_pwrite(b, offs[k], buf, n, &err), 0);
 	}
 	/* A vectored write across clusters. */
-	struct iovec v[3] = { { buf, 100 }, { buf + 1000, 5000 }, { buf + 9000, 60436 } };
+	struct iovec v[3] = {{buf, 100}, {buf + 1000, 5000}, {buf + 9000, 60436}};
 
 	fill(buf, 70000, 99);
 	CHECK_EQ(block_write(b, 10 * MB - 3000, v, 3, &err), 0);
@@ -177,8 +177,8 @@ out:
 
 static void test_zero_discard(void)
 {
-	struct err err = { { 0 } };
-	struct memdir d = { 0 };
+	struct err err = {{0}};
+	struct memdir d = {0};
 	struct block_file *base = mk(&d, "zbase", 4 * MB, 65536, NULL, 0);
 	struct block_dev *bb = open_copy(base, &d, false, &err);
 	uint8_t *buf = malloc(MB);
@@ -228,8 +228,8 @@ out:
 
 static void test_backing_chain(void)
 {
-	struct err err = { { 0 } };
-	struct memdir d = { 0 };
+	struct err err = {{0}};
+	struct memdir d = {0};
 	uint8_t *buf = malloc(MB), *exp = malloc(MB);
 	struct block_file *b0 = mk(&d, "c0", 2 * MB, 4096, NULL, 0);
 	struct block_dev *b = open_copy(b0, &d, false, &err);
@@ -272,8 +272,8 @@ out:
 
 static void test_backing_loops(void)
 {
-	struct err err = { { 0 } };
-	struct memdir d = { 0 };
+	struct err err = {{0}};
+	struct memdir d = {0};
 
 	TEST_BEGIN("qcow2_backing_loop_refused");
 	mk(&d, "self", MB, 65536, "self", 0);
@@ -298,7 +298,7 @@ static void test_backing_loops(void)
 
 static void test_snapshots(void)
 {
-	struct err err = { { 0 } };
+	struct err err = {{0}};
 	struct block_file *f = mk(NULL, "s", 4 * MB, 65536, NULL, 0);
 	struct block_dev *b = block_open_file(f, NULL, &err);
 	uint8_t *a = malloc(MB), *c = malloc(MB), *buf = malloc(MB);
@@ -336,7 +336,7 @@ static void test_snapshots(void)
 
 static void test_refcount_growth(uint32_t cs, int rbits, uint64_t bytes, const char *name)
 {
-	struct err err = { { 0 } };
+	struct err err = {{0}};
 	struct block_file *f = mk(NULL, "g", bytes, cs, NULL, rbits);
 	struct block_dev *b = block_open_file(f, NULL, &err);
 	uint8_t *buf = malloc(bytes), hdr[64];
@@ -353,8 +353,7 @@ static void test_refcount_growth(uint32_t cs, int rbits, uint64_t bytes, const c
 	CHECK_EQ(block_flush(b, &err), 0);
 	CHECK(check_clean(b));
 	block_file_pread(block_get_file(b), 0, hdr, sizeof(hdr));
-	CHECK(((uint32_t)hdr[56] << 24 | hdr[57] << 16 | hdr[58] << 8 | hdr[59]) > 1 ||
-	      cs > 512);
+	CHECK(((uint32_t)hdr[56] << 24 | hdr[57] << 16 | hdr[58] << 8 | hdr[59]) > 1 || cs > 512);
 	uint8_t *rd = malloc(bytes);
 
 	CHECK_EQ(block_pread(b, 0, rd, bytes, &err), 0);
@@ -367,8 +366,8 @@ static void test_refcount_growth(uint32_t cs, int rbits, uint64_t bytes, const c
 
 static void test_compressed(const char *ct)
 {
-	struct block_create_opts co = { 0 };
-	struct err err = { { 0 } };
+	struct block_create_opts co = {0};
+	struct err err = {{0}};
 	struct block_file *f = block_file_mem_create("c", NULL, 0, false);
 	char name[64];
 	uint8_t *buf = malloc(3 * 65536), *rd = malloc(3 * 65536);
@@ -414,7 +413,7 @@ static void test_compressed(const char *ct)
 
 static void test_refcount_overflow(void)
 {
-	struct err err = { { 0 } };
+	struct err err = {{0}};
 	struct block_file *f = mk(NULL, "o", MB, 65536, NULL, 1);
 	struct block_dev *b = block_open_file(f, NULL, &err);
 
@@ -428,15 +427,15 @@ static void test_refcount_overflow(void)
 
 static void test_probed_raw_guard(void)
 {
-	struct err err = { { 0 } };
-	struct block_open_opts o = { 0 };
+	struct err err = {{0}};
+	struct block_open_opts o = {0};
 	struct block_file *f = block_file_mem_create("raw", NULL, MB, false);
 	struct block_dev *b = block_open_file(f, &o, &err);
 
 	TEST_BEGIN("block_probed_raw_refuses_format_magic");
 	CHECK(b && !strcmp(block_format(b), "raw"));
 	CHECK(block_pwrite(b, 0, "QFI\xfb", 4, &err) == -EPERM);
-	CHECK(block_pwrite(b, 2, "I\xfb", 2, &err) == 0); /* alone it is no magic */
+	CHECK(block_pwrite(b, 2, "I\xfb", 2, &err) == 0);   /* alone it is no magic */
 	CHECK(block_pwrite(b, 0, "QF", 2, &err) == -EPERM); /* completes one */
 	CHECK(block_pwrite(b, 512, "QFI\xfb", 4, &err) == 0);
 	block_close(b);

@@ -19,8 +19,8 @@ static uint64_t golden_len;
  * then two data clusters and an L2 table. */
 static void make_golden(void)
 {
-	struct block_create_opts co = { 0 };
-	struct err err = { { 0 } };
+	struct block_create_opts co = {0};
+	struct err err = {{0}};
 	struct block_file *f = block_file_mem_create("g", NULL, 0, false);
 
 	co.format = "qcow2";
@@ -50,46 +50,46 @@ struct mutation {
 	uint64_t off;
 	int width;
 	uint64_t val;
-	uint64_t truncate; /* 0: keep the length */
-	const char *expect;	   /* part of the open error, or NULL: opens */
+	uint64_t truncate;  /* 0: keep the length */
+	const char *expect; /* part of the open error, or NULL: opens */
 };
 
 static const struct mutation muts[] = {
-	{ "truncated_header", 0, 0, 0, 50, "too short" },
-	{ "version_1", 4, 4, 1, 0, "version" },
-	{ "version_4", 4, 4, 4, 0, "version" },
-	{ "cluster_bits_8", 20, 4, 8, 0, "cluster size" },
-	{ "cluster_bits_22", 20, 4, 22, 0, "cluster size" },
-	{ "cluster_bits_huge", 20, 4, 0xffffffff, 0, "cluster size" },
-	{ "encrypted", 32, 4, 1, 0, "encrypted" },
-	{ "l1_size_huge", 36, 4, 0xffffffff, 0, "L1" },
-	{ "l1_too_small", 36, 4, 0, 0, "L1 table too small" },
-	{ "l1_outside_file", 40, 8, 1ULL << 40, 0, "L1" },
-	{ "l1_in_header", 40, 8, 0, 0, "L1" },
-	{ "l1_unaligned", 40, 8, 3 * CS + 8, 0, "L1" },
-	{ "reftable_outside_file", 48, 8, 1ULL << 50, 0, "refcount table" },
-	{ "reftable_unaligned", 48, 8, CS + 512, 0, "refcount table" },
-	{ "reftable_clusters_huge", 56, 4, 0xffffffff, 0, "refcount table size" },
-	{ "reftable_clusters_zero", 56, 4, 0, 0, "refcount table size" },
-	{ "nb_snapshots_huge", 60, 4, 0xffffffff, 0, "too many snapshots" },
-	{ "nb_snapshots_beyond_file", 60, 4, 60000, 0, "snapshot table" },
-	{ "unknown_incompatible_bit", 72, 8, 1ULL << 10, 0, "unsupported qcow2 feature" },
-	{ "external_data_file", 72, 8, 1ULL << 2, 0, "external data file" },
-	{ "extended_l2", 72, 8, 1ULL << 4, 0, "extended L2" },
-	{ "compression_bit_without_type", 72, 8, 1ULL << 3, 0, "compression type" },
-	{ "refcount_order_7", 96, 4, 7, 0, "refcount order" },
-	{ "header_length_small", 100, 4, 8, 0, "header length" },
-	{ "header_length_huge", 100, 4, 0xfffffff8, 0, "header length" },
-	{ "backing_name_outside", 8, 8, 1ULL << 40, 0, "backing file name" },
-	{ "refblock_outside_file", CS, 8, 1ULL << 40, 0, "refcount block" },
-	{ "refblock_unaligned", CS, 8, 2 * CS + 4096, 0, "refcount block" },
-	{ "extension_overruns", 112, 8, 0x1234567800fffff0ULL, 0, "overruns" },
+    {"truncated_header", 0, 0, 0, 50, "too short"},
+    {"version_1", 4, 4, 1, 0, "version"},
+    {"version_4", 4, 4, 4, 0, "version"},
+    {"cluster_bits_8", 20, 4, 8, 0, "cluster size"},
+    {"cluster_bits_22", 20, 4, 22, 0, "cluster size"},
+    {"cluster_bits_huge", 20, 4, 0xffffffff, 0, "cluster size"},
+    {"encrypted", 32, 4, 1, 0, "encrypted"},
+    {"l1_size_huge", 36, 4, 0xffffffff, 0, "L1"},
+    {"l1_too_small", 36, 4, 0, 0, "L1 table too small"},
+    {"l1_outside_file", 40, 8, 1ULL << 40, 0, "L1"},
+    {"l1_in_header", 40, 8, 0, 0, "L1"},
+    {"l1_unaligned", 40, 8, 3 * CS + 8, 0, "L1"},
+    {"reftable_outside_file", 48, 8, 1ULL << 50, 0, "refcount table"},
+    {"reftable_unaligned", 48, 8, CS + 512, 0, "refcount table"},
+    {"reftable_clusters_huge", 56, 4, 0xffffffff, 0, "refcount table size"},
+    {"reftable_clusters_zero", 56, 4, 0, 0, "refcount table size"},
+    {"nb_snapshots_huge", 60, 4, 0xffffffff, 0, "too many snapshots"},
+    {"nb_snapshots_beyond_file", 60, 4, 60000, 0, "snapshot table"},
+    {"unknown_incompatible_bit", 72, 8, 1ULL << 10, 0, "unsupported qcow2 feature"},
+    {"external_data_file", 72, 8, 1ULL << 2, 0, "external data file"},
+    {"extended_l2", 72, 8, 1ULL << 4, 0, "extended L2"},
+    {"compression_bit_without_type", 72, 8, 1ULL << 3, 0, "compression type"},
+    {"refcount_order_7", 96, 4, 7, 0, "refcount order"},
+    {"header_length_small", 100, 4, 8, 0, "header length"},
+    {"header_length_huge", 100, 4, 0xfffffff8, 0, "header length"},
+    {"backing_name_outside", 8, 8, 1ULL << 40, 0, "backing file name"},
+    {"refblock_outside_file", CS, 8, 1ULL << 40, 0, "refcount block"},
+    {"refblock_unaligned", CS, 8, 2 * CS + 4096, 0, "refcount block"},
+    {"extension_overruns", 112, 8, 0x1234567800fffff0ULL, 0, "overruns"},
 };
 
 static struct block_dev *open_bytes(const uint8_t *d, uint64_t len, bool ro, struct err *err)
 {
 	struct block_file *f = block_file_mem_create("h", d, len, ro);
-	struct block_open_opts o = { 0 };
+	struct block_open_opts o = {0};
 
 	o.readonly = ro;
 	/* Never let a hostile image grow the file without bound. */
@@ -102,7 +102,7 @@ static void test_mutations(void)
 	for (size_t i = 0; i < sizeof(muts) / sizeof(muts[0]); i++) {
 		const struct mutation *m = &muts[i];
 		char name[96];
-		struct err err = { { 0 } };
+		struct err err = {{0}};
 
 		if (!m->expect)
 			continue;
@@ -113,7 +113,8 @@ static void test_mutations(void)
 			put(d + m->off, m->width, m->val);
 		snprintf(name, sizeof(name), "qcow2_hostile_%s", m->name);
 		TEST_BEGIN(name);
-		struct block_dev *b = open_bytes(d, m->truncate ? m->truncate : golden_len, true, &err);
+		struct block_dev *b =
+		    open_bytes(d, m->truncate ? m->truncate : golden_len, true, &err);
 
 		CHECK(b == NULL);
 		if (b || !strstr(err.msg, m->expect))
@@ -129,7 +130,7 @@ static void test_mutations(void)
 /* Damage that opening cannot see: the request touching it fails. */
 static void test_data_path(void)
 {
-	struct err err = { { 0 } };
+	struct err err = {{0}};
 	uint8_t *d = malloc(golden_len), buf[4096];
 	uint64_t l1 = 3 * CS, l2 = 0;
 
@@ -218,8 +219,8 @@ static void test_data_path(void)
 		block_pwrite(b, (uint64_t)(i + 2) * CS, buf, sizeof(buf), &err);
 	block_flush(b, &err);
 	now = block_file_mem_data(block_get_file(b), &len);
-	CHECK(!memcmp(now, golden, 512));		 /* header */
-	CHECK(!memcmp(now + CS, golden + CS, 8));	 /* refcount table */
+	CHECK(!memcmp(now, golden, 512));		   /* header */
+	CHECK(!memcmp(now + CS, golden + CS, 8));	   /* refcount table */
 	CHECK(!memcmp(now + l1 + 8, golden + l1 + 8, 64)); /* L1 beyond entry 0 */
 	TEST_END();
 	block_close(b);
@@ -248,7 +249,7 @@ static void test_data_path(void)
 /* A snapshot table whose entries claim more than the file holds. */
 static void test_snapshot_table(void)
 {
-	struct err err = { { 0 } };
+	struct err err = {{0}};
 	uint8_t *d = malloc(golden_len);
 
 	TEST_BEGIN("qcow2_hostile_snapshot_entry_lengths");

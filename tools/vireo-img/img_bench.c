@@ -12,27 +12,35 @@
 
 int img_cmd_bench(int argc, char **argv)
 {
-	static const struct option lo[] = { { "pattern", required_argument, 0, 'P' },
-					    { 0, 0, 0, 0 } };
+	static const struct option lo[] = {{"pattern", required_argument, 0, 'P'}, {0, 0, 0, 0}};
 	const char *fmt = NULL;
 	uint64_t count = 75000, size = 4096, step = 0, offset = 0;
 	bool write = false, quiet = false;
 	enum block_cache_mode cache = BLOCK_CACHE_WRITEBACK;
 	int pattern = 0, c;
 
-	struct err err = { { 0 } };
+	struct err err = {{0}};
 
 	while ((c = getopt_long(argc, argv, "c:d:f:no:qs:S:t:wUi:", lo, NULL)) != -1) {
 		switch (c) {
-		case 'c': count = strtoull(optarg, NULL, 0); break;
-		case 'd': break; /* synchronous driver: depth 1 */
-		case 'f': fmt = optarg; break;
-		case 'n': cache = BLOCK_CACHE_NONE; break;
+		case 'c':
+			count = strtoull(optarg, NULL, 0);
+			break;
+		case 'd':
+			break; /* synchronous driver: depth 1 */
+		case 'f':
+			fmt = optarg;
+			break;
+		case 'n':
+			cache = BLOCK_CACHE_NONE;
+			break;
 		case 'o':
 			if (img_parse_size(optarg, &offset) < 0)
 				return img_fail(1, "invalid offset");
 			break;
-		case 'q': quiet = true; break;
+		case 'q':
+			quiet = true;
+			break;
 		case 's':
 			if (img_parse_size(optarg, &size) < 0 || !size)
 				return img_fail(1, "invalid buffer size");
@@ -49,17 +57,25 @@ int img_cmd_bench(int argc, char **argv)
 			else
 				cache = BLOCK_CACHE_WRITEBACK;
 			break;
-		case 'w': write = true; break;
-		case 'P': pattern = (int)strtol(optarg, NULL, 0); break;
-		case 'U': case 'i': break;
-		default: return img_fail(1, "usage: bench [-c N] [-s SIZE] [-S STEP] [-w] [-t CACHE] FILE");
+		case 'w':
+			write = true;
+			break;
+		case 'P':
+			pattern = (int)strtol(optarg, NULL, 0);
+			break;
+		case 'U':
+		case 'i':
+			break;
+		default:
+			return img_fail(
+			    1, "usage: bench [-c N] [-s SIZE] [-S STEP] [-w] [-t CACHE] FILE");
 		}
 	}
 	if (optind >= argc)
 		return img_fail(1, "bench: expecting a file name");
 	if (!step)
 		step = size;
-	struct block_open_opts o = { 0 };
+	struct block_open_opts o = {0};
 
 	o.format = fmt;
 	o.readonly = !write;
@@ -77,10 +93,11 @@ int img_cmd_bench(int argc, char **argv)
 	}
 	memset(buf, pattern, size); /* qemu-img bench --pattern */
 	if (!quiet)
-		printf("Sending %llu %s requests, %llu bytes each, 1 in parallel (starting at offset "
-		       "%llu, step size %llu)\n", (unsigned long long)count, write ? "write" : "read",
-		       (unsigned long long)size, (unsigned long long)offset,
-		       (unsigned long long)step);
+		printf(
+		    "Sending %llu %s requests, %llu bytes each, 1 in parallel (starting at offset "
+		    "%llu, step size %llu)\n",
+		    (unsigned long long)count, write ? "write" : "read", (unsigned long long)size,
+		    (unsigned long long)offset, (unsigned long long)step);
 	struct timespec t0, t1;
 	int ret = 0;
 
@@ -119,7 +136,7 @@ static uint64_t rnd(uint64_t *s)
 int img_cmd_debug_writer(int argc, char **argv)
 {
 	const char *fmt = NULL;
-	struct err err = { { 0 } };
+	struct err err = {{0}};
 	int c;
 
 	while ((c = getopt(argc, argv, "f:")) != -1)

@@ -98,7 +98,7 @@ struct copy_job {
 static void *copy_worker(void *opaque)
 {
 	struct copy_job *j = opaque;
-	struct err err = { { 0 } };
+	struct err err = {{0}};
 	uint8_t *buf;
 
 	if (posix_memalign((void **)&buf, 4096, j->chunk))
@@ -126,8 +126,8 @@ static void *copy_worker(void *opaque)
 static int copy_data(struct block_dev *src, struct block_dev *dst, uint64_t len, bool compress,
 		     bool prog, struct err *err)
 {
-	struct copy_job j = { .src = src, .dst = dst, .len = len, .compress = compress,
-			      .prog = prog };
+	struct copy_job j = {
+	    .src = src, .dst = dst, .len = len, .compress = compress, .prog = prog};
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	int n = compress ? (int)(ncpu < 1 ? 1 : ncpu > 8 ? 8 : ncpu) : 1;
 	const char *env = getenv("VIREO_IMG_THREADS");
@@ -160,25 +160,41 @@ static int copy_data(struct block_dev *src, struct block_dev *dst, uint64_t len,
 
 int img_cmd_convert(int argc, char **argv)
 {
-	struct block_create_opts co = { 0 };
+	struct block_create_opts co = {0};
 	const char *sfmt = NULL, *ofmt = "raw";
 	bool compress = false, prog = false;
-	struct err err = { { 0 } };
+	struct err err = {{0}};
 	int c;
 
 	while ((c = getopt(argc, argv, "f:O:co:pqt:T:nUW")) != -1) {
 		switch (c) {
-		case 'f': sfmt = optarg; break;
-		case 'O': ofmt = optarg; break;
-		case 'c': compress = true; break;
+		case 'f':
+			sfmt = optarg;
+			break;
+		case 'O':
+			ofmt = optarg;
+			break;
+		case 'c':
+			compress = true;
+			break;
 		case 'o':
 			if (img_parse_create_opts(optarg, &co) < 0)
 				return 1;
 			break;
-		case 'p': prog = true; break;
-		case 'q': prog = false; break;
-		case 't': case 'T': case 'n': case 'U': case 'W': break;
-		default: return img_fail(1, "usage: convert [-f FMT] [-O FMT] [-c] [-p] SRC DST");
+		case 'p':
+			prog = true;
+			break;
+		case 'q':
+			prog = false;
+			break;
+		case 't':
+		case 'T':
+		case 'n':
+		case 'U':
+		case 'W':
+			break;
+		default:
+			return img_fail(1, "usage: convert [-f FMT] [-O FMT] [-c] [-p] SRC DST");
 		}
 	}
 	if (optind + 2 != argc)
@@ -198,7 +214,7 @@ int img_cmd_convert(int argc, char **argv)
 		block_close(src);
 		return img_fail(1, "%s: %s", argv[optind + 1], err.msg);
 	}
-	struct block_open_opts o = { 0 };
+	struct block_open_opts o = {0};
 
 	o.format = ofmt;
 	o.cache = BLOCK_CACHE_UNSAFE; /* as qemu-img: one flush at the end */
@@ -223,18 +239,24 @@ int img_cmd_convert(int argc, char **argv)
 
 int img_cmd_resize(int argc, char **argv)
 {
-	static const struct option lo[] = { { "shrink", no_argument, 0, 'S' }, { 0, 0, 0, 0 } };
+	static const struct option lo[] = {{"shrink", no_argument, 0, 'S'}, {0, 0, 0, 0}};
 	const char *fmt = NULL;
 	bool shrink = false;
-	struct err err = { { 0 } };
+	struct err err = {{0}};
 	int c;
 
 	while ((c = getopt_long(argc, argv, "f:q", lo, NULL)) != -1) {
 		switch (c) {
-		case 'f': fmt = optarg; break;
-		case 'S': shrink = true; break;
-		case 'q': break;
-		default: return img_fail(1, "usage: resize [-f FMT] [--shrink] FILE [+|-]SIZE");
+		case 'f':
+			fmt = optarg;
+			break;
+		case 'S':
+			shrink = true;
+			break;
+		case 'q':
+			break;
+		default:
+			return img_fail(1, "usage: resize [-f FMT] [--shrink] FILE [+|-]SIZE");
 		}
 	}
 	/* A size of "-1G" looks like an option to getopt: take it as the last word. */
@@ -278,15 +300,23 @@ int img_cmd_commit(int argc, char **argv)
 {
 	const char *fmt = NULL;
 	bool keep = false;
-	struct err err = { { 0 } };
+	struct err err = {{0}};
 	int c;
 
 	while ((c = getopt(argc, argv, "f:dqpt:")) != -1) {
 		switch (c) {
-		case 'f': fmt = optarg; break;
-		case 'd': keep = true; break;
-		case 'q': case 'p': case 't': break;
-		default: return img_fail(1, "usage: commit [-f FMT] [-d] FILE");
+		case 'f':
+			fmt = optarg;
+			break;
+		case 'd':
+			keep = true;
+			break;
+		case 'q':
+		case 'p':
+		case 't':
+			break;
+		default:
+			return img_fail(1, "usage: commit [-f FMT] [-d] FILE");
 		}
 	}
 	if (optind >= argc)
@@ -304,9 +334,8 @@ int img_cmd_commit(int argc, char **argv)
 	}
 	/* The chain's backing is open read-only; open the same file writable. */
 	char *bpath = block_resolve_name(block_filename(top), qi.backing_name);
-	struct block_dev *base = bpath ? img_open(bpath, block_format(block_backing(top)), true, false,
-						  &err)
-				       : NULL;
+	struct block_dev *base =
+	    bpath ? img_open(bpath, block_format(block_backing(top)), true, false, &err) : NULL;
 
 	free(bpath);
 	if (!base) {
@@ -354,17 +383,31 @@ int img_cmd_rebase(int argc, char **argv)
 {
 	const char *fmt = NULL, *nb = NULL, *nbfmt = NULL;
 	bool unsafe = false;
-	struct err err = { { 0 } };
+	struct err err = {{0}};
 	int c;
 
 	while ((c = getopt(argc, argv, "f:b:F:uqpt:T:U")) != -1) {
 		switch (c) {
-		case 'f': fmt = optarg; break;
-		case 'b': nb = optarg; break;
-		case 'F': nbfmt = optarg; break;
-		case 'u': unsafe = true; break;
-		case 'q': case 'p': case 't': case 'T': case 'U': break;
-		default: return img_fail(1, "usage: rebase [-f FMT] [-u] -b BACKING [-F FMT] FILE");
+		case 'f':
+			fmt = optarg;
+			break;
+		case 'b':
+			nb = optarg;
+			break;
+		case 'F':
+			nbfmt = optarg;
+			break;
+		case 'u':
+			unsafe = true;
+			break;
+		case 'q':
+		case 'p':
+		case 't':
+		case 'T':
+		case 'U':
+			break;
+		default:
+			return img_fail(1, "usage: rebase [-f FMT] [-u] -b BACKING [-F FMT] FILE");
 		}
 	}
 	if (optind >= argc || !nb)
@@ -410,14 +453,17 @@ int img_cmd_rebase(int argc, char **argv)
 				off += pnum;
 				continue;
 			}
-			uint64_t ol = oldb ? block_length(oldb) : 0, nl = newb ? block_length(newb) : 0;
+			uint64_t ol = oldb ? block_length(oldb) : 0,
+				 nl = newb ? block_length(newb) : 0;
 
 			memset(a, 0, pnum);
 			memset(bb, 0, pnum);
 			if (off < ol)
-				ret = block_pread(oldb, off, a, ol - off < pnum ? ol - off : pnum, &err);
+				ret = block_pread(oldb, off, a, ol - off < pnum ? ol - off : pnum,
+						  &err);
 			if (ret >= 0 && off < nl)
-				ret = block_pread(newb, off, bb, nl - off < pnum ? nl - off : pnum, &err);
+				ret = block_pread(newb, off, bb, nl - off < pnum ? nl - off : pnum,
+						  &err);
 			if (ret >= 0 && memcmp(a, bb, pnum))
 				ret = block_pwrite(b, off, a, pnum, &err);
 			off += pnum;
@@ -440,16 +486,26 @@ int img_cmd_compare(int argc, char **argv)
 {
 	const char *fa = NULL, *fb = NULL;
 	bool strict = false;
-	struct err err = { { 0 } };
+	struct err err = {{0}};
 	int c;
 
 	while ((c = getopt(argc, argv, "f:F:sqpU")) != -1) {
 		switch (c) {
-		case 'f': fa = optarg; break;
-		case 'F': fb = optarg; break;
-		case 's': strict = true; break;
-		case 'q': case 'p': case 'U': break;
-		default: return img_fail(2, "usage: compare [-f FMT] [-F FMT] [-s] A B");
+		case 'f':
+			fa = optarg;
+			break;
+		case 'F':
+			fb = optarg;
+			break;
+		case 's':
+			strict = true;
+			break;
+		case 'q':
+		case 'p':
+		case 'U':
+			break;
+		default:
+			return img_fail(2, "usage: compare [-f FMT] [-F FMT] [-s] A B");
 		}
 	}
 	if (optind + 2 != argc)
