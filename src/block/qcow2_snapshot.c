@@ -357,7 +357,12 @@ int qcow2_snapshot_create(struct block_dev *b, const char *name, struct err *err
 			goto out;
 		}
 	}
+	/* The increments are on disk before any table drops its COPIED flag. */
 	ret = qcow2_update_tree_refcount(q, q->l1, q->l1_size, 1, true, err);
+	if (ret >= 0)
+		ret = qcow2_flush_all(q, err);
+	if (ret >= 0)
+		ret = qcow2_barrier(q, err);
 	if (ret >= 0)
 		ret = qcow2_write_active_l1(q, err);
 	if (ret < 0)
@@ -490,6 +495,11 @@ int qcow2_snapshot_apply(struct block_dev *b, const char *name, struct err *err)
 		ret = qcow2_barrier(q, err);
 	if (ret >= 0)
 		ret = qcow2_update_tree_refcount(q, old, q->l1_size, -1, false, err);
+	/* Decrements are on disk before any COPIED flag is set again. */
+	if (ret >= 0)
+		ret = qcow2_flush_all(q, err);
+	if (ret >= 0)
+		ret = qcow2_barrier(q, err);
 	if (ret >= 0)
 		ret = qcow2_update_tree_refcount(q, q->l1, q->l1_size, 0, true, err);
 	if (ret >= 0)
@@ -549,6 +559,10 @@ int qcow2_snapshot_delete(struct block_dev *b, const char *name, struct err *err
 		ret = qcow2_update_refcount(
 		    q, s.l1_offset, qcow2_align_up(q, (uint64_t)s.l1_size * 8) >> q->cluster_bits,
 		    -1, err);
+	if (ret >= 0)
+		ret = qcow2_flush_all(q, err);
+	if (ret >= 0)
+		ret = qcow2_barrier(q, err);
 	if (ret >= 0)
 		ret = qcow2_update_tree_refcount(q, q->l1, q->l1_size, 0, true, err);
 	if (ret >= 0)
