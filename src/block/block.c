@@ -407,7 +407,7 @@ int block_create(const char *path, const struct block_create_opts *o, struct err
 	if (!f)
 		return -EIO;
 	ret = block_create_file(f, o, err);
-	if (ret >= 0) {
+	if (ret >= 0 && !o->no_flush) {
 		ret = block_file_flush(f);
 		if (ret < 0)
 			err_errno(err, ret, "'%s': flush", path);

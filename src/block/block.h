@@ -108,6 +108,7 @@ struct block_create_opts {
 	const char *compression; /* NULL/"zlib" or "zstd" */
 	bool lazy_refcounts;
 	int refcount_bits; /* 0: 16 */
+	bool no_flush;	   /* block_create: skip the final fdatasync (convert, cache=unsafe) */
 };
 int block_create(const char *path, const struct block_create_opts *o, struct err *err);
 int block_create_file(struct block_file *f, const struct block_create_opts *o, struct err *err);

@@ -23,6 +23,41 @@ static void progress(bool on, uint64_t done, uint64_t total)
 	fflush(stdout);
 }
 
+/* Write the blocks of buf (n bytes at off) that are not all zeros. */
+static int write_nonzero(struct block_dev *dst, uint64_t off, const uint8_t *buf, uint64_t n,
+			 uint64_t g, bool compress, struct err *err)
+{
+	int ret = 0;
+
+	for (uint64_t p = 0; p < n && ret >= 0;) {
+		uint64_t b = g - (off + p) % g;
+
+		if (b > n - p)
+			b = n - p;
+		if (buf_is_zero(buf + p, b)) {
+			p += b;
+			continue;
+		}
+		if (compress) {
+			ret = block_write_compressed(dst, off + p, buf + p, b, err);
+			p += b;
+			continue;
+		}
+		uint64_t q = p + b; /* extend over following non-zero blocks */
+
+		while (q < n) {
+			uint64_t b2 = g < n - q ? g : n - q;
+
+			if (buf_is_zero(buf + q, b2))
+				break;
+			q += b2;
+		}
+		ret = block_pwrite(dst, off + p, buf + p, q - p, err);
+		p = q;
+	}
+	return ret;
+}
+
 /* Copy [off, end) of src to dst, skipping what reads as zeros (dst is new and
  * reads as zeros already); zero detection per dst cluster (4k for raw). */
 static int copy_range(struct block_dev *src, struct block_dev *dst, uint64_t off, uint64_t end,
@@ -52,32 +87,7 @@ static int copy_range(struct block_dev *src, struct block_dev *dst, uint64_t off
 		ret = block_pread(src, off, buf, n, err);
 		if (ret < 0)
 			break;
-		for (uint64_t p = 0; p < n && ret >= 0;) {
-			uint64_t b = g - (off + p) % g;
-
-			if (b > n - p)
-				b = n - p;
-			if (buf_is_zero(buf + p, b)) {
-				p += b;
-				continue;
-			}
-			if (compress) {
-				ret = block_write_compressed(dst, off + p, buf + p, b, err);
-				p += b;
-				continue;
-			}
-			uint64_t q = p + b; /* extend over following non-zero blocks */
-
-			while (q < n) {
-				uint64_t b2 = g < n - q ? g : n - q;
-
-				if (buf_is_zero(buf + q, b2))
-					break;
-				q += b2;
-			}
-			ret = block_pwrite(dst, off + p, buf + p, q - p, err);
-			p = q;
-		}
+		ret = write_nonzero(dst, off, buf, n, g, compress, err);
 		off += n;
 	}
 	return ret;
@@ -123,6 +133,139 @@ static void *copy_worker(void *opaque)
 	return NULL;
 }
 
+/* Without compression the work is I/O: one thread reads ahead (holes are
+ * found by block status) while the caller writes, in order, so the target's
+ * clusters keep the source's order. */
+#define PIPE_SLOTS 4
+enum { SLOT_FREE, SLOT_DATA, SLOT_HOLE, SLOT_END, SLOT_ERR };
+
+struct pipe {
+	struct block_dev *src;
+	uint64_t len, chunk, g;
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	struct {
+		uint8_t *buf;
+		uint64_t off, n;
+		int state;
+	} slot[PIPE_SLOTS];
+	bool stop;
+	int ret;
+	struct err err;
+};
+
+static void pipe_put(struct pipe *p, int i, uint64_t off, uint64_t n, int state)
+{
+	pthread_mutex_lock(&p->lock);
+	p->slot[i].off = off, p->slot[i].n = n, p->slot[i].state = state;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void *pipe_reader(void *opaque)
+{
+	struct pipe *p = opaque;
+	struct err err = {{0}};
+	uint64_t off = 0;
+
+	for (int i = 0;; i = (i + 1) % PIPE_SLOTS) {
+		pthread_mutex_lock(&p->lock);
+		while (p->slot[i].state != SLOT_FREE && !p->stop)
+			pthread_cond_wait(&p->cv, &p->lock);
+		bool stop = p->stop;
+
+		pthread_mutex_unlock(&p->lock);
+		if (stop)
+			break;
+		if (off >= p->len) {
+			pipe_put(p, i, off, 0, SLOT_END);
+			break;
+		}
+		uint64_t n = p->len - off < p->chunk ? p->len - off : p->chunk, pnum;
+		struct block_status st;
+		int ret = block_get_status(p->src, off, n, &pnum, &st, &err);
+
+		if (ret >= 0 && !st.data) {
+			pipe_put(p, i, off, pnum, SLOT_HOLE);
+			off += pnum;
+			continue;
+		}
+		if (ret >= 0 && pnum < n) {
+			uint64_t e = (off + pnum + p->g - 1) / p->g * p->g;
+
+			n = (e > off + n ? off + n : e) - off;
+		}
+		if (ret >= 0)
+			ret = block_pread(p->src, off, p->slot[i].buf, n, &err);
+		if (ret < 0) {
+			pthread_mutex_lock(&p->lock);
+			p->ret = ret;
+			p->err = err;
+			pthread_mutex_unlock(&p->lock);
+			pipe_put(p, i, off, 0, SLOT_ERR);
+			break;
+		}
+		pipe_put(p, i, off, n, SLOT_DATA);
+		off += n;
+	}
+	return NULL;
+}
+
+static int copy_pipelined(struct block_dev *src, struct block_dev *dst, uint64_t len, bool prog,
+			  struct err *err)
+{
+	struct pipe p = {.src = src, .len = len, .chunk = IMG_CHUNK};
+	uint32_t cs = block_cluster_size(dst);
+	pthread_t th;
+	int ret = 0;
+
+	p.g = cs ? cs : 4096;
+	if (p.chunk < p.g)
+		p.chunk = p.g;
+	pthread_mutex_init(&p.lock, NULL);
+	pthread_cond_init(&p.cv, NULL);
+	for (int i = 0; i < PIPE_SLOTS; i++)
+		if (posix_memalign((void **)&p.slot[i].buf, 4096, p.chunk))
+			ret = err_errno(err, ENOMEM, "convert");
+	if (ret >= 0 && pthread_create(&th, NULL, pipe_reader, &p) != 0)
+		ret = err_errno(err, EAGAIN, "convert: thread");
+	if (ret < 0)
+		goto out;
+	for (int i = 0;; i = (i + 1) % PIPE_SLOTS) {
+		pthread_mutex_lock(&p.lock);
+		while (p.slot[i].state == SLOT_FREE)
+			pthread_cond_wait(&p.cv, &p.lock);
+		int state = p.slot[i].state;
+
+		pthread_mutex_unlock(&p.lock);
+		if (state == SLOT_END)
+			break;
+		if (state == SLOT_ERR) {
+			ret = p.ret;
+			*err = p.err;
+			break;
+		}
+		if (state == SLOT_DATA)
+			ret = write_nonzero(dst, p.slot[i].off, p.slot[i].buf, p.slot[i].n, p.g,
+					    false, err);
+		progress(prog, p.slot[i].off + p.slot[i].n, len);
+		if (ret < 0)
+			break;
+		pipe_put(&p, i, 0, 0, SLOT_FREE);
+	}
+	pthread_mutex_lock(&p.lock);
+	p.stop = true;
+	pthread_cond_broadcast(&p.cv);
+	pthread_mutex_unlock(&p.lock);
+	pthread_join(th, NULL);
+out:
+	for (int i = 0; i < PIPE_SLOTS; i++)
+		free(p.slot[i].buf);
+	pthread_cond_destroy(&p.cv);
+	pthread_mutex_destroy(&p.lock);
+	return ret;
+}
+
 static int copy_data(struct block_dev *src, struct block_dev *dst, uint64_t len, bool compress,
 		     bool prog, struct err *err)
 {
@@ -134,6 +277,8 @@ static int copy_data(struct block_dev *src, struct block_dev *dst, uint64_t len,
 
 	if (env && atoi(env) >= 1 && atoi(env) <= 8)
 		n = atoi(env);
+	if (!compress && n == 1 && !(env && !strcmp(env, "0")))
+		return copy_pipelined(src, dst, len, prog, err);
 	pthread_t th[8];
 	uint32_t cs = block_cluster_size(dst);
 
@@ -208,6 +353,7 @@ int img_cmd_convert(int argc, char **argv)
 		return img_fail(1, "%s", err.msg);
 	co.format = ofmt;
 	co.size = block_length(src);
+	co.no_flush = true; /* the target is written with cache=unsafe, as qemu-img does */
 	if (co.backing)
 		return img_fail(1, "convert: -o backing_file is not supported");
 	if (block_create(argv[optind + 1], &co, &err) < 0) {
