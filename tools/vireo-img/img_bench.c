@@ -133,22 +133,31 @@ static uint64_t rnd(uint64_t *s)
 	return *s;
 }
 
-/* debug-writer [-f FMT] FILE SEED COUNT: random writes, zeroes, discards
- * and flushes (COUNT 0: until killed). */
+/* debug-writer [-f FMT] [-t unsafe] FILE SEED COUNT: random writes, zeroes,
+ * discards and flushes (COUNT 0: until killed). */
 int img_cmd_debug_writer(int argc, char **argv)
 {
 	const char *fmt = NULL;
 	struct err err = {{0}};
 	int c;
 
-	while ((c = getopt(argc, argv, "f:")) != -1)
+	enum block_cache_mode cache = BLOCK_CACHE_WRITEBACK;
+
+	while ((c = getopt(argc, argv, "f:t:")) != -1) {
 		if (c == 'f')
 			fmt = optarg;
+		else if (c == 't' && !strcmp(optarg, "unsafe"))
+			cache = BLOCK_CACHE_UNSAFE;
+	}
 	if (optind + 3 != argc)
-		return img_fail(1, "usage: debug-writer [-f FMT] FILE SEED COUNT");
+		return img_fail(1, "usage: debug-writer [-f FMT] [-t unsafe] FILE SEED COUNT");
 	uint64_t seed = strtoull(argv[optind + 1], NULL, 0) * 2654435761u + 1;
 	uint64_t count = strtoull(argv[optind + 2], NULL, 0);
-	struct block_dev *b = img_open(argv[optind], fmt, true, false, &err);
+	struct block_open_opts o = {0};
+
+	o.format = fmt;
+	o.cache = cache;
+	struct block_dev *b = block_open(argv[optind], &o, &err);
 
 	if (!b)
 		return img_fail(1, "%s", err.msg);
