@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct block_driver *block_drivers[] = { &block_raw_driver, &block_qcow2_driver };
+static const struct block_driver *block_drivers[] = {&block_raw_driver, &block_qcow2_driver};
 
 static const struct block_driver *block_find_driver(const char *name)
 {
@@ -57,7 +57,7 @@ struct block_dev *block_open_depth(struct block_file *f, const struct block_open
 			return NULL;
 		}
 	} else {
-		uint8_t magic[4] = { 0 };
+		uint8_t magic[4] = {0};
 
 		ret = block_file_pread(f, 0, magic, 4);
 		if (ret < 0) {
@@ -97,14 +97,14 @@ struct block_dev *block_open_depth(struct block_file *f, const struct block_open
 struct block_dev *block_open_file(struct block_file *f, const struct block_open_opts *o,
 				  struct err *err)
 {
-	struct block_open_opts def = { 0 };
+	struct block_open_opts def = {0};
 
 	return block_open_depth(f, o ? o : &def, 0, NULL, err);
 }
 
 struct block_dev *block_open(const char *path, const struct block_open_opts *o, struct err *err)
 {
-	struct block_open_opts def = { 0 };
+	struct block_open_opts def = {0};
 	struct block_file *f;
 
 	if (!o)
@@ -170,7 +170,8 @@ void block_close(struct block_dev *b)
 static int block_check_range(struct block_dev *b, uint64_t off, uint64_t len, struct err *err)
 {
 	if (off > b->length || len > b->length - off)
-		return err_errno(err, EINVAL, "'%s': request [%llu, +%llu) beyond the disk end %llu",
+		return err_errno(err, EINVAL,
+				 "'%s': request [%llu, +%llu) beyond the disk end %llu",
 				 b->filename, (unsigned long long)off, (unsigned long long)len,
 				 (unsigned long long)b->length);
 	return 0;
@@ -201,7 +202,7 @@ int block_read(struct block_dev *b, uint64_t off, const struct iovec *iov, int i
 static bool block_raw_write_forbidden(struct block_dev *b, uint64_t off, const struct iovec *iov,
 				      int iovcnt)
 {
-	uint8_t head[4] = { 0 };
+	uint8_t head[4] = {0};
 
 	if (!b->probed || b->drv != &block_raw_driver || off >= 4)
 		return false;
@@ -225,7 +226,8 @@ int block_write(struct block_dev *b, uint64_t off, const struct iovec *iov, int 
 	if (block_raw_write_forbidden(b, off, iov, iovcnt))
 		ret = err_errno(err, EPERM,
 				"'%s': refusing to write a format header into a probed raw image "
-				"(open it with format=raw)", b->filename);
+				"(open it with format=raw)",
+				b->filename);
 	else
 		ret = b->drv->write(b, off, iov, iovcnt, len, err);
 	pthread_mutex_unlock(&b->lock);
@@ -234,15 +236,14 @@ int block_write(struct block_dev *b, uint64_t off, const struct iovec *iov, int 
 
 int block_pread(struct block_dev *b, uint64_t off, void *buf, uint64_t len, struct err *err)
 {
-	struct iovec v = { buf, len };
+	struct iovec v = {buf, len};
 
 	return block_read(b, off, &v, 1, err);
 }
 
-int block_pwrite(struct block_dev *b, uint64_t off, const void *buf, uint64_t len,
-		 struct err *err)
+int block_pwrite(struct block_dev *b, uint64_t off, const void *buf, uint64_t len, struct err *err)
 {
-	struct iovec v = { (void *)buf, len };
+	struct iovec v = {(void *)buf, len};
 
 	return block_write(b, off, &v, 1, err);
 }
@@ -354,8 +355,22 @@ int block_write_compressed(struct block_dev *b, uint64_t off, const void *buf, u
 	if (!b->drv->write_compressed)
 		return err_errno(err, ENOTSUP, "'%s': format %s has no compression", b->filename,
 				 b->drv->name);
+	/* The driver takes the lock itself: compression runs outside it, so
+	 * several threads can compress at once (convert -c). */
+	return b->drv->write_compressed(b, off, buf, len, err);
+}
+
+int block_make_empty(struct block_dev *b, struct err *err)
+{
+	int ret;
+
+	if (b->readonly)
+		return err_errno(err, EROFS, "'%s'", b->filename);
+	if (!b->drv->make_empty)
+		return err_errno(err, ENOTSUP, "'%s': format %s cannot be emptied", b->filename,
+				 b->drv->name);
 	pthread_mutex_lock(&b->lock);
-	ret = b->drv->write_compressed(b, off, buf, len, err);
+	ret = b->drv->make_empty(b, err);
 	pthread_mutex_unlock(&b->lock);
 	return ret;
 }
@@ -392,7 +407,7 @@ int block_create(const char *path, const struct block_create_opts *o, struct err
 	if (!f)
 		return -EIO;
 	ret = block_create_file(f, o, err);
-	if (ret >= 0) {
+	if (ret >= 0 && !o->no_flush) {
 		ret = block_file_flush(f);
 		if (ret < 0)
 			err_errno(err, ret, "'%s': flush", path);
@@ -453,18 +468,23 @@ static int raw_write_zeroes(struct block_dev *b, uint64_t off, uint64_t len, uns
 {
 	int ret;
 
-	if (b->probed && off < 4) /* zeros never form a magic, but keep one path */
-		ret = b->file->ops->write_zeroes(b->file, off, len);
-	else
-		ret = b->file->ops->write_zeroes(b->file, off, len);
+	ret = b->file->ops->write_zeroes(b->file, off, len);
 	return ret < 0 ? err_errno(err, ret, "'%s': write zeroes", b->filename) : 0;
 }
 
 static int raw_get_status(struct block_dev *b, uint64_t off, uint64_t len, uint64_t *pnum,
 			  struct block_status *st, struct err *err)
 {
+	bool data = true;
+
 	*pnum = len;
-	st->data = st->present = true;
+	if (b->file->ops->status && b->file->ops->status(b->file, off, len, &data, pnum) < 0)
+		data = true, *pnum = len;
+	if (!*pnum)
+		*pnum = len;
+	st->data = data;
+	st->zero = !data;
+	st->present = true;
 	st->has_offset = true;
 	st->host_off = off;
 	st->file = b->filename;
@@ -492,15 +512,15 @@ static int raw_create(struct block_file *f, const struct block_create_opts *o, s
 }
 
 const struct block_driver block_raw_driver = {
-	.name = "raw",
-	.open = raw_open,
-	.close = raw_close,
-	.read = raw_read,
-	.write = raw_write,
-	.flush = raw_flush,
-	.discard = raw_discard,
-	.write_zeroes = raw_write_zeroes,
-	.get_status = raw_get_status,
-	.truncate = raw_truncate,
-	.create = raw_create,
+    .name = "raw",
+    .open = raw_open,
+    .close = raw_close,
+    .read = raw_read,
+    .write = raw_write,
+    .flush = raw_flush,
+    .discard = raw_discard,
+    .write_zeroes = raw_write_zeroes,
+    .get_status = raw_get_status,
+    .truncate = raw_truncate,
+    .create = raw_create,
 };

@@ -23,15 +23,15 @@ struct block_dev;
 
 /* Opens a named file; lets tests supply in-memory backing files. */
 typedef struct block_file *(*block_file_opener)(void *opaque, const char *path, bool readonly,
-					       struct err *err);
+						struct err *err);
 
 struct block_open_opts {
-	const char *format;	    /* "raw", "qcow2" or NULL to probe */
+	const char *format; /* "raw", "qcow2" or NULL to probe */
 	bool readonly;
 	enum block_cache_mode cache;
-	bool no_backing;	    /* do not open the backing chain */
-	bool allow_corrupt_write;   /* vireo-img check -r: open a corrupt-flagged image rw */
-	bool no_dirty_repair;	    /* vireo-img check: leave a dirty image as it is */
+	bool no_backing;	     /* do not open the backing chain */
+	bool allow_corrupt_write;    /* vireo-img check -r: open a corrupt-flagged image rw */
+	bool no_dirty_repair;	     /* vireo-img check: leave a dirty image as it is */
 	block_file_opener open_file; /* NULL: host files */
 	void *open_file_opaque;
 };
@@ -52,8 +52,7 @@ int block_read(struct block_dev *b, uint64_t off, const struct iovec *iov, int i
 int block_write(struct block_dev *b, uint64_t off, const struct iovec *iov, int iovcnt,
 		struct err *err);
 int block_pread(struct block_dev *b, uint64_t off, void *buf, uint64_t len, struct err *err);
-int block_pwrite(struct block_dev *b, uint64_t off, const void *buf, uint64_t len,
-		 struct err *err);
+int block_pwrite(struct block_dev *b, uint64_t off, const void *buf, uint64_t len, struct err *err);
 int block_flush(struct block_dev *b, struct err *err);
 int block_discard(struct block_dev *b, uint64_t off, uint64_t len, struct err *err);
 int block_write_zeroes(struct block_dev *b, uint64_t off, uint64_t len, unsigned flags,
@@ -63,14 +62,14 @@ uint64_t block_length(struct block_dev *b);
 /* Where the data of [off, off+len) comes from: sets *pnum to the length of the
  * leading run with one status. depth: 0 this image, n: n-th backing file. */
 struct block_status {
-	bool data;	    /* stored somewhere (not a hole/zero) */
-	bool zero;	    /* reads as zeros */
-	bool present;	    /* defined by this image or a backing file */
+	bool data;    /* stored somewhere (not a hole/zero) */
+	bool zero;    /* reads as zeros */
+	bool present; /* defined by this image or a backing file */
 	bool compressed;
 	int depth;
-	uint64_t host_off;  /* valid when has_offset */
+	uint64_t host_off; /* valid when has_offset */
 	bool has_offset;
-	const char *file;   /* the image holding it */
+	const char *file; /* the image holding it */
 };
 int block_get_status(struct block_dev *b, uint64_t off, uint64_t len, uint64_t *pnum,
 		     struct block_status *st, struct err *err);
@@ -88,9 +87,13 @@ uint32_t block_cluster_size(struct block_dev *b); /* 0 for raw */
 /* Resize (grow or shrink) the virtual disk. */
 int block_truncate(struct block_dev *b, uint64_t size, struct err *err);
 /* qcow2: write one whole cluster compressed (len == cluster size, or the
- * image's tail); -ENOTSUP for formats without compression. */
+ * image's tail); -ENOTSUP for formats without compression. Threads may call
+ * it concurrently: the compression itself runs outside the image lock. */
 int block_write_compressed(struct block_dev *b, uint64_t off, const void *buf, uint64_t len,
 			   struct err *err);
+/* Drop every cluster of this image so it shows its backing file again
+ * (commit); -ENOTSUP for formats without backing files. */
+int block_make_empty(struct block_dev *b, struct err *err);
 /* Replace the backing file name/format in the header (rebase -u). */
 int block_set_backing(struct block_dev *b, const char *name, const char *fmt, struct err *err);
 
@@ -98,13 +101,14 @@ int block_set_backing(struct block_dev *b, const char *name, const char *fmt, st
 struct block_create_opts {
 	const char *format; /* "raw" or "qcow2" */
 	uint64_t size;
-	const char *backing;	 /* name stored in the header */
+	const char *backing; /* name stored in the header */
 	const char *backing_fmt;
 	uint32_t cluster_size;	 /* 0: 64 KiB */
 	int version;		 /* 0/3: v3 ("1.1"), 2: v2 ("0.10") */
 	const char *compression; /* NULL/"zlib" or "zstd" */
 	bool lazy_refcounts;
 	int refcount_bits; /* 0: 16 */
+	bool no_flush;	   /* block_create: skip the final fdatasync (convert, cache=unsafe) */
 };
 int block_create(const char *path, const struct block_create_opts *o, struct err *err);
 int block_create_file(struct block_file *f, const struct block_create_opts *o, struct err *err);

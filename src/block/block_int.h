@@ -24,8 +24,8 @@ struct block_driver {
 	int (*truncate)(struct block_dev *b, uint64_t size, struct err *err);
 	int (*write_compressed)(struct block_dev *b, uint64_t off, const void *buf, uint64_t len,
 				struct err *err);
-	int (*set_backing)(struct block_dev *b, const char *name, const char *fmt,
-			   struct err *err);
+	int (*make_empty)(struct block_dev *b, struct err *err);
+	int (*set_backing)(struct block_dev *b, const char *name, const char *fmt, struct err *err);
 	int (*create)(struct block_file *f, const struct block_create_opts *o, struct err *err);
 };
 
@@ -35,7 +35,7 @@ struct block_dev {
 	void *opaque; /* driver state */
 	char *filename;
 	bool readonly;
-	bool probed;  /* format was guessed (raw write guard applies) */
+	bool probed; /* format was guessed (raw write guard applies) */
 	uint64_t length;
 	struct block_dev *backing;
 	struct block_dev *parent; /* the image this one backs, while opening */

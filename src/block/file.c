@@ -192,7 +192,7 @@ static int posix_bounce(struct posix_file *p, uint64_t off, const struct iovec *
 
 	if (posix_memalign(&buf, DIRECT_ALIGN, e - a))
 		return -ENOMEM;
-	struct iovec b = { buf, e - a };
+	struct iovec b = {buf, e - a};
 
 	if (!write || off != a || off + len != e) {
 		ret = posix_rw(p->fd, a, &b, 1, false);
@@ -252,7 +252,8 @@ static int posix_discard(struct block_file *f, uint64_t off, uint64_t len)
 
 	if (f->readonly)
 		return -EROFS;
-	if (fallocate(p->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) < 0)
+	if (fallocate(p->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) <
+	    0)
 		return errno == EOPNOTSUPP ? 0 : -errno; /* discard is advisory */
 	return 0;
 }
@@ -272,7 +273,7 @@ static int posix_write_zeroes(struct block_file *f, uint64_t off, uint64_t len)
 		return 0;
 	while (len) {
 		uint64_t n = len < sizeof(zero) ? len : sizeof(zero);
-		struct iovec v = { (void *)zero, n };
+		struct iovec v = {(void *)zero, n};
 		int ret = posix_pwritev(f, off, &v, 1);
 
 		if (ret < 0)
@@ -318,9 +319,37 @@ static void posix_close(struct block_file *f)
 	free(p);
 }
 
+/* Holes of a sparse host file (SEEK_DATA/SEEK_HOLE) read as zeros: convert
+ * and map skip them without reading. */
+static int posix_status(struct block_file *f, uint64_t off, uint64_t len, bool *data,
+			uint64_t *pnum)
+{
+	struct posix_file *p = (struct posix_file *)f;
+	off_t d = lseek(p->fd, (off_t)off, SEEK_DATA);
+
+	*data = true, *pnum = len;
+	if (d < 0 && errno == ENXIO) { /* a hole up to the end */
+		*data = false;
+		return 0;
+	}
+	if (d < 0)
+		return 0; /* no SEEK_DATA here: call it all data */
+	if ((uint64_t)d > off) {
+		*data = false;
+		if ((uint64_t)d - off < len)
+			*pnum = (uint64_t)d - off;
+		return 0;
+	}
+	off_t h = lseek(p->fd, (off_t)off, SEEK_HOLE);
+
+	if (h > (off_t)off && (uint64_t)h - off < len)
+		*pnum = (uint64_t)h - off;
+	return 0;
+}
+
 static const struct block_file_ops posix_ops = {
-	posix_preadv, posix_pwritev,  posix_flush,     posix_discard, posix_write_zeroes,
-	posix_length, posix_truncate, posix_allocated, posix_close,
+    posix_preadv, posix_pwritev,  posix_flush,	   posix_discard, posix_write_zeroes,
+    posix_length, posix_truncate, posix_allocated, posix_close,	  posix_status,
 };
 
 struct block_file *block_file_open(const char *path, bool readonly, enum block_cache_mode cache,
@@ -404,7 +433,8 @@ static int mem_preadv(struct block_file *f, uint64_t off, const struct iovec *io
 	pthread_mutex_lock(&m->lock);
 	iov_memset(iov, iovcnt, 0, 0, len);
 	if (off < m->len)
-		iov_from_buf(iov, iovcnt, 0, m->data + off, len < m->len - off ? len : m->len - off);
+		iov_from_buf(iov, iovcnt, 0, m->data + off,
+			     len < m->len - off ? len : m->len - off);
 	pthread_mutex_unlock(&m->lock);
 	return 0;
 }
@@ -486,7 +516,7 @@ static int mem_truncate(struct block_file *f, uint64_t len)
 	pthread_mutex_lock(&m->lock);
 	if (len > m->len) {
 		ret = mem_grow(m, len);
-	} else {
+	} else if (len < m->len) {
 		memset(m->data + len, 0, m->len - len);
 		m->len = len;
 	}
@@ -505,8 +535,8 @@ static void mem_close(struct block_file *f)
 }
 
 static const struct block_file_ops mem_ops = {
-	mem_preadv, mem_pwritev, mem_flush,  mem_discard, mem_write_zeroes,
-	mem_length, mem_truncate, mem_length, mem_close,
+    mem_preadv, mem_pwritev,  mem_flush,  mem_discard, mem_write_zeroes,
+    mem_length, mem_truncate, mem_length, mem_close,   NULL,
 };
 
 struct block_file *block_file_mem_create(const char *name, const void *data, uint64_t len,
@@ -547,14 +577,14 @@ void block_file_mem_set_max(struct block_file *f, uint64_t max)
 
 int block_file_pread(struct block_file *f, uint64_t off, void *buf, uint64_t len)
 {
-	struct iovec v = { buf, len };
+	struct iovec v = {buf, len};
 
 	return f->ops->preadv(f, off, &v, 1);
 }
 
 int block_file_pwrite(struct block_file *f, uint64_t off, const void *buf, uint64_t len)
 {
-	struct iovec v = { (void *)buf, len };
+	struct iovec v = {(void *)buf, len};
 
 	return f->ops->pwritev(f, off, &v, 1);
 }

@@ -24,11 +24,14 @@ struct block_file_ops {
 	int (*truncate)(struct block_file *f, uint64_t len);
 	int64_t (*allocated)(struct block_file *f); /* bytes used on the host, or -errno */
 	void (*close)(struct block_file *f);
+	/* Sets *data for the run at off and its length *pnum (<= len); NULL:
+	 * everything is data. */
+	int (*status)(struct block_file *f, uint64_t off, uint64_t len, bool *data, uint64_t *pnum);
 };
 
 struct block_file {
 	const struct block_file_ops *ops;
-	char *name;	/* as given; used to resolve relative backing names */
+	char *name; /* as given; used to resolve relative backing names */
 	bool readonly;
 	uint64_t id[2]; /* identity (st_dev, st_ino) for backing-loop detection */
 };

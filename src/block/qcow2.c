@@ -8,7 +8,7 @@
 
 #include "core/log.h"
 
-#define QCOW2_MAX_L1_BYTES (32u << 20)	   /* as QEMU: a 32 MiB L1 table at most */
+#define QCOW2_MAX_L1_BYTES (32u << 20)	    /* as QEMU: a 32 MiB L1 table at most */
 #define QCOW2_MAX_REFTABLE_BYTES (8u << 20) /* and an 8 MiB refcount table */
 #define QCOW2_L2_CACHE_BYTES (32u << 20)
 
@@ -238,14 +238,22 @@ int qcow2_write_header(struct qcow2 *q, struct err *err)
 		static const struct {
 			uint8_t type, bit;
 			const char *name;
-		} ft[] = { { 0, 0, "dirty bit" },	    { 0, 1, "corrupt bit" },
-			   { 0, 2, "external data file" }, { 0, 3, "compression type" },
-			   { 0, 4, "extended L2 entries" }, { 1, 0, "lazy refcounts" },
-			   { 2, 0, "bitmaps" },		    { 2, 1, "raw external data" } };
+		} ft[] = {{0, 0, "dirty bit"},
+			  {0, 1, "corrupt bit"},
+			  {0, 2, "external data file"},
+			  {0, 3, "compression type"},
+			  {0, 4, "extended L2 entries"},
+			  {1, 0, "lazy refcounts"},
+			  {2, 0, "bitmaps"},
+			  {2, 1, "raw external data"}};
 		uint32_t n = sizeof(ft) / sizeof(ft[0]) * 48;
+		uint32_t rest = 8 + q->other_exts_len + 8 +
+				(q->backing_name ? (uint32_t)strlen(q->backing_name) : 0);
 
-		if (p + 8 + n > q->cluster_size)
-			goto toobig;
+		/* The table only names features for error messages: leave it out
+		 * when it does not fit (512-byte clusters). */
+		if (p + 8 + n + rest > q->cluster_size)
+			goto no_table;
 		put_be32(h + p, QCOW2_EXT_FEATURE_TABLE);
 		put_be32(h + p + 4, n);
 		for (size_t i = 0; i < sizeof(ft) / sizeof(ft[0]); i++) {
@@ -255,6 +263,7 @@ int qcow2_write_header(struct qcow2 *q, struct err *err)
 		}
 		p += 8 + n;
 	}
+no_table:
 	if (q->other_exts_len) {
 		if (p + q->other_exts_len > q->cluster_size)
 			goto toobig;
@@ -396,7 +405,7 @@ static void qcow2_free_state(struct qcow2 *q)
 static int qcow2_parse_header(struct qcow2 *q, const struct block_open_opts *o, uint64_t flen,
 			      struct err *err)
 {
-	uint8_t h0[112] = { 0 };
+	uint8_t h0[112] = {0};
 	int ret;
 
 	if (flen < 72)
@@ -510,7 +519,8 @@ static int qcow2_parse_header(struct qcow2 *q, const struct block_open_opts *o, 
 	q->reftable_size = (uint64_t)q->reftable_clusters * q->cluster_size / 8;
 	if (q->reftable_offset % q->cluster_size || q->reftable_offset == 0 ||
 	    q->reftable_offset > flen ||
-	    (uint64_t)q->reftable_clusters * q->cluster_size > flen - q->reftable_offset + q->cluster_size)
+	    (uint64_t)q->reftable_clusters * q->cluster_size >
+		flen - q->reftable_offset + q->cluster_size)
 		return err_set(err, "refcount table at %llu is outside the file or misaligned",
 			       (unsigned long long)q->reftable_offset);
 	if (q->nb_snapshots > QCOW2_MAX_SNAPSHOTS)
@@ -531,9 +541,10 @@ static int qcow2_parse_header(struct qcow2 *q, const struct block_open_opts *o, 
 		uint64_t rb = q->reftable[i] & QCOW2_REFT_OFFSET_MASK;
 
 		if (rb && (rb % q->cluster_size || rb >= flen))
-			return err_set(err, "refcount block %llu at %llu is outside the file or "
-					    "misaligned", (unsigned long long)i,
-				       (unsigned long long)rb);
+			return err_set(err,
+				       "refcount block %llu at %llu is outside the file or "
+				       "misaligned",
+				       (unsigned long long)i, (unsigned long long)rb);
 	}
 	return qcow2_read_snapshots(q, err);
 }
@@ -604,7 +615,7 @@ static int qcow2_open(struct block_dev *b, const struct block_open_opts *o, int 
 	}
 	/* Writers always clear autoclear bits they do not maintain (qcow2.txt). */
 	if (!b->readonly && q->version >= 3 && q->autoclear) {
-		uint8_t v[8] = { 0 };
+		uint8_t v[8] = {0};
 
 		ret = qcow2_header_write_field(q, 88, v, 8, err);
 		if (ret < 0)
@@ -626,7 +637,7 @@ fail:
 static void qcow2_close(struct block_dev *b)
 {
 	struct qcow2 *q = b->opaque;
-	struct err err = { { 0 } };
+	struct err err = {{0}};
 
 	if (!q)
 		return;
@@ -645,6 +656,13 @@ static void qcow2_close(struct block_dev *b)
 	}
 	qcow2_free_state(q);
 	b->opaque = NULL;
+}
+
+static int qcow2_make_empty(struct block_dev *b, struct err *err)
+{
+	struct qcow2 *q = b->opaque;
+
+	return qcow2_zero_clusters(q, 0, qcow2_align_up(q, q->size), QCOW2_DEALLOCATE, err);
 }
 
 bool qcow2_is(struct block_dev *b)
@@ -676,17 +694,18 @@ uint32_t block_cluster_size(struct block_dev *b)
 }
 
 const struct block_driver block_qcow2_driver = {
-	.name = "qcow2",
-	.open = qcow2_open,
-	.close = qcow2_close,
-	.read = qcow2_read,
-	.write = qcow2_write,
-	.flush = qcow2_flush,
-	.discard = qcow2_discard,
-	.write_zeroes = qcow2_write_zeroes,
-	.get_status = qcow2_get_status,
-	.truncate = qcow2_truncate,
-	.write_compressed = qcow2_write_compressed,
-	.set_backing = qcow2_set_backing,
-	.create = qcow2_create,
+    .name = "qcow2",
+    .open = qcow2_open,
+    .close = qcow2_close,
+    .read = qcow2_read,
+    .write = qcow2_write,
+    .flush = qcow2_flush,
+    .discard = qcow2_discard,
+    .write_zeroes = qcow2_write_zeroes,
+    .get_status = qcow2_get_status,
+    .truncate = qcow2_truncate,
+    .write_compressed = qcow2_write_compressed,
+    .make_empty = qcow2_make_empty,
+    .set_backing = qcow2_set_backing,
+    .create = qcow2_create,
 };

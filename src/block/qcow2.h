@@ -39,7 +39,6 @@ int qcow2_snapshot_apply(struct block_dev *b, const char *name, struct err *err)
 int qcow2_snapshot_delete(struct block_dev *b, const char *name, struct err *err);
 /* fix: QCOW2_FIX_* bits. Messages for each problem go to stderr as qemu-img
  * prints them. */
-int qcow2_check(struct block_dev *b, unsigned fix, struct qcow2_check_result *res,
-		struct err *err);
+int qcow2_check(struct block_dev *b, unsigned fix, struct qcow2_check_result *res, struct err *err);
 
 #endif

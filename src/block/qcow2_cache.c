@@ -109,8 +109,8 @@ int qcow2_flush_l2_cache(struct qcow2 *q, struct err *err)
 
 /* Returns the cluster at host offset off in *buf (valid until the next get on
  * this cache). fresh: the cluster is newly allocated, start from zeros. */
-int qcow2_cache_get(struct qcow2 *q, struct qcow2_cache *c, uint64_t off, bool fresh,
-		    uint8_t **buf, struct err *err)
+int qcow2_cache_get(struct qcow2 *q, struct qcow2_cache *c, uint64_t off, bool fresh, uint8_t **buf,
+		    struct err *err)
 {
 	int i = cache_find(c, off), victim = -1;
 	int ret;
@@ -154,7 +154,8 @@ int qcow2_cache_get(struct qcow2 *q, struct qcow2_cache *c, uint64_t off, bool f
 	} else {
 		ret = block_file_pread(q->file, off, e->buf, q->cluster_size);
 		if (ret < 0)
-			return err_errno(err, ret, "metadata read at %llu", (unsigned long long)off);
+			return err_errno(err, ret, "metadata read at %llu",
+					 (unsigned long long)off);
 	}
 	e->off = off;
 	e->dirty = false;

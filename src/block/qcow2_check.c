@@ -24,8 +24,9 @@ static void check_inc(struct check *c, uint64_t off, uint64_t len, const char *w
 		return;
 	for (uint64_t k = off >> q->cluster_bits; k <= (off + len - 1) >> q->cluster_bits; k++) {
 		if (k >= c->n) {
-			fprintf(stderr, "ERROR %s at offset 0x%llx is beyond the end of the image\n",
-				what, (unsigned long long)(k << q->cluster_bits));
+			fprintf(stderr,
+				"ERROR %s at offset 0x%llx is beyond the end of the image\n", what,
+				(unsigned long long)(k << q->cluster_bits));
 			c->res->corruptions++;
 			return;
 		}
@@ -49,8 +50,10 @@ static int check_tree(struct check *c, const uint64_t *l1, uint32_t l1_size, boo
 		if (!l2off)
 			continue;
 		if (l2off & (q->cluster_size - 1)) {
-			fprintf(stderr, "ERROR l2_offset=%llx: Table is not cluster aligned; L1 "
-					"entry corrupted\n", (unsigned long long)l2off);
+			fprintf(stderr,
+				"ERROR l2_offset=%llx: Table is not cluster aligned; L1 "
+				"entry corrupted\n",
+				(unsigned long long)l2off);
 			c->res->corruptions++;
 			continue;
 		}
@@ -70,8 +73,9 @@ static int check_tree(struct check *c, const uint64_t *l1, uint32_t l1_size, boo
 			switch (qcow2_entry_type(q, e)) {
 			case QCOW2_C_COMPRESSED:
 				if (e & QCOW2_OFLAG_COPIED) {
-					fprintf(stderr, "ERROR: coffset=0x%llx: Compressed cluster "
-							"has the COPIED flag set\n",
+					fprintf(stderr,
+						"ERROR: coffset=0x%llx: Compressed cluster "
+						"has the COPIED flag set\n",
 						(unsigned long long)e);
 					c->res->corruptions++;
 				}
@@ -88,8 +92,9 @@ static int check_tree(struct check *c, const uint64_t *l1, uint32_t l1_size, boo
 				if (!off)
 					break;
 				if (off & (q->cluster_size - 1)) {
-					fprintf(stderr, "ERROR offset=%llx: Cluster is not properly "
-							"aligned; L2 entry corrupted.\n",
+					fprintf(stderr,
+						"ERROR offset=%llx: Cluster is not properly "
+						"aligned; L2 entry corrupted.\n",
 						(unsigned long long)off);
 					c->res->corruptions++;
 					break;
@@ -130,9 +135,11 @@ static int check_copied(struct check *c, unsigned fix, struct err *err)
 		if (ret < 0)
 			break;
 		if ((rc == 1) != !!(q->l1[i] & QCOW2_OFLAG_COPIED)) {
-			fprintf(stderr, "%s OFLAG_COPIED L2 cluster: l1_index=%u l1_entry=%llx "
-					"refcount=%llu\n", fix & QCOW2_FIX_ERRORS ? "Repairing" : "ERROR",
-				i, (unsigned long long)q->l1[i], (unsigned long long)rc);
+			fprintf(stderr,
+				"%s OFLAG_COPIED L2 cluster: l1_index=%u l1_entry=%llx "
+				"refcount=%llu\n",
+				fix & QCOW2_FIX_ERRORS ? "Repairing" : "ERROR", i,
+				(unsigned long long)q->l1[i], (unsigned long long)rc);
 			bad++;
 		}
 		ret = block_file_pread(q->file, l2off, l2, q->cluster_size);
@@ -151,8 +158,9 @@ static int check_copied(struct check *c, unsigned fix, struct err *err)
 			if (ret < 0)
 				goto out;
 			if ((rc == 1) != !!(e & QCOW2_OFLAG_COPIED)) {
-				fprintf(stderr, "%s OFLAG_COPIED data cluster: l2_entry=%llx "
-						"refcount=%llu\n",
+				fprintf(stderr,
+					"%s OFLAG_COPIED data cluster: l2_entry=%llx "
+					"refcount=%llu\n",
 					fix & QCOW2_FIX_ERRORS ? "Repairing" : "ERROR",
 					(unsigned long long)e, (unsigned long long)rc);
 				bad++;
@@ -237,13 +245,17 @@ static int check_run(struct check *c, unsigned fix, struct err *err)
 			bool repair = (fix & (leak ? QCOW2_FIX_LEAKS : QCOW2_FIX_ERRORS)) != 0;
 
 			if (want > qcow2_refcount_max(q)) {
-				fprintf(stderr, "ERROR cluster %llu refcount overflow (reference=%llu)"
-						"\n", (unsigned long long)k, (unsigned long long)want);
+				fprintf(stderr,
+					"ERROR cluster %llu refcount overflow (reference=%llu)"
+					"\n",
+					(unsigned long long)k, (unsigned long long)want);
 				c->res->corruptions++;
 				continue;
 			}
 			fprintf(stderr, "%s cluster %llu refcount=%llu reference=%llu\n",
-				repair ? "Repairing" : leak ? "Leaked" : "ERROR",
+				repair ? "Repairing"
+				: leak ? "Leaked"
+				       : "ERROR",
 				(unsigned long long)k, (unsigned long long)rc,
 				(unsigned long long)want);
 			if (repair) {
@@ -274,11 +286,10 @@ static int check_run(struct check *c, unsigned fix, struct err *err)
 	return 0;
 }
 
-int qcow2_check(struct block_dev *b, unsigned fix, struct qcow2_check_result *res,
-		struct err *err)
+int qcow2_check(struct block_dev *b, unsigned fix, struct qcow2_check_result *res, struct err *err)
 {
 	struct qcow2 *q = b->opaque;
-	struct check c = { .q = q, .res = res };
+	struct check c = {.q = q, .res = res};
 	int ret;
 
 	memset(res, 0, sizeof(*res));

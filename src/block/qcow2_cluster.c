@@ -42,11 +42,13 @@ int qcow2_check_host_range(struct qcow2 *q, uint64_t off, uint64_t len, const ch
 			   struct err *err)
 {
 	if (off & (q->cluster_size - 1) || off < q->cluster_size || off >= (1ULL << 56))
-		return err_errno(err, EIO, "corrupt image: %s at %llu is misaligned or in the header",
-				 what, (unsigned long long)off);
+		return err_errno(err, EIO,
+				 "corrupt image: %s at %llu is misaligned or in the header", what,
+				 (unsigned long long)off);
 	if (off + len > qcow2_align_up(q, q->file_end))
-		return err_errno(err, EIO, "corrupt image: %s at %llu is beyond the end of the file",
-				 what, (unsigned long long)off);
+		return err_errno(err, EIO,
+				 "corrupt image: %s at %llu is beyond the end of the file", what,
+				 (unsigned long long)off);
 	return 0;
 }
 
@@ -108,7 +110,7 @@ static int qcow2_lookup(struct qcow2 *q, uint64_t off, uint64_t max_clusters, ui
 			if (t == QCOW2_C_NORMAL &&
 			    ((e2 & ~QCOW2_L2E_OFFSET_MASK) != (e & ~QCOW2_L2E_OFFSET_MASK) ||
 			     (e2 & QCOW2_L2E_OFFSET_MASK) !=
-				     (e & QCOW2_L2E_OFFSET_MASK) + (n << q->cluster_bits)))
+				 (e & QCOW2_L2E_OFFSET_MASK) + (n << q->cluster_bits)))
 				break;
 		}
 	}
@@ -126,8 +128,10 @@ static int qcow2_read_compressed(struct qcow2 *q, uint64_t e, struct err *err)
 	if (off == q->dbuf_off)
 		return 0;
 	if (off < q->cluster_size || off >= q->file_end)
-		return err_errno(err, EIO, "corrupt image: compressed cluster at %llu is outside "
-					   "the file", (unsigned long long)off);
+		return err_errno(err, EIO,
+				 "corrupt image: compressed cluster at %llu is outside "
+				 "the file",
+				 (unsigned long long)off);
 	if (len > q->file_end - off)
 		len = q->file_end - off; /* the last sector may be cut short */
 	ret = block_file_pread(q->file, off, q->cbuf, len);
@@ -135,8 +139,10 @@ static int qcow2_read_compressed(struct qcow2 *q, uint64_t e, struct err *err)
 		return err_errno(err, ret, "read of compressed cluster");
 	q->dbuf_off = ~0ULL;
 	if (qcow2_decompress(q, q->cbuf, len, q->dbuf, q->cluster_size) < 0)
-		return err_errno(err, EIO, "corrupt image: compressed cluster at %llu does not "
-					   "decompress", (unsigned long long)off);
+		return err_errno(err, EIO,
+				 "corrupt image: compressed cluster at %llu does not "
+				 "decompress",
+				 (unsigned long long)off);
 	q->dbuf_off = off;
 	return 0;
 }
@@ -167,8 +173,8 @@ static int qcow2_read_backing(struct qcow2 *q, uint64_t off, const struct iovec 
 	return 0;
 }
 
-int qcow2_read(struct block_dev *b, uint64_t off, const struct iovec *iov, int iovcnt,
-	       uint64_t len, struct err *err)
+int qcow2_read(struct block_dev *b, uint64_t off, const struct iovec *iov, int iovcnt, uint64_t len,
+	       struct err *err)
 {
 	struct qcow2 *q = b->opaque;
 	uint64_t done = 0;
@@ -179,7 +185,8 @@ int qcow2_read(struct block_dev *b, uint64_t off, const struct iovec *iov, int i
 		return err_errno(err, ENOMEM, "read");
 	while (done < len) {
 		uint64_t cur = off + done, in = cur & (q->cluster_size - 1);
-		uint64_t want = (in + (len - done) + q->cluster_size - 1) >> q->cluster_bits, e, run;
+		uint64_t want = (in + (len - done) + q->cluster_size - 1) >> q->cluster_bits, e,
+			 run;
 
 		ret = qcow2_lookup(q, cur, want, &e, &run, err);
 		if (ret < 0)
@@ -228,7 +235,7 @@ int qcow2_read(struct block_dev *b, uint64_t off, const struct iovec *iov, int i
 static int qcow2_read_old(struct qcow2 *q, uint64_t gcl, uint64_t e, uint64_t from, uint64_t len,
 			  uint8_t *buf, struct err *err)
 {
-	struct iovec v = { buf, len };
+	struct iovec v = {buf, len};
 
 	switch (qcow2_entry_type(q, e)) {
 	case QCOW2_C_UNALLOC:
@@ -258,8 +265,7 @@ static int qcow2_read_old(struct qcow2 *q, uint64_t gcl, uint64_t e, uint64_t fr
 /* An L2 table for l1_idx that belongs to the active image alone (COPIED),
  * allocating or copying one if needed. The new table is on disk, with its
  * refcount, before the L1 entry points to it. */
-static int qcow2_l2_for_write(struct qcow2 *q, uint64_t l1_idx, uint64_t *l2_off,
-			      struct err *err)
+static int qcow2_l2_for_write(struct qcow2 *q, uint64_t l1_idx, uint64_t *l2_off, struct err *err)
 {
 	uint64_t e = q->l1[l1_idx], old = e & QCOW2_L1E_OFFSET_MASK;
 	uint8_t *tmp = NULL, *l2;
@@ -269,8 +275,10 @@ static int qcow2_l2_for_write(struct qcow2 *q, uint64_t l1_idx, uint64_t *l2_off
 	if (old && (e & QCOW2_OFLAG_COPIED)) {
 		ret = qcow2_check_host_range(q, old, q->cluster_size, "L2 table", err);
 		if (ret >= 0 && qcow2_overlaps_metadata(q, old, q->cluster_size))
-			ret = err_errno(err, EIO, "corrupt image: L2 table at %llu overlaps "
-						  "metadata", (unsigned long long)old);
+			ret = err_errno(err, EIO,
+					"corrupt image: L2 table at %llu overlaps "
+					"metadata",
+					(unsigned long long)old);
 		*l2_off = old;
 		return ret;
 	}
@@ -389,8 +397,8 @@ static int qcow2_write_alloc(struct qcow2 *q, uint64_t off, const struct iovec *
 		uint64_t lcl = gcl + ((n - 1) << q->cluster_bits);
 
 		tail = malloc(q->cluster_size - end_in);
-		ret = tail ? qcow2_read_old(q, lcl, oldent[n - 1], end_in,
-					    q->cluster_size - end_in, tail, err)
+		ret = tail ? qcow2_read_old(q, lcl, oldent[n - 1], end_in, q->cluster_size - end_in,
+					    tail, err)
 			   : err_errno(err, ENOMEM, "write");
 		if (ret < 0)
 			goto out;
@@ -428,7 +436,7 @@ static int qcow2_write_alloc(struct qcow2 *q, uint64_t off, const struct iovec *
 	ret = qcow2_set_entries(q, gcl, n, nent, err);
 out:
 	if (ret < 0 && host >= 0 && !q->file->readonly) {
-		struct err e2 = { { 0 } };
+		struct err e2 = {{0}};
 
 		qcow2_update_refcount(q, (uint64_t)host, n, -1, &e2);
 	}
@@ -450,7 +458,8 @@ int qcow2_write(struct block_dev *b, uint64_t off, const struct iovec *iov, int 
 		return err_errno(err, ENOMEM, "write");
 	while (ret >= 0 && done < len) {
 		uint64_t cur = off + done, in = cur & (q->cluster_size - 1);
-		uint64_t want = (in + (len - done) + q->cluster_size - 1) >> q->cluster_bits, e, run;
+		uint64_t want = (in + (len - done) + q->cluster_size - 1) >> q->cluster_bits, e,
+			 run;
 
 		if (want > QCOW2_MAX_RUN)
 			want = QCOW2_MAX_RUN;
@@ -467,8 +476,9 @@ int qcow2_write(struct block_dev *b, uint64_t off, const struct iovec *iov, int 
 			ret = qcow2_check_host_range(q, host, run << q->cluster_bits,
 						     "data cluster", err);
 			if (ret >= 0 && qcow2_overlaps_metadata(q, host, run << q->cluster_bits))
-				ret = err_errno(err, EIO, "corrupt image: data cluster at %llu "
-							  "overlaps metadata",
+				ret = err_errno(err, EIO,
+						"corrupt image: data cluster at %llu "
+						"overlaps metadata",
 						(unsigned long long)host);
 			if (ret < 0)
 				break;
@@ -483,7 +493,8 @@ int qcow2_write(struct block_dev *b, uint64_t off, const struct iovec *iov, int 
 
 			while (n < want) {
 				uint64_t e2, r2;
-				uint64_t g = (cur & ~(q->cluster_size - 1)) + (n << q->cluster_bits);
+				uint64_t g =
+				    (cur & ~(q->cluster_size - 1)) + (n << q->cluster_bits);
 
 				if (n && !(g & ((q->cluster_size << q->l2_bits) - 1)))
 					break; /* next L2 table */
@@ -572,7 +583,7 @@ static int qcow2_write_zero_buf(struct block_dev *b, uint64_t off, uint64_t len,
 		return err_errno(err, ENOMEM, "write zeroes");
 	while (len && ret >= 0) {
 		uint64_t n = len < q->cluster_size ? len : q->cluster_size;
-		struct iovec v = { z, n };
+		struct iovec v = {z, n};
 
 		ret = qcow2_write(b, off, &v, 1, n, err);
 		off += n, len -= n;
@@ -656,9 +667,6 @@ int qcow2_write_compressed(struct block_dev *b, uint64_t off, const void *buf, u
 	if (off & (q->cluster_size - 1) || len > q->cluster_size ||
 	    (len < q->cluster_size && off + len != q->size))
 		return err_errno(err, EINVAL, "compressed writes take whole clusters");
-	ret = qcow2_mark_dirty(q, err);
-	if (ret < 0)
-		return ret;
 	if (len < q->cluster_size) {
 		pad = calloc(1, q->cluster_size);
 		if (!pad)
@@ -673,25 +681,31 @@ int qcow2_write_compressed(struct block_dev *b, uint64_t off, const void *buf, u
 		ret = err_errno(err, (int)clen, "compress");
 		goto done;
 	}
+	pthread_mutex_lock(&b->lock);
+	ret = qcow2_mark_dirty(q, err);
+	if (ret < 0)
+		goto unlock;
 	if (clen == 0) { /* incompressible: store it plainly */
-		struct iovec v = { (void *)buf, len };
+		struct iovec v = {(void *)buf, len};
 
 		ret = qcow2_write(b, off, &v, 1, len, err);
-		goto done;
+		goto unlock;
 	}
 	host = qcow2_alloc_bytes(q, (uint64_t)clen, err);
 	if (host < 0) {
 		ret = (int)host;
-		goto done;
+		goto unlock;
 	}
 	ret = block_file_pwrite(q->file, (uint64_t)host, out, (uint64_t)clen);
 	if (ret < 0) {
 		ret = err_errno(err, ret, "write");
-		goto done;
+		goto unlock;
 	}
 	uint64_t ent = qcow2_make_compressed(q, (uint64_t)host, (uint64_t)clen);
 
 	ret = qcow2_set_entries(q, off, 1, &ent, err);
+unlock:
+	pthread_mutex_unlock(&b->lock);
 done:
 	free(out);
 	free(pad);

@@ -13,8 +13,8 @@ int qcow2_decompress(struct qcow2 *q, const uint8_t *src, uint64_t slen, uint8_t
 {
 	if (q->compression_type == QCOW2_COMPRESSION_ZSTD) {
 		ZSTD_DCtx *d = ZSTD_createDCtx();
-		ZSTD_inBuffer in = { src, slen, 0 };
-		ZSTD_outBuffer out = { dst, dlen, 0 };
+		ZSTD_inBuffer in = {src, slen, 0};
+		ZSTD_outBuffer out = {dst, dlen, 0};
 		int ret = 0;
 
 		if (!d)
@@ -67,8 +67,7 @@ int64_t qcow2_compress(struct qcow2 *q, const uint8_t *src, uint64_t slen, uint8
 	int r;
 
 	memset(&z, 0, sizeof(z));
-	if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -12, 9, Z_DEFAULT_STRATEGY) !=
-	    Z_OK)
+	if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -12, 9, Z_DEFAULT_STRATEGY) != Z_OK)
 		return -ENOMEM;
 	z.next_in = (Bytef *)src;
 	z.avail_in = (uInt)slen;

@@ -6,7 +6,7 @@
 
 int qcow2_create(struct block_file *f, const struct block_create_opts *o, struct err *err)
 {
-	struct qcow2 q = { 0 };
+	struct qcow2 q = {0};
 	uint64_t cs = o->cluster_size ? o->cluster_size : 65536;
 	int rbits = o->refcount_bits ? o->refcount_bits : 16;
 	int ret;

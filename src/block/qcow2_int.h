@@ -21,7 +21,7 @@
 #define QCOW2_INCOMPAT_DATA_FILE (1ULL << 2)
 #define QCOW2_INCOMPAT_COMPRESSION (1ULL << 3)
 #define QCOW2_INCOMPAT_EXTL2 (1ULL << 4)
-#define QCOW2_INCOMPAT_KNOWN                                                                    \
+#define QCOW2_INCOMPAT_KNOWN                                                                       \
 	(QCOW2_INCOMPAT_DIRTY | QCOW2_INCOMPAT_CORRUPT | QCOW2_INCOMPAT_COMPRESSION)
 #define QCOW2_COMPAT_LAZY_REFCOUNTS (1ULL << 0)
 
@@ -105,13 +105,13 @@ struct qcow2 {
 	uint32_t other_exts_len;
 
 	struct qcow2_cache l2c, rbc;
-	uint64_t free_hint;  /* cluster index where free space may start */
-	uint64_t file_end;   /* bytes: max(file length, allocated end) */
-	uint64_t comp_off;   /* next free byte in the compressed-data cluster, 0 none */
+	uint64_t free_hint;	  /* cluster index where free space may start */
+	uint64_t file_end;	  /* bytes: max(file length, allocated end) */
+	uint64_t comp_off;	  /* next free byte in the compressed-data cluster, 0 none */
 	struct qcow2_free *frees; /* decrements waiting for their L2 update to be on disk */
 	int nfrees, frees_cap;
-	bool dirty_marked;   /* we set the dirty bit in the header */
-	bool barriers;	     /* flush between dependent metadata writes */
+	bool dirty_marked;    /* we set the dirty bit in the header */
+	bool barriers;	      /* flush between dependent metadata writes */
 	uint8_t *cbuf, *dbuf; /* compressed-read scratch and decompressed cluster */
 	uint64_t dbuf_off;    /* host offset whose decompressed data is in dbuf, or ~0 */
 	uint32_t *check_refs; /* during a repair: references found by check */
@@ -179,8 +179,8 @@ int qcow2_write_header(struct qcow2 *q, struct err *err);
 /* qcow2_cache.c */
 int qcow2_cache_init(struct qcow2_cache *c, int n);
 void qcow2_cache_fini(struct qcow2_cache *c);
-int qcow2_cache_get(struct qcow2 *q, struct qcow2_cache *c, uint64_t off, bool fresh,
-		    uint8_t **buf, struct err *err);
+int qcow2_cache_get(struct qcow2 *q, struct qcow2_cache *c, uint64_t off, bool fresh, uint8_t **buf,
+		    struct err *err);
 void qcow2_cache_dirty(struct qcow2_cache *c, uint64_t off);
 void qcow2_cache_forget(struct qcow2_cache *c, uint64_t off);
 int qcow2_cache_write_back(struct qcow2 *q, struct qcow2_cache *c, struct err *err);
@@ -200,8 +200,8 @@ uint64_t qcow2_refcount_max(struct qcow2 *q);
 /* qcow2_cluster.c */
 enum qcow2_ctype qcow2_entry_type(struct qcow2 *q, uint64_t entry);
 void qcow2_compressed_range(struct qcow2 *q, uint64_t entry, uint64_t *off, uint64_t *len);
-int qcow2_read(struct block_dev *b, uint64_t off, const struct iovec *iov, int iovcnt,
-	       uint64_t len, struct err *err);
+int qcow2_read(struct block_dev *b, uint64_t off, const struct iovec *iov, int iovcnt, uint64_t len,
+	       struct err *err);
 int qcow2_write(struct block_dev *b, uint64_t off, const struct iovec *iov, int iovcnt,
 		uint64_t len, struct err *err);
 int qcow2_discard(struct block_dev *b, uint64_t off, uint64_t len, struct err *err);

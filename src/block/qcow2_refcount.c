@@ -100,15 +100,23 @@ static void qcow2_note_end(struct qcow2 *q, uint64_t end)
 		q->file_end = end;
 }
 
-/* Move the refcount table to the end of the file with room for at least
- * min_entries entries. The new table and the refcount blocks describing its
- * own clusters are written completely before the header switches to it. */
-static int qcow2_grow_reftable(struct qcow2 *q, uint64_t min_entries, struct err *err)
+static int qcow2_ensure_refblock(struct qcow2 *q, uint64_t rt_idx, uint64_t a0, uint64_t a1,
+				 int depth, struct err *err);
+
+/* Move the refcount table to the end of the file (and past cluster a1) with
+ * room for at least min_entries entries. The new table and the refcount
+ * blocks describing its own clusters are written completely before the
+ * header switches to it. */
+static int qcow2_grow_reftable(struct qcow2 *q, uint64_t min_entries, uint64_t a1, struct err *err)
 {
 	uint64_t per_cluster = q->cluster_size / 8;
 	uint64_t entries = min_entries + min_entries / 2 + 1;
 	uint64_t t = (entries + per_cluster - 1) / per_cluster;
 	uint64_t e = qcow2_align_up(q, q->file_end) >> q->cluster_bits;
+
+	/* Not over clusters a pending allocation already looked at. */
+	if (e < a1)
+		e = a1;
 	uint64_t k = 0, nk, rb_n = 1ULL << q->rb_bits;
 	int ret;
 
@@ -211,37 +219,65 @@ out:
 	return ret;
 }
 
-/* Make sure refcount block rt_idx exists; a new block describes itself. */
-static int qcow2_ensure_refblock(struct qcow2 *q, uint64_t rt_idx, struct err *err)
+/* Make sure refcount block rt_idx exists. A new block describes itself when
+ * it can sit in its own region outside [a0, a1) (clusters a pending
+ * contiguous allocation wants); otherwise it goes after a1 and is counted in
+ * that region's block. */
+static int qcow2_ensure_refblock(struct qcow2 *q, uint64_t rt_idx, uint64_t a0, uint64_t a1,
+				 int depth, struct err *err)
 {
 	uint64_t rb_n = 1ULL << q->rb_bits, s, c;
 	uint8_t *rb;
+	bool self = true;
 	int ret;
 
 	if (rb_offset(q, rt_idx))
 		return 0;
+	if (depth > 8)
+		return err_set(err, "cannot place a refcount block");
 	if (rt_idx >= q->reftable_size) {
-		ret = qcow2_grow_reftable(q, rt_idx + 1, err);
+		ret = qcow2_grow_reftable(q, rt_idx + 1, a1, err);
 		if (ret < 0 || rb_offset(q, rt_idx))
 			return ret;
 	}
-	/* A region without a block has no used cluster: take its first one that
-	 * is not fixed metadata. */
+	/* A region without a block has no used cluster. */
 	s = rt_idx << q->rb_bits;
-	for (c = s; c < s + rb_n && qcow2_cluster_reserved(q, c); c++)
+	for (c = s; c < s + rb_n && (qcow2_cluster_reserved(q, c) || (c >= a0 && c < a1)); c++)
 		;
-	if (c == s + rb_n)
-		return err_set(err, "no room for a refcount block");
+	if (c == s + rb_n) {
+		self = false;
+		for (c = a1 > s + rb_n ? a1 : s + rb_n;; c++) {
+			uint64_t rc;
+
+			ret = qcow2_ensure_refblock(q, c >> q->rb_bits, a0, a1, depth + 1, err);
+			if (ret < 0)
+				return ret;
+			ret = qcow2_get_refcount(q, c, &rc, err);
+			if (ret < 0)
+				return ret;
+			if (!rc && !qcow2_cluster_reserved(q, c))
+				break;
+		}
+	}
 	ret = qcow2_cache_get(q, &q->rbc, c << q->cluster_bits, true, &rb, err);
 	if (ret < 0)
 		return ret;
-	rb_set(q, rb, c - s, 1);
+	if (self)
+		rb_set(q, rb, c - s, 1);
 	if (q->check_refs && c < q->check_nclusters)
 		q->check_refs[c]++;
 	ret = block_file_pwrite(q->file, c << q->cluster_bits, rb, q->cluster_size);
 	if (ret < 0)
 		return err_errno(err, ret, "refcount block write");
 	qcow2_note_end(q, (c + 1) << q->cluster_bits);
+	if (!self) {
+		ret = qcow2_update_refcount(q, c << q->cluster_bits, 1, 1, err);
+		if (ret < 0)
+			return ret;
+		ret = qcow2_cache_write_back(q, &q->rbc, err);
+		if (ret < 0)
+			return ret;
+	}
 	ret = qcow2_barrier(q, err);
 	if (ret < 0)
 		return ret;
@@ -264,7 +300,7 @@ int qcow2_update_refcount(struct qcow2 *q, uint64_t off, uint64_t n, int64_t add
 		int ret;
 
 		if (addend > 0) {
-			ret = qcow2_ensure_refblock(q, rt_idx, err);
+			ret = qcow2_ensure_refblock(q, rt_idx, c, c + 1, 0, err);
 			if (ret < 0)
 				return ret;
 		}
@@ -312,7 +348,7 @@ restart:
 
 		if (j >= limit)
 			return err_errno(err, ENOSPC, "image file full");
-		ret = qcow2_ensure_refblock(q, j >> q->rb_bits, err);
+		ret = qcow2_ensure_refblock(q, j >> q->rb_bits, i, i + n, 0, err);
 		if (ret < 0)
 			return ret;
 		ret = qcow2_get_refcount(q, j, &rc, err);

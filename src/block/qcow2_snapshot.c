@@ -84,8 +84,10 @@ int qcow2_read_snapshots(struct qcow2 *q, struct err *err)
 		if ((uint64_t)s->l1_size * 8 > (32u << 20) || s->l1_offset % q->cluster_size ||
 		    (s->l1_size && (s->l1_offset == 0 || s->l1_offset > flen ||
 				    (uint64_t)s->l1_size * 8 > flen - s->l1_offset)))
-			return err_set(err, "snapshot '%s': L1 table is outside the file or too "
-					    "large", s->name);
+			return err_set(err,
+				       "snapshot '%s': L1 table is outside the file or too "
+				       "large",
+				       s->name);
 		p += (need + 7) & ~7ULL;
 	}
 	q->snapshots_size = p - q->snapshots_offset;
@@ -102,8 +104,9 @@ static int qcow2_write_snapshots(struct qcow2 *q, struct qcow2_snapshot *snaps, 
 	int ret;
 
 	for (uint32_t i = 0; i < n; i++)
-		size += (40 + snaps[i].extra_size + strlen(snaps[i].id) + strlen(snaps[i].name) + 7) &
-			~7ULL;
+		size +=
+		    (40 + snaps[i].extra_size + strlen(snaps[i].id) + strlen(snaps[i].name) + 7) &
+		    ~7ULL;
 	uint8_t *buf = calloc(1, size ? size : 1);
 
 	if (!buf)
@@ -119,7 +122,8 @@ static int qcow2_write_snapshots(struct qcow2 *q, struct qcow2_snapshot *snaps, 
 		put_be32(buf + p + 16, s->date_sec);
 		put_be32(buf + p + 20, s->date_nsec);
 		put_be64(buf + p + 24, s->vm_clock_nsec);
-		put_be32(buf + p + 32, s->vm_state_size > UINT32_MAX ? 0 : (uint32_t)s->vm_state_size);
+		put_be32(buf + p + 32,
+			 s->vm_state_size > UINT32_MAX ? 0 : (uint32_t)s->vm_state_size);
 		put_be32(buf + p + 36, s->extra_size);
 		memcpy(buf + p + 40, s->extra, s->extra_size);
 		if (s->extra_size >= 16) {
@@ -165,8 +169,8 @@ static int qcow2_write_snapshots(struct qcow2 *q, struct qcow2_snapshot *snaps, 
 	q->snaps = snaps; /* ours now */
 	q->nb_snapshots = n;
 	if (old_size)
-		return qcow2_update_refcount(q, old_off, qcow2_align_up(q, old_size) >> q->cluster_bits,
-					     -1, err);
+		return qcow2_update_refcount(
+		    q, old_off, qcow2_align_up(q, old_size) >> q->cluster_bits, -1, err);
 	return 0;
 }
 
@@ -327,7 +331,7 @@ int qcow2_snapshot_create(struct block_dev *b, const char *name, struct err *err
 {
 	struct qcow2 *q;
 	int ret = qcow2_snap_lock(b, &q, true, err);
-	struct qcow2_snapshot *ns = NULL, s = { 0 };
+	struct qcow2_snapshot *ns = NULL, s = {0};
 	uint64_t *copy = NULL;
 	int64_t l1off = 0;
 
@@ -353,7 +357,12 @@ int qcow2_snapshot_create(struct block_dev *b, const char *name, struct err *err
 			goto out;
 		}
 	}
+	/* The increments are on disk before any table drops its COPIED flag. */
 	ret = qcow2_update_tree_refcount(q, q->l1, q->l1_size, 1, true, err);
+	if (ret >= 0)
+		ret = qcow2_flush_all(q, err);
+	if (ret >= 0)
+		ret = qcow2_barrier(q, err);
 	if (ret >= 0)
 		ret = qcow2_write_active_l1(q, err);
 	if (ret < 0)
@@ -405,7 +414,8 @@ int qcow2_snapshot_create(struct block_dev *b, const char *name, struct err *err
 		ret = err_errno(err, ENOMEM, "snapshot");
 		goto out;
 	}
-	memcpy(ns, q->snaps, sizeof(*ns) * q->nb_snapshots);
+	if (q->nb_snapshots)
+		memcpy(ns, q->snaps, sizeof(*ns) * q->nb_snapshots);
 	ns[q->nb_snapshots] = s;
 	ret = qcow2_write_snapshots(q, ns, q->nb_snapshots + 1, err);
 	if (ret < 0)
@@ -485,6 +495,11 @@ int qcow2_snapshot_apply(struct block_dev *b, const char *name, struct err *err)
 		ret = qcow2_barrier(q, err);
 	if (ret >= 0)
 		ret = qcow2_update_tree_refcount(q, old, q->l1_size, -1, false, err);
+	/* Decrements are on disk before any COPIED flag is set again. */
+	if (ret >= 0)
+		ret = qcow2_flush_all(q, err);
+	if (ret >= 0)
+		ret = qcow2_barrier(q, err);
 	if (ret >= 0)
 		ret = qcow2_update_tree_refcount(q, q->l1, q->l1_size, 0, true, err);
 	if (ret >= 0)
@@ -526,7 +541,7 @@ int qcow2_snapshot_delete(struct block_dev *b, const char *name, struct err *err
 		ret = qcow2_read_l1_copy(q, &s, s.l1_size, &sl1, err);
 	if (ret < 0)
 		goto out;
-	struct qcow2_snapshot *ns = calloc(q->nb_snapshots, sizeof(*ns));
+	struct qcow2_snapshot *ns = calloc(q->nb_snapshots + 1, sizeof(*ns));
 
 	if (!ns) {
 		ret = err_errno(err, ENOMEM, "snapshot");
@@ -541,9 +556,13 @@ int qcow2_snapshot_delete(struct block_dev *b, const char *name, struct err *err
 	}
 	ret = qcow2_update_tree_refcount(q, sl1, s.l1_size, -1, false, err);
 	if (ret >= 0 && s.l1_size)
-		ret = qcow2_update_refcount(q, s.l1_offset,
-					    qcow2_align_up(q, (uint64_t)s.l1_size * 8) >> q->cluster_bits,
-					    -1, err);
+		ret = qcow2_update_refcount(
+		    q, s.l1_offset, qcow2_align_up(q, (uint64_t)s.l1_size * 8) >> q->cluster_bits,
+		    -1, err);
+	if (ret >= 0)
+		ret = qcow2_flush_all(q, err);
+	if (ret >= 0)
+		ret = qcow2_barrier(q, err);
 	if (ret >= 0)
 		ret = qcow2_update_tree_refcount(q, q->l1, q->l1_size, 0, true, err);
 	if (ret >= 0)

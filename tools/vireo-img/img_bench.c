@@ -12,26 +12,35 @@
 
 int img_cmd_bench(int argc, char **argv)
 {
-	static const struct option lo[] = { { "pattern", required_argument, 0, 'P' },
-					    { 0, 0, 0, 0 } };
+	static const struct option lo[] = {{"pattern", required_argument, 0, 'P'}, {0, 0, 0, 0}};
 	const char *fmt = NULL;
 	uint64_t count = 75000, size = 4096, step = 0, offset = 0;
 	bool write = false, quiet = false;
 	enum block_cache_mode cache = BLOCK_CACHE_WRITEBACK;
 	int pattern = 0, c;
-	struct err err = { { 0 } };
+
+	struct err err = {{0}};
 
 	while ((c = getopt_long(argc, argv, "c:d:f:no:qs:S:t:wUi:", lo, NULL)) != -1) {
 		switch (c) {
-		case 'c': count = strtoull(optarg, NULL, 0); break;
-		case 'd': break; /* synchronous driver: depth 1 */
-		case 'f': fmt = optarg; break;
-		case 'n': cache = BLOCK_CACHE_NONE; break;
+		case 'c':
+			count = strtoull(optarg, NULL, 0);
+			break;
+		case 'd':
+			break; /* synchronous driver: depth 1 */
+		case 'f':
+			fmt = optarg;
+			break;
+		case 'n':
+			cache = BLOCK_CACHE_NONE;
+			break;
 		case 'o':
 			if (img_parse_size(optarg, &offset) < 0)
 				return img_fail(1, "invalid offset");
 			break;
-		case 'q': quiet = true; break;
+		case 'q':
+			quiet = true;
+			break;
 		case 's':
 			if (img_parse_size(optarg, &size) < 0 || !size)
 				return img_fail(1, "invalid buffer size");
@@ -48,18 +57,25 @@ int img_cmd_bench(int argc, char **argv)
 			else
 				cache = BLOCK_CACHE_WRITEBACK;
 			break;
-		case 'w': write = true; break;
-		case 'P': pattern = optarg[0]; break;
-		case 'U': case 'i': break;
-		default: return img_fail(1, "usage: bench [-c N] [-s SIZE] [-S STEP] [-w] [-t CACHE] FILE");
+		case 'w':
+			write = true;
+			break;
+		case 'P':
+			pattern = (int)strtol(optarg, NULL, 0);
+			break;
+		case 'U':
+		case 'i':
+			break;
+		default:
+			return img_fail(
+			    1, "usage: bench [-c N] [-s SIZE] [-S STEP] [-w] [-t CACHE] FILE");
 		}
 	}
-	(void)pattern;
 	if (optind >= argc)
 		return img_fail(1, "bench: expecting a file name");
 	if (!step)
 		step = size;
-	struct block_open_opts o = { 0 };
+	struct block_open_opts o = {0};
 
 	o.format = fmt;
 	o.readonly = !write;
@@ -75,12 +91,13 @@ int img_cmd_bench(int argc, char **argv)
 		block_close(b);
 		return img_fail(1, "bench: buffer larger than the image");
 	}
-	memset(buf, 0xa5, size);
+	memset(buf, pattern, size); /* qemu-img bench --pattern */
 	if (!quiet)
-		printf("Sending %llu %s requests, %llu bytes each, 1 in parallel (starting at offset "
-		       "%llu, step size %llu)\n", (unsigned long long)count, write ? "write" : "read",
-		       (unsigned long long)size, (unsigned long long)offset,
-		       (unsigned long long)step);
+		printf(
+		    "Sending %llu %s requests, %llu bytes each, 1 in parallel (starting at offset "
+		    "%llu, step size %llu)\n",
+		    (unsigned long long)count, write ? "write" : "read", (unsigned long long)size,
+		    (unsigned long long)offset, (unsigned long long)step);
 	struct timespec t0, t1;
 	int ret = 0;
 
@@ -88,16 +105,17 @@ int img_cmd_bench(int argc, char **argv)
 	for (uint64_t i = 0; i < count && ret >= 0; i++) {
 		ret = write ? block_pwrite(b, offset, buf, size, &err)
 			    : block_pread(b, offset, buf, size, &err);
-		/* qemu-img bench's sequence: advance by step, wrap inside the image. */
-		offset += step;
-		if (isz <= size)
+		/* qemu-img bench's sequence (QEMU 7.2): advance by step, modulo the
+		 * image size; a request that would cross the end restarts at 0. */
+		offset = (offset + step) % isz;
+		if (offset + size > isz)
 			offset = 0;
-		else
-			offset %= isz - size;
 	}
+	/* As qemu-img bench (without --flush-interval): the run ends when the
+	 * last request completed; the flush on close is not timed. */
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (ret >= 0 && write)
 		ret = block_flush(b, &err);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
 	block_close(b);
 	free(buf);
 	if (ret < 0)
@@ -115,22 +133,31 @@ static uint64_t rnd(uint64_t *s)
 	return *s;
 }
 
-/* debug-writer [-f FMT] FILE SEED COUNT: random writes, zeroes, discards
- * and flushes (COUNT 0: until killed). */
+/* debug-writer [-f FMT] [-t unsafe] FILE SEED COUNT: random writes, zeroes,
+ * discards and flushes (COUNT 0: until killed). */
 int img_cmd_debug_writer(int argc, char **argv)
 {
 	const char *fmt = NULL;
-	struct err err = { { 0 } };
+	struct err err = {{0}};
 	int c;
 
-	while ((c = getopt(argc, argv, "f:")) != -1)
+	enum block_cache_mode cache = BLOCK_CACHE_WRITEBACK;
+
+	while ((c = getopt(argc, argv, "f:t:")) != -1) {
 		if (c == 'f')
 			fmt = optarg;
+		else if (c == 't' && !strcmp(optarg, "unsafe"))
+			cache = BLOCK_CACHE_UNSAFE;
+	}
 	if (optind + 3 != argc)
-		return img_fail(1, "usage: debug-writer [-f FMT] FILE SEED COUNT");
+		return img_fail(1, "usage: debug-writer [-f FMT] [-t unsafe] FILE SEED COUNT");
 	uint64_t seed = strtoull(argv[optind + 1], NULL, 0) * 2654435761u + 1;
 	uint64_t count = strtoull(argv[optind + 2], NULL, 0);
-	struct block_dev *b = img_open(argv[optind], fmt, true, false, &err);
+	struct block_open_opts o = {0};
+
+	o.format = fmt;
+	o.cache = cache;
+	struct block_dev *b = block_open(argv[optind], &o, &err);
 
 	if (!b)
 		return img_fail(1, "%s", err.msg);

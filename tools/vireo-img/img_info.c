@@ -66,24 +66,35 @@ int img_parse_create_opts(char *opts, struct block_create_opts *co)
 
 int img_cmd_create(int argc, char **argv)
 {
-	struct block_create_opts co = { 0 };
+	struct block_create_opts co = {0};
 	const char *fmt = "raw";
 	bool quiet = false, have_size = false;
-	struct err err = { { 0 } };
+	struct err err = {{0}};
 	int c;
 
 	while ((c = getopt(argc, argv, "f:b:F:o:quh")) != -1) {
 		switch (c) {
-		case 'f': fmt = optarg; break;
-		case 'b': co.backing = optarg; break;
-		case 'F': co.backing_fmt = optarg; break;
+		case 'f':
+			fmt = optarg;
+			break;
+		case 'b':
+			co.backing = optarg;
+			break;
+		case 'F':
+			co.backing_fmt = optarg;
+			break;
 		case 'o':
 			if (img_parse_create_opts(optarg, &co) < 0)
 				return 1;
 			break;
-		case 'q': quiet = true; break;
-		case 'u': break;
-		default: return img_fail(1, "usage: create [-f FMT] [-b BACKING -F FMT] [-o OPTS] FILE [SIZE]");
+		case 'q':
+			quiet = true;
+			break;
+		case 'u':
+			break;
+		default:
+			return img_fail(
+			    1, "usage: create [-f FMT] [-b BACKING -F FMT] [-o OPTS] FILE [SIZE]");
 		}
 	}
 	if (optind >= argc)
@@ -129,7 +140,7 @@ int img_cmd_create(int argc, char **argv)
 static void print_snapshots_json(struct block_dev *b)
 {
 	struct qcow2_snapshot_info *s;
-	struct err err = { { 0 } };
+	struct err err = {{0}};
 	int n = qcow2_snapshot_list(b, &s, &err);
 
 	if (n <= 0) {
@@ -139,7 +150,8 @@ static void print_snapshots_json(struct block_dev *b)
 	}
 	printf("    \"snapshots\": [\n");
 	for (int i = 0; i < n; i++) {
-		printf("        {\n            \"icount\": %llu,\n", (unsigned long long)s[i].icount);
+		printf("        {\n            \"icount\": %llu,\n",
+		       (unsigned long long)s[i].icount);
 		printf("            \"vm-clock-nsec\": %llu,\n",
 		       (unsigned long long)(s[i].vm_clock_nsec % 1000000000ULL));
 		printf("            \"name\": ");
@@ -160,7 +172,7 @@ static void print_snapshots_json(struct block_dev *b)
 static void print_snapshot_table(struct block_dev *b, bool header)
 {
 	struct qcow2_snapshot_info *s;
-	struct err err = { { 0 } };
+	struct err err = {{0}};
 	int n = qcow2_snapshot_list(b, &s, &err);
 
 	if (n < 0)
@@ -220,9 +232,11 @@ static void info_one(struct block_dev *b, bool json, bool last)
 		if (q) {
 			printf("    \"format-specific\": {\n        \"type\": \"qcow2\",\n"
 			       "        \"data\": {\n");
-			printf("            \"compat\": \"%s\",\n", qi.version >= 3 ? "1.1" : "0.10");
+			printf("            \"compat\": \"%s\",\n",
+			       qi.version >= 3 ? "1.1" : "0.10");
 			if (qi.version >= 3) {
-				printf("            \"compression-type\": \"%s\",\n", qi.compression);
+				printf("            \"compression-type\": \"%s\",\n",
+				       qi.compression);
 				printf("            \"lazy-refcounts\": %s,\n",
 				       qi.lazy_refcounts ? "true" : "false");
 			}
@@ -276,26 +290,33 @@ static void info_one(struct block_dev *b, bool json, bool last)
 
 int img_cmd_info(int argc, char **argv)
 {
-	static const struct option lo[] = { { "output", required_argument, 0, 'O' },
-					    { "backing-chain", no_argument, 0, 'B' },
-					    { "force-share", no_argument, 0, 'U' },
-					    { 0, 0, 0, 0 } };
+	static const struct option lo[] = {{"output", required_argument, 0, 'O'},
+					   {"backing-chain", no_argument, 0, 'B'},
+					   {"force-share", no_argument, 0, 'U'},
+					   {0, 0, 0, 0}};
 	const char *fmt = NULL;
 	bool json = false, chain = false;
-	struct err err = { { 0 } };
+	struct err err = {{0}};
 	int c;
 
 	while ((c = getopt_long(argc, argv, "f:U", lo, NULL)) != -1) {
 		switch (c) {
-		case 'f': fmt = optarg; break;
+		case 'f':
+			fmt = optarg;
+			break;
 		case 'O':
 			if (strcmp(optarg, "json") && strcmp(optarg, "human"))
 				return img_fail(1, "--output must be human or json");
 			json = !strcmp(optarg, "json");
 			break;
-		case 'B': chain = true; break;
-		case 'U': break;
-		default: return img_fail(1, "usage: info [-f FMT] [--output=FMT] [--backing-chain] FILE");
+		case 'B':
+			chain = true;
+			break;
+		case 'U':
+			break;
+		default:
+			return img_fail(
+			    1, "usage: info [-f FMT] [--output=FMT] [--backing-chain] FILE");
 		}
 	}
 	if (optind >= argc)
@@ -322,18 +343,20 @@ int img_cmd_info(int argc, char **argv)
 
 int img_cmd_check(int argc, char **argv)
 {
-	static const struct option lo[] = { { "output", required_argument, 0, 'O' },
-					    { "force-share", no_argument, 0, 'U' },
-					    { 0, 0, 0, 0 } };
+	static const struct option lo[] = {{"output", required_argument, 0, 'O'},
+					   {"force-share", no_argument, 0, 'U'},
+					   {0, 0, 0, 0}};
 	const char *fmt = NULL;
 	bool json = false, quiet = false;
 	unsigned fix = 0;
-	struct err err = { { 0 } };
+	struct err err = {{0}};
 	int c;
 
 	while ((c = getopt_long(argc, argv, "f:r:qU", lo, NULL)) != -1) {
 		switch (c) {
-		case 'f': fmt = optarg; break;
+		case 'f':
+			fmt = optarg;
+			break;
 		case 'r':
 			if (!strcmp(optarg, "leaks"))
 				fix = QCOW2_FIX_LEAKS;
@@ -342,15 +365,22 @@ int img_cmd_check(int argc, char **argv)
 			else
 				return img_fail(1, "-r takes 'leaks' or 'all'");
 			break;
-		case 'O': json = !strcmp(optarg, "json"); break;
-		case 'q': quiet = true; break;
-		case 'U': break;
-		default: return img_fail(1, "usage: check [-f FMT] [-r leaks|all] [--output=FMT] FILE");
+		case 'O':
+			json = !strcmp(optarg, "json");
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'U':
+			break;
+		default:
+			return img_fail(1,
+					"usage: check [-f FMT] [-r leaks|all] [--output=FMT] FILE");
 		}
 	}
 	if (optind >= argc)
 		return img_fail(1, "check: expecting a file name");
-	struct block_open_opts o = { 0 };
+	struct block_open_opts o = {0};
 
 	o.format = fmt;
 	o.readonly = !fix;
@@ -400,13 +430,19 @@ int img_cmd_check(int argc, char **argv)
 		if (r.corruptions_fixed)
 			printf("    \"corruptions-fixed\": %llu,\n",
 			       (unsigned long long)r.corruptions_fixed);
-		printf("    \"allocated-clusters\": %llu,\n    \"filename\": ",
-		       (unsigned long long)r.allocated_clusters);
+		/* Like qemu-img: the counters appear only when non-zero. */
+		if (r.allocated_clusters)
+			printf("    \"allocated-clusters\": %llu,\n",
+			       (unsigned long long)r.allocated_clusters);
+		if (r.fragmented_clusters)
+			printf("    \"fragmented-clusters\": %llu,\n",
+			       (unsigned long long)r.fragmented_clusters);
+		if (r.compressed_clusters)
+			printf("    \"compressed-clusters\": %llu,\n",
+			       (unsigned long long)r.compressed_clusters);
+		printf("    \"filename\": ");
 		img_json_string(block_filename(b));
-		printf(",\n    \"format\": \"qcow2\",\n    \"fragmented-clusters\": %llu,\n"
-		       "    \"compressed-clusters\": %llu\n}\n",
-		       (unsigned long long)r.fragmented_clusters,
-		       (unsigned long long)r.compressed_clusters);
+		printf(",\n    \"format\": \"qcow2\"\n}\n");
 	} else if (!quiet) {
 		if (!r.corruptions && !r.leaks && !r.check_errors)
 			printf("No errors were found on the image.\n");
@@ -420,15 +456,20 @@ int img_cmd_check(int argc, char **argv)
 			       (unsigned long long)r.leaks);
 		double t = r.total_clusters ? (double)r.total_clusters : 1;
 
-		printf("%llu/%llu = %.2f%% allocated, %.2f%% fragmented, %.2f%% compressed "
-		       "clusters\nImage end offset: %llu\n",
-		       (unsigned long long)r.allocated_clusters, (unsigned long long)r.total_clusters,
-		       (double)r.allocated_clusters * 100 / t,
-		       r.allocated_clusters ? (double)r.fragmented_clusters * 100 /
-						      (double)r.allocated_clusters : 0.0,
-		       r.allocated_clusters ? (double)r.compressed_clusters * 100 /
-						      (double)r.allocated_clusters : 0.0,
-		       (unsigned long long)r.image_end_offset);
+		if (r.total_clusters && r.allocated_clusters)
+			printf("%llu/%llu = %.2f%% allocated, %.2f%% fragmented, %.2f%% compressed "
+			       "clusters\n",
+			       (unsigned long long)r.allocated_clusters,
+			       (unsigned long long)r.total_clusters,
+			       (double)r.allocated_clusters * 100 / t,
+			       r.allocated_clusters ? (double)r.fragmented_clusters * 100 /
+							  (double)r.allocated_clusters
+						    : 0.0,
+			       r.allocated_clusters ? (double)r.compressed_clusters * 100 /
+							  (double)r.allocated_clusters
+						    : 0.0);
+		if (r.image_end_offset)
+			printf("Image end offset: %llu\n", (unsigned long long)r.image_end_offset);
 	}
 	block_close(b);
 	if (r.corruptions)
@@ -440,19 +481,24 @@ int img_cmd_check(int argc, char **argv)
 
 int img_cmd_map(int argc, char **argv)
 {
-	static const struct option lo[] = { { "output", required_argument, 0, 'O' },
-					    { 0, 0, 0, 0 } };
+	static const struct option lo[] = {{"output", required_argument, 0, 'O'}, {0, 0, 0, 0}};
 	const char *fmt = NULL;
 	bool json = false;
-	struct err err = { { 0 } };
+	struct err err = {{0}};
 	int c;
 
 	while ((c = getopt_long(argc, argv, "f:U", lo, NULL)) != -1) {
 		switch (c) {
-		case 'f': fmt = optarg; break;
-		case 'O': json = !strcmp(optarg, "json"); break;
-		case 'U': break;
-		default: return img_fail(1, "usage: map [-f FMT] [--output=FMT] FILE");
+		case 'f':
+			fmt = optarg;
+			break;
+		case 'O':
+			json = !strcmp(optarg, "json");
+			break;
+		case 'U':
+			break;
+		default:
+			return img_fail(1, "usage: map [-f FMT] [--output=FMT] FILE");
 		}
 	}
 	if (optind >= argc)
@@ -462,7 +508,7 @@ int img_cmd_map(int argc, char **argv)
 	if (!b)
 		return img_fail(1, "%s", err.msg);
 	uint64_t len = block_length(b), off = 0, pnum;
-	struct block_status cur = { 0 }, st = { 0 };
+	struct block_status cur = {0}, st = {0};
 	uint64_t cur_start = 0, cur_len = 0;
 	bool first = true, have = false;
 	int ret = 0;
@@ -475,7 +521,8 @@ int img_cmd_map(int argc, char **argv)
 		bool end = off >= len;
 
 		if (!end) {
-			ret = block_get_status(b, off, len - off > (1ULL << 30) ? 1ULL << 30 : len - off,
+			ret = block_get_status(b, off,
+					       len - off > (1ULL << 30) ? 1ULL << 30 : len - off,
 					       &pnum, &st, &err);
 			if (ret < 0)
 				break;
@@ -497,13 +544,14 @@ int img_cmd_map(int argc, char **argv)
 				if (cur.compressed)
 					printf(", \"compressed\": true");
 				if (cur.has_offset)
-					printf(", \"offset\": %llu", (unsigned long long)cur.host_off);
+					printf(", \"offset\": %llu",
+					       (unsigned long long)cur.host_off);
 				printf("}");
 				first = false;
 			} else if (have && cur.data && cur.has_offset) {
-				printf("%#-16llx%#-16llx%#-16llx%s\n", (unsigned long long)cur_start,
-				       (unsigned long long)cur_len, (unsigned long long)cur.host_off,
-				       cur.file);
+				printf("%#-16llx%#-16llx%#-16llx%s\n",
+				       (unsigned long long)cur_start, (unsigned long long)cur_len,
+				       (unsigned long long)cur.host_off, cur.file);
 			}
 			if (end)
 				break;
@@ -523,12 +571,14 @@ int img_cmd_snapshot(int argc, char **argv)
 {
 	char op = 0;
 	const char *name = NULL;
-	struct err err = { { 0 } };
+	struct err err = {{0}};
 	int c, ret = 0;
 
 	while ((c = getopt(argc, argv, "c:a:d:lqU")) != -1) {
 		switch (c) {
-		case 'c': case 'a': case 'd':
+		case 'c':
+		case 'a':
+		case 'd':
 			if (op)
 				return img_fail(1, "snapshot: only one operation at a time");
 			op = (char)c, name = optarg;
@@ -538,8 +588,11 @@ int img_cmd_snapshot(int argc, char **argv)
 				return img_fail(1, "snapshot: only one operation at a time");
 			op = 'l';
 			break;
-		case 'q': case 'U': break;
-		default: return img_fail(1, "usage: snapshot -c|-a|-d NAME | -l FILE");
+		case 'q':
+		case 'U':
+			break;
+		default:
+			return img_fail(1, "usage: snapshot -c|-a|-d NAME | -l FILE");
 		}
 	}
 	if (!op || optind >= argc)
@@ -554,10 +607,18 @@ int img_cmd_snapshot(int argc, char **argv)
 				argv[optind], block_format(b));
 	}
 	switch (op) {
-	case 'l': print_snapshot_table(b, true); break;
-	case 'c': ret = qcow2_snapshot_create(b, name, &err); break;
-	case 'a': ret = qcow2_snapshot_apply(b, name, &err); break;
-	case 'd': ret = qcow2_snapshot_delete(b, name, &err); break;
+	case 'l':
+		print_snapshot_table(b, true);
+		break;
+	case 'c':
+		ret = qcow2_snapshot_create(b, name, &err);
+		break;
+	case 'a':
+		ret = qcow2_snapshot_apply(b, name, &err);
+		break;
+	case 'd':
+		ret = qcow2_snapshot_delete(b, name, &err);
+		break;
 	}
 	block_close(b);
 	if (ret < 0)

@@ -38,13 +38,41 @@ int img_parse_size(const char *s, uint64_t *out)
 	switch (*end) {
 	case 0:
 		break;
-	case 'b': case 'B': mul = 1; end++; break;
-	case 'k': case 'K': mul = 1ULL << 10; end++; break;
-	case 'm': case 'M': mul = 1ULL << 20; end++; break;
-	case 'g': case 'G': mul = 1ULL << 30; end++; break;
-	case 't': case 'T': mul = 1ULL << 40; end++; break;
-	case 'p': case 'P': mul = 1ULL << 50; end++; break;
-	case 'e': case 'E': mul = 1ULL << 60; end++; break;
+	case 'b':
+	case 'B':
+		mul = 1;
+		end++;
+		break;
+	case 'k':
+	case 'K':
+		mul = 1ULL << 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		mul = 1ULL << 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		mul = 1ULL << 30;
+		end++;
+		break;
+	case 't':
+	case 'T':
+		mul = 1ULL << 40;
+		end++;
+		break;
+	case 'p':
+	case 'P':
+		mul = 1ULL << 50;
+		end++;
+		break;
+	case 'e':
+	case 'E':
+		mul = 1ULL << 60;
+		end++;
+		break;
 	default:
 		return -EINVAL;
 	}
@@ -61,7 +89,7 @@ int img_parse_size(const char *s, uint64_t *out)
 struct block_dev *img_open(const char *path, const char *fmt, bool rw, bool no_backing,
 			   struct err *err)
 {
-	struct block_open_opts o = { 0 };
+	struct block_open_opts o = {0};
 
 	o.format = fmt;
 	o.readonly = !rw;
@@ -87,7 +115,7 @@ void img_json_string(const char *s)
 
 void img_human_size(uint64_t v, char *buf, size_t n)
 {
-	static const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+	static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
 	double d = (double)v;
 	int u = 0;
 
@@ -113,7 +141,8 @@ static void usage(FILE *f)
 	      "  rebase [-f FMT] [-u] -b BACKING [-F FMT] FILE\n"
 	      "  map [-f FMT] [--output=human|json] FILE\n"
 	      "  compare [-f FMT] [-F FMT] [-s] A B\n"
-	      "  bench [-f FMT] [-c COUNT] [-s SIZE] [-w] [--pattern=seq|random] [-t none|writeback] FILE\n"
+	      "  bench [-f FMT] [-c COUNT] [-s SIZE] [-S STEP] [-w] [--pattern=BYTE] [-t "
+	      "none|writeback|unsafe] FILE\n"
 	      "Sizes take k, M, G, T suffixes (powers of 1024).\n",
 	      f);
 }
@@ -124,14 +153,19 @@ int main(int argc, char **argv)
 		const char *name;
 		int (*fn)(int, char **);
 	} cmds[] = {
-		{ "create", img_cmd_create },	  { "info", img_cmd_info },
-		{ "check", img_cmd_check },	  { "map", img_cmd_map },
-		{ "snapshot", img_cmd_snapshot }, { "convert", img_cmd_convert },
-		{ "resize", img_cmd_resize },	  { "commit", img_cmd_commit },
-		{ "rebase", img_cmd_rebase },	  { "compare", img_cmd_compare },
-		{ "bench", img_cmd_bench },
-		/* Undocumented: random writes for the crash-safety test. */
-		{ "debug-writer", img_cmd_debug_writer },
+	    {"create", img_cmd_create},
+	    {"info", img_cmd_info},
+	    {"check", img_cmd_check},
+	    {"map", img_cmd_map},
+	    {"snapshot", img_cmd_snapshot},
+	    {"convert", img_cmd_convert},
+	    {"resize", img_cmd_resize},
+	    {"commit", img_cmd_commit},
+	    {"rebase", img_cmd_rebase},
+	    {"compare", img_cmd_compare},
+	    {"bench", img_cmd_bench},
+	    /* Undocumented: random writes for the crash-safety test. */
+	    {"debug-writer", img_cmd_debug_writer},
 	};
 
 	if (argc < 2) {
