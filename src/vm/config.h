@@ -20,6 +20,12 @@ struct vm_config {
 	enum serial_kind serial;
 	const char *serial_path; /* for SERIAL_FILE */
 	bool no_reboot;
+	struct {
+		bool enabled;  /* --gdb */
+		uint32_t addr; /* IPv4 loopback address, host byte order */
+		uint16_t port; /* 0: any free port (logged) */
+		bool wait;     /* --gdb-wait: vCPUs start paused until gdb continues */
+	} gdb;
 };
 
 #endif

@@ -360,4 +360,7 @@ const struct accel_ops accel_kvm_ops = {
 	.send_msi = kvm_send_msi,
 	.add_ioeventfd = kvm_add_ioeventfd,
 	.add_irqfd_msi = kvm_add_irqfd_msi,
+	.set_guest_debug = kvm_set_guest_debug,
+	.get_fpu = kvm_get_fpu,
+	.set_fpu = kvm_set_fpu,
 };

@@ -26,6 +26,8 @@ struct kvm_accel {
 struct kvm_accel_vcpu {
 	int fd;
 	struct kvm_run *run;
+	struct accel_guest_debug dbg; /* what set_guest_debug last asked for */
+	bool dbg_on;
 };
 
 int kvm_vcpu_init(struct vcpu *vcpu, struct err *err);
@@ -34,6 +36,9 @@ enum vcpu_exit kvm_vcpu_run(struct vcpu *vcpu);
 void kvm_vcpu_kick(struct vcpu *vcpu);
 int kvm_get_state(struct vcpu *vcpu, struct x86_cpu_state *st);
 int kvm_set_state(struct vcpu *vcpu, const struct x86_cpu_state *st);
+int kvm_set_guest_debug(struct vcpu *vcpu, const struct accel_guest_debug *dbg);
+int kvm_get_fpu(struct vcpu *vcpu, struct x86_fpu_state *fpu);
+int kvm_set_fpu(struct vcpu *vcpu, const struct x86_fpu_state *fpu);
 /* Installs the SIGUSR1 handler used for kicks (idempotent). */
 void kvm_vcpu_signals_init(void);
 
