@@ -108,7 +108,8 @@ void vm_request_exit(struct vm *vm, int status);
  * has parked: no guest code runs and vCPU state may be read and written
  * through the accelerator. 0 when paused; -ECANCELED when the VM is ending
  * (a request is pending) instead. Pausing a paused VM just returns 0, and a
- * VM not started yet parks its vCPUs as soon as they start. */
+ * VM not started yet parks its vCPUs as soon as they start. The caller must
+ * hold nothing a vCPU thread may wait for (a device lock), or it deadlocks. */
 int vm_pause(struct vm *vm);
 void vm_resume(struct vm *vm);
 /* Resumes only vcpu; the others stay parked until vm_resume. */

@@ -7,11 +7,12 @@
 GDB_CASES="gdb_attach_at_reset_vector gdb_read_memory gdb_sw_breakpoint gdb_stepi gdb_page_walk
 	gdb_unmapped_memory gdb_hw_breakpoint gdb_write_memory gdb_exit_reported gdb_exit_status"
 RSP_CASES="gdb_rsp_interrupt gdb_rsp_detach gdb_rsp_kill"
+RESET_CASES="gdb_breakpoint_survives_reset"
 if ! command -v gdb >/dev/null 2>&1; then
-	for n in $GDB_CASES $RSP_CASES; do echo "skip $n: gdb is not installed"; done
+	for n in $GDB_CASES $RSP_CASES $RESET_CASES; do echo "skip $n: gdb is not installed"; done
 	exit 0
 fi
-guests_preflight $GDB_CASES $RSP_CASES
+guests_preflight $GDB_CASES $RSP_CASES $RESET_CASES
 
 FW=$GUESTS/gdb-fw.bin
 OBJ=$VIREO_BUILD/guests/o64/firmware/gdb-fw.o
@@ -30,17 +31,19 @@ MAGIC=$(sym gdb_magic)
 PATCH=$(sym gdb_patch)
 
 # vireo_start NAME ARGS...: starts vireo in the background (PID in VPID),
-# waits for its "gdb stub listening" line and sets PORT.
+# waits for its "gdb stub listening" line and sets PORT. Boots gdb-fw.bin
+# unless ARGS name a --kernel.
 vireo_start() {
-	local name=$1 i
+	local name=$1 i boot=(--firmware "$FW")
 	shift
+	case " $* " in *" --kernel "*) boot=() ;; esac
 	timeout "$GUEST_TIMEOUT" "$VIREO" --accel kvm --serial none --gdb tcp::0 "$@" \
-		--firmware "$FW" </dev/null >"$tmp/$name.out" 2>"$tmp/$name.err" &
+		"${boot[@]}" </dev/null >"$tmp/$name.out" 2>"$tmp/$name.err" &
 	VPID=$!
 	PORT=
 	for i in $(seq 100); do
 		PORT=$(sed -n 's/.*gdb stub listening on tcp:127\.0\.0\.1:\([0-9]*\).*/\1/p' \
-			"$tmp/$name.err")
+			"$tmp/$name.err" 2>/dev/null)
 		[ -n "$PORT" ] && return 0
 		kill -0 "$VPID" 2>/dev/null || break
 		sleep 0.05
@@ -114,6 +117,28 @@ else
 		cat "$L"
 		echo "--- vireo stderr ---"
 		head -n 30 "$tmp/gdb.err"
+	fi
+fi
+
+# Breakpoints outlive a guest reset: the stub re-arms them in the rebuilt
+# RAM and vCPUs. The lifecycle kernel reboots twice through the 8042; a
+# breakpoint on its entry point is hit by the second and third boots.
+LC=$GUESTS/lifecycle.elf
+ENTRY=$(readelf -h "$LC" 2>/dev/null | awk '/Entry point/ { print $4 }')
+if [ -z "$ENTRY" ]; then
+	echo "not ok gdb_breakpoint_survives_reset: no entry point in $LC"
+elif ! vireo_start reset --gdb-wait --kernel "$LC" --cmdline "action=kbd resets=2"; then
+	echo "not ok gdb_breakpoint_survives_reset: vireo did not start its GDB stub"
+else
+	timeout 60 gdb -batch -nx -ex "target remote 127.0.0.1:$PORT" -ex "break *$ENTRY" \
+		-ex continue -ex continue -ex delete -ex continue >"$tmp/reset.log" 2>&1
+	vireo_wait
+	hits=$(grep -ac "^Breakpoint 1, 0x0*${ENTRY#0x} in" "$tmp/reset.log")
+	if [ "$RC" -eq "$PASS_RC" ] && [ "$hits" -eq 2 ]; then
+		echo "ok gdb_breakpoint_survives_reset"
+	else
+		echo "not ok gdb_breakpoint_survives_reset: status $RC (want $PASS_RC), $hits hits (want 2)"
+		cat "$tmp/reset.log"
 	fi
 fi
 

@@ -79,7 +79,7 @@ static void test_rsp(void)
 	rsp_init(&p);
 	{
 		size_t big = RSP_MAX_PACKET + 10;
-		char *s = malloc(big + 4);
+		char *s = malloc(big + 5); /* $, payload, #cc, NUL */
 		uint8_t sum = 0;
 
 		CHECK(s != NULL);
