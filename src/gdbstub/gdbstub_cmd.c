@@ -288,15 +288,15 @@ static void gdb_cmd_vcont(struct gdbstub *g, const char *p)
 	while (*p == ';') {
 		int a, tid = -1;
 		uint64_t sig;
+		char c;
 
 		p++;
-		switch (*p++) {
-		case 'c': a = CONT; break;
-		case 's': a = STEP; break;
-		case 'C': a = CONT; if (!rsp_parse_hex(&p, &sig)) a = -1; break;
-		case 'S': a = STEP; if (!rsp_parse_hex(&p, &sig)) a = -1; break;
-		default: a = -1; break;
-		}
+		c = *p++;
+		a = c == 'c' || c == 'C' ? CONT : c == 's' || c == 'S' ? STEP : -1;
+		/* C and S carry a signal for the guest, which a machine cannot
+		 * take: parsed and ignored. */
+		if ((c == 'C' || c == 'S') && !rsp_parse_hex(&p, &sig))
+			a = -1;
 		if (a >= 0 && *p == ':') {
 			p++;
 			tid = gdb_parse_thread(g, &p);

@@ -526,16 +526,11 @@ static uint64_t kvm_dr7(const struct accel_guest_debug *dbg)
 	uint64_t dr7 = 0x600; /* GE, and bit 10 which reads as 1 */
 
 	for (unsigned i = 0; i < dbg->nhw && i < ACCEL_NUM_HWBP; i++) {
-		unsigned len, type = dbg->hw[i].type <= ACCEL_HWBP_ACCESS ? dbg->hw[i].type : 0;
+		unsigned type = dbg->hw[i].type <= ACCEL_HWBP_ACCESS ? dbg->hw[i].type : 0;
+		unsigned bytes = type == ACCEL_HWBP_EXEC ? 1 : dbg->hw[i].len;
+		uint64_t len = bytes == 2 ? 1 : bytes == 4 ? 3 : bytes == 8 ? 2 : 0;
 
-		switch (type == ACCEL_HWBP_EXEC ? 1 : dbg->hw[i].len) {
-		case 2: len = 1; break;
-		case 4: len = 3; break;
-		case 8: len = 2; break;
-		default: len = 0; break;
-		}
-		dr7 |= (2ull << (i * 2)) | ((uint64_t)rw[type] << (16 + i * 4)) |
-		       ((uint64_t)len << (18 + i * 4));
+		dr7 |= (2ull << (i * 2)) | ((uint64_t)rw[type] << (16 + i * 4)) | (len << (18 + i * 4));
 	}
 	return dr7;
 }
