@@ -291,7 +291,9 @@ static void gdb_cmd_vcont(struct gdbstub *g, const char *p)
 		char c;
 
 		p++;
-		c = *p++;
+		c = *p;
+		if (c)
+			p++; /* never past the terminating NUL */
 		a = c == 'c' || c == 'C' ? CONT : c == 's' || c == 'S' ? STEP : -1;
 		/* C and S carry a signal for the guest, which a machine cannot
 		 * take: parsed and ignored. */
@@ -432,10 +434,16 @@ static void gdb_cmd_query(struct gdbstub *g, const char *p)
 
 static void gdb_cmd_H(struct gdbstub *g, const char *p)
 {
-	char op = *p++;
-	int cpu = gdb_parse_thread(g, &p);
+	char op = *p;
+	int cpu;
 
-	if (cpu == -2 || *p || (op != 'g' && op != 'c')) {
+	if (op != 'g' && op != 'c') {
+		gdb_send_str(g, GDB_E_INVAL);
+		return;
+	}
+	p++;
+	cpu = gdb_parse_thread(g, &p);
+	if (cpu == -2 || *p) {
 		gdb_send_str(g, GDB_E_INVAL);
 		return;
 	}
