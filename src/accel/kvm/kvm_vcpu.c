@@ -143,23 +143,24 @@ static int kvm_vcpu_set_msrs(int fd, struct err *err)
 		{ MSR_MTRR_DEF_TYPE, (1u << 11) | 6 },
 	};
 	enum { N = sizeof(msrs) / sizeof(msrs[0]) };
-	struct {
-		struct kvm_msrs hdr;
-		struct kvm_msr_entry e[N];
-	} m;
+	/* struct kvm_msrs ends in a flexible array; a struct embedding it
+	 * before more members is a GNU extension clang rejects, so it is laid
+	 * out in an aligned buffer instead. */
+	uint64_t buf[(sizeof(struct kvm_msrs) + N * sizeof(struct kvm_msr_entry)) / 8 + 1];
+	struct kvm_msrs *m = (struct kvm_msrs *)buf;
 	int r;
 
-	memset(&m, 0, sizeof(m));
-	m.hdr.nmsrs = N;
+	memset(buf, 0, sizeof(buf));
+	m->nmsrs = N;
 	for (unsigned i = 0; i < N; i++) {
-		m.e[i].index = msrs[i].index;
-		m.e[i].data = msrs[i].data;
+		m->entries[i].index = msrs[i].index;
+		m->entries[i].data = msrs[i].data;
 	}
-	r = ioctl(fd, KVM_SET_MSRS, &m);
+	r = ioctl(fd, KVM_SET_MSRS, m);
 	if (r < 0)
 		return err_errno(err, errno, "KVM_SET_MSRS");
 	if (r < N)
-		return err_set(err, "KVM refused MSR 0x%x", m.e[r].index);
+		return err_set(err, "KVM refused MSR 0x%x", m->entries[r].index);
 	return 0;
 }
 
