@@ -57,6 +57,10 @@ $(B)/vireo: $(B)/obj/src/main.o $(B)/libvireo.a
 	@echo '  LD   $@'
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# Keep intermediate objects (unit-test and fuzz objects are reached through
+# pattern rules only), so a second `make` rebuilds nothing.
+.SECONDARY:
+
 .SECONDEXPANSION:
 $(TOOL_BINS): $(B)/%: $$(addprefix $(B)/obj/,$$(addsuffix .o,$$(basename $$(wildcard tools/$$*/*.c)))) $(B)/libvireo.a
 	@echo '  LD   $@'

@@ -52,7 +52,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	printf("%lld %d %ld\n", (long long)(t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec),
+	printf("%lld %d %ld\n",
+	       (long long)(t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec),
 	       WIFEXITED(status) ? WEXITSTATUS(status) : -1, ru.ru_maxrss);
 	return 0;
 }

@@ -15,8 +15,9 @@ trap 'rm -rf "$tmp"' EXIT
 q() { # name want_rc pattern qemu-args...
 	local name=$1 want=$2 pat=$3 rc
 	shift 3
-	timeout 60 qemu-system-x86_64 -accel "$ACCEL" -m 512M -display none -nodefaults -serial stdio \
-		-device isa-debug-exit,iobase=0xf4,iosize=4 "$@" 2>/dev/null | tr -d '\r' >"$tmp/out"
+	timeout 60 qemu-system-x86_64 -accel "$ACCEL" -m 512M -display none -nodefaults \
+		-serial stdio -device isa-debug-exit,iobase=0xf4,iosize=4 "$@" 2>/dev/null |
+		tr -d '\r' >"$tmp/out"
 	rc=${PIPESTATUS[0]}
 	if [ "$rc" -eq "$want" ] && { [ -z "$pat" ] || grep -aEq -- "$pat" "$tmp/out"; }; then
 		echo "ok qemu_$name"
@@ -28,22 +29,25 @@ q() { # name want_rc pattern qemu-args...
 head -c 6000 /dev/urandom >"$tmp/initrd"
 sum=$(od -An -v -tu1 "$tmp/initrd" | awk 'BEGIN { a = 1; b = 0 }
 	{ for (i = 1; i <= NF; i++) { a = (a + $i) % 65521; b = (b + a) % 65521 } }
-	END { printf "0x%08x\n", b * 65536 + a }')
+	END { printf "0x%x\n", b * 65536 + a }')
 
 q mbcheck 33 '^mbcheck: all checks ok' -kernel "$G/mbcheck.elf" -initrd "$tmp/initrd" \
 	-append "mem_mib=512 mem_slack_kib=1024 initrd_len=6000 initrd_sum=$sum"
 for n in 1 2 4; do
 	q "smp$n" 33 "^smp: $n cpus" -smp "$n" -kernel "$G/smp.elf" -append "cpus=$n"
 done
-(sleep 3; printf 'hello q') | q echo 33 '^echo: input arrived by interrupt: ok' -kernel "$G/echo.elf"
+(sleep 3; printf 'hello q') |
+	q echo 33 '^echo: input arrived by interrupt: ok' -kernel "$G/echo.elf"
 q exit_code 85 '^lifecycle: exit 42' -kernel "$G/lifecycle.elf" -append "action=exit:42"
-q poweroff 0 '^lifecycle: powering off' -kernel "$G/lifecycle.elf" -append "action=poweroff slp_typ=0"
+q poweroff 0 '^lifecycle: powering off' -kernel "$G/lifecycle.elf" \
+	-append "action=poweroff slp_typ=0"
 for a in kbd cf9 triple; do
 	q "reset_$a" 33 '^lifecycle: came back after 2 resets: ok' -kernel "$G/lifecycle.elf" \
 		-append "action=$a resets=2"
-	q "reset_${a}_no_reboot" 0 "^lifecycle: resetting via $a" -no-reboot -kernel "$G/lifecycle.elf" \
-		-append "action=$a"
+	q "reset_${a}_no_reboot" 0 "^lifecycle: resetting via $a" -no-reboot \
+		-kernel "$G/lifecycle.elf" -append "action=$a"
 done
 q firmware 33 '^firmware: long mode ok' -bios "$G/firmware.bin"
 q exit_fw 33 '' -bios "$G/exit-fw.bin"
-q linux64_16bit_entry 37 '^linux64: entered through the 16-bit setup code' -kernel "$G/linux64.bzImage"
+q linux64_16bit_entry 37 '^linux64: entered through the 16-bit setup code' \
+	-kernel "$G/linux64.bzImage"

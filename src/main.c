@@ -42,8 +42,16 @@ static const char usage_text[] =
 	"  --cpus N            number of vCPUs (default 1)\n"
 	"  -m, --memory SIZE   guest RAM; suffix K, M, G or T, bare numbers are MiB\n"
 	"                      (default 512M)\n"
-	"  --serial stdio|file:PATH|none  where COM1 goes (default stdio)\n"
+	"  --serial stdio|file:PATH|none  where the guest console goes (default stdio)\n"
+	"  --console serial|virtio  the console device: COM1 (ttyS0, default) or\n"
+	"                      virtio-console (hvc0; COM1 is then left unconnected)\n"
 	"  --no-reboot         exit instead of rebooting when the guest resets\n"
+	"Devices:\n"
+	"  --disk PATH[,readonly=on][,cache=none|writeback|unsafe][,serial=STR]\n"
+	"         [,format=raw|qcow2][,queues=N]\n"
+	"                      a virtio-blk disk (repeatable: vda, vdb, ...; ',,' is a\n"
+	"                      literal comma in PATH; default one queue per vCPU)\n"
+	"  --rng               a virtio-rng device (host getrandom)\n"
 	"Debugging:\n"
 	"  --gdb tcp:HOST:PORT  GDB remote stub on a loopback address (tcp::PORT means\n"
 	"                      127.0.0.1; port 0 picks a free one, logged); attaching\n"
@@ -69,6 +77,9 @@ enum {
 	OPT_SERIAL,
 	OPT_NO_REBOOT,
 	OPT_VERSION,
+	OPT_CONSOLE,
+	OPT_DISK,
+	OPT_RNG,
 	OPT_GDB,
 	OPT_GDB_WAIT,
 };
@@ -83,6 +94,9 @@ static const struct option main_options[] = {
 	{ "memory", required_argument, NULL, 'm' },
 	{ "serial", required_argument, NULL, OPT_SERIAL },
 	{ "no-reboot", no_argument, NULL, OPT_NO_REBOOT },
+	{ "console", required_argument, NULL, OPT_CONSOLE },
+	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "rng", no_argument, NULL, OPT_RNG },
 	{ "gdb", required_argument, NULL, OPT_GDB },
 	{ "gdb-wait", no_argument, NULL, OPT_GDB_WAIT },
 	{ "help", no_argument, NULL, 'h' },
@@ -171,6 +185,24 @@ static int main_parse(int argc, char **argv, struct vm_config *cfg)
 			break;
 		case OPT_NO_REBOOT:
 			cfg->no_reboot = true;
+			break;
+		case OPT_CONSOLE:
+			if (!strcmp(optarg, "serial"))
+				cfg->console = CONSOLE_SERIAL;
+			else if (!strcmp(optarg, "virtio"))
+				cfg->console = CONSOLE_VIRTIO;
+			else
+				return usage_error("--console '%s': expected serial or virtio", optarg);
+			break;
+		case OPT_DISK:
+			if (cfg->ndisks == VM_MAX_DISKS)
+				return usage_error("--disk: at most %d disks", VM_MAX_DISKS);
+			if (virtio_blk_parse(optarg, &cfg->disks[cfg->ndisks], &err) < 0)
+				return usage_error("%s", err.msg);
+			cfg->ndisks++;
+			break;
+		case OPT_RNG:
+			cfg->rng = true;
 			break;
 		case OPT_GDB:
 			if (gdbstub_parse_addr(optarg, &cfg->gdb.addr, &cfg->gdb.port, &err))
@@ -269,43 +301,63 @@ static void main_signals(void)
 	}
 }
 
-int main(int argc, char **argv)
+static void main_config_fini(struct vm_config *cfg)
+{
+	for (unsigned i = 0; i < cfg->ndisks; i++)
+		virtio_blk_opts_fini(&cfg->disks[i]);
+	cfg->ndisks = 0;
+}
+
+static int main_run(struct vm_config *cfg)
 {
 	struct err err = { { 0 } };
 	const struct accel_ops *accel;
-	struct vm_config cfg;
 	const char *why;
 	struct vm *vm;
 	unsigned max;
 	int status;
 
-	status = main_parse(argc, argv, &cfg);
-	if (status)
-		return status == MAIN_DONE ? EXIT_SUCCESS : status;
-	if ((cfg.kernel && main_check_file("--kernel", cfg.kernel)) ||
-	    (cfg.initrd && main_check_file("--initrd", cfg.initrd)) ||
-	    (cfg.firmware && main_check_file("--firmware", cfg.firmware)))
+	if ((cfg->kernel && main_check_file("--kernel", cfg->kernel)) ||
+	    (cfg->initrd && main_check_file("--initrd", cfg->initrd)) ||
+	    (cfg->firmware && main_check_file("--firmware", cfg->firmware)))
 		return EXIT_FAILURE;
+	for (unsigned i = 0; i < cfg->ndisks; i++)
+		if (main_check_file("--disk", cfg->disks[i].path))
+			return EXIT_FAILURE;
 
-	accel = accel_select(cfg.accel, &why, &err);
+	accel = accel_select(cfg->accel, &why, &err);
 	if (!accel) {
 		log_error("%s", err.msg);
 		return EXIT_FAILURE;
 	}
-	if (cfg.accel == ACCEL_AUTO)
+	if (cfg->accel == ACCEL_AUTO)
 		log_info("using %s (%s)", accel->name, why);
 	max = accel->max_vcpus(NULL);
-	if (max && cfg.cpus > max)
-		return usage_error("--cpus %u: %s supports at most %u vCPUs on this host", cfg.cpus,
+	if (max && cfg->cpus > max)
+		return usage_error("--cpus %u: %s supports at most %u vCPUs on this host", cfg->cpus,
 				   accel->name, max);
 
 	main_signals();
-	vm = vm_create(&cfg, accel, &err);
+	vm = vm_create(cfg, accel, &err);
 	if (!vm) {
 		log_error("%s", err.msg);
 		return EXIT_FAILURE;
 	}
 	status = vm_run(vm);
 	vm_destroy(vm);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	struct vm_config cfg;
+	int status;
+
+	status = main_parse(argc, argv, &cfg);
+	if (status == 0)
+		status = main_run(&cfg);
+	else if (status == MAIN_DONE)
+		status = EXIT_SUCCESS;
+	main_config_fini(&cfg);
 	return status;
 }

@@ -181,6 +181,18 @@ static enum vm_request vm_wait(struct vm *vm, int sfd)
 	return (enum vm_request)req;
 }
 
+/* A signal that arrived while the machine was busy resetting: returns its
+ * number (consumed) or 0. Checked before every reboot, because a guest that
+ * resets at once would otherwise never let vm_wait look at the signalfd. */
+static int vm_pending_signal(int sfd)
+{
+	struct signalfd_siginfo si;
+
+	if (sfd >= 0 && read(sfd, &si, sizeof(si)) == sizeof(si))
+		return (int)si.ssi_signo;
+	return 0;
+}
+
 static enum vm_request vm_run_once(struct vm *vm, int sfd)
 {
 	struct err err = { { 0 } };
@@ -220,7 +232,14 @@ int vm_run(struct vm *vm)
 		case VM_REQ_EXIT:
 			status = atomic_load(&vm->exit_status);
 			break;
-		case VM_REQ_RESET:
+		case VM_REQ_RESET: {
+			int sig = vm_pending_signal(sfd);
+
+			if (sig) {
+				log_info("received signal %d, stopping the VM", sig);
+				status = 128 + sig;
+				break;
+			}
 			if (vm->cfg->no_reboot) {
 				status = VM_EXIT_RESET_NO_REBOOT;
 				break;
@@ -233,6 +252,7 @@ int vm_run(struct vm *vm)
 			}
 			vm->resets++;
 			continue;
+		}
 		case VM_REQ_ERROR:
 		default:
 			status = 1;

@@ -8,13 +8,15 @@
 GD   := tests/guests
 GB   := $(B)/guests
 GCC_GUEST := gcc
-GUEST_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -Wno-unused-parameter -ffreestanding -nostdlib \
-	-fno-pic -fno-pie -fno-stack-protector -fno-asynchronous-unwind-tables -fcf-protection=none \
-	-mno-red-zone -mgeneral-regs-only -Isrc -I$(GD)/lib -I$(GD)/multiboot -I$(GD)/linux64 -I$(GB) -MMD -MP
+GUEST_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -Wno-unused-parameter \
+	-ffreestanding -nostdlib -fno-pic -fno-pie -fno-stack-protector \
+	-fno-asynchronous-unwind-tables -fcf-protection=none -mno-red-zone -mgeneral-regs-only \
+	-Isrc -I$(GD)/lib -I$(GD)/multiboot -I$(GD)/linux64 -I$(GB) -MMD -MP
 GUEST_LIB := guest acpi memmap
 GUEST_LDFLAGS := -nostdlib -static -z noexecstack --no-warn-rwx-segments
 
-GUEST_BINS := $(GB)/mbcheck.elf $(GB)/lifecycle.elf $(GB)/smp.elf $(GB)/echo.elf $(GB)/linux64.bzImage \
+GUEST_BINS := $(GB)/mbcheck.elf $(GB)/lifecycle.elf $(GB)/smp.elf $(GB)/echo.elf \
+	$(GB)/linux64.bzImage \
 	$(GB)/firmware.bin $(GB)/exit-fw.bin $(GB)/gdb-fw.bin
 
 guests:: $(GUEST_BINS)
@@ -50,8 +52,8 @@ GUEST_LIB64 := $(GUEST_LIB:%=$(GB)/o64/lib/%.o)
 # Multiboot kernels: entry + one main file (+ extra objects) + the library.
 $(GB)/mbcheck.elf: $(GB)/o32/multiboot/entry.o $(GB)/o32/multiboot/mbcheck.o $(GUEST_LIB32)
 $(GB)/lifecycle.elf: $(GB)/o32/multiboot/entry.o $(GB)/o32/multiboot/lifecycle.o $(GUEST_LIB32)
-$(GB)/smp.elf: $(GB)/o32/multiboot/entry.o $(GB)/o32/multiboot/smp.o $(GB)/o32/multiboot/smp_tramp.o \
-	$(GUEST_LIB32)
+$(GB)/smp.elf: $(GB)/o32/multiboot/entry.o $(GB)/o32/multiboot/smp.o \
+	$(GB)/o32/multiboot/smp_tramp.o $(GUEST_LIB32)
 $(GB)/echo.elf: $(GB)/o32/multiboot/entry.o $(GB)/o32/multiboot/echo.o $(GB)/o32/multiboot/isr.o \
 	$(GUEST_LIB32)
 $(GB)/%.elf: $(GD)/multiboot/multiboot.ld

@@ -31,21 +31,23 @@ guests_preflight() {
 	fi
 	# Fail fast, not by one timeout per case, when guests cannot end a run:
 	# every guest reports its result through isa-debug-exit.
-	timeout 10 "$VIREO" --accel kvm --serial none --firmware "$GUESTS/exit-fw.bin" </dev/null >/dev/null 2>&1
+	timeout 10 "$VIREO" --accel kvm --serial none --firmware "$GUESTS/exit-fw.bin" \
+		</dev/null >/dev/null 2>&1
 	local rc=$?
 	if [ "$rc" -ne "$PASS_RC" ]; then
 		for n in "$@"; do
-			echo "not ok $n: exit-fw.bin (isa-debug-exit 0x10 at the reset vector) ended with status $rc, not $PASS_RC"
+			echo "not ok $n: exit-fw.bin (isa-debug-exit 0x10 at the reset vector)" \
+				"ended with status $rc, not $PASS_RC"
 		done
 		exit 0
 	fi
 }
 
-# adler32 FILE: RFC 1950 checksum as 0x%08x, the guests' initrd_sum=.
+# adler32 FILE: RFC 1950 checksum as 0x%x (no leading zeros, as the guests print it).
 adler32() {
 	od -An -v -tu1 "$1" | awk 'BEGIN { a = 1; b = 0 }
 		{ for (i = 1; i <= NF; i++) { a = (a + $i) % 65521; b = (b + a) % 65521 } }
-		END { printf "0x%08x\n", b * 65536 + a }'
+		END { printf "0x%x\n", b * 65536 + a }'
 }
 
 # guest_run NAME ARGS...: runs vireo --accel kvm ARGS with stdin from
@@ -54,7 +56,8 @@ adler32() {
 guest_run() {
 	local name=$1
 	shift
-	timeout "$GUEST_TIMEOUT" "$VIREO" --accel kvm "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" </dev/null
+	timeout "$GUEST_TIMEOUT" "$VIREO" --accel kvm "$@" \
+		>"$tmp/$name.out" 2>"$tmp/$name.err" </dev/null
 	RC=$?
 }
 

@@ -89,6 +89,11 @@ expect serial_empty_file 2 "--serial 'file:'" -- "$V" --serial file: --firmware 
 expect kernel_and_firmware 2 "cannot be used together" -- "$V" --kernel "$fw" --firmware "$fw"
 expect initrd_without_kernel 2 "--initrd needs --kernel" -- "$V" --initrd "$fw" --firmware "$fw"
 expect cmdline_without_kernel 2 "--cmdline needs --kernel" -- "$V" --cmdline x --firmware "$fw"
+expect bad_console 2 "--console 'vga'" -- "$V" --console vga --firmware "$fw"
+expect disk_bad_option 2 "--disk: unknown option 'speed'" -- "$V" --disk "$fw,speed=9" --firmware "$fw"
+expect disk_bad_cache 2 "--disk: cache=fast" -- "$V" --disk "$fw,cache=fast" --firmware "$fw"
+expect disk_no_path 2 "--disk: no file name" -- "$V" --disk ",readonly=on" --firmware "$fw"
+expect disk_bad_format 2 "format=vmdk" -- "$V" --disk "$fw,format=vmdk" --firmware "$fw"
 
 # Runtime failures: exit 1.
 expect kernel_missing 1 "--kernel '$tmp/nope': No such file or directory" -- \
@@ -114,6 +119,11 @@ fi
 expect serial_file_unwritable 1 "serial file '$tmp/nodir/out': No such file or directory" -- \
 	"$V" --accel kvm --serial "file:$tmp/nodir/out" --firmware "$fw"
 expect memory_beyond_host 1 "more than this host's" -- "$V" --accel kvm --memory 64T --firmware "$fw"
+expect disk_missing 1 "--disk '$tmp/nope.img': No such file or directory" -- \
+	"$V" --accel kvm --serial none --disk "$tmp/nope.img" --firmware "$fw"
+printf 'QFI\373\0\0\0\3garbage' >"$tmp/bad.qcow2"
+expect disk_corrupt_qcow2 1 "disk '$tmp/bad.qcow2'" -- \
+	"$V" --accel kvm --serial none --disk "$tmp/bad.qcow2" --firmware "$fw"
 expect kernel_garbage 1 "not a bzImage (boot protocol >= 2.06) or multiboot ELF kernel" -- \
 	"$V" --accel kvm --serial none --kernel "$tmp/garbage"
 expect kernel_old_protocol 1 "boot protocol 2.04 is too old" -- \

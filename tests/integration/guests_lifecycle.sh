@@ -5,15 +5,16 @@
 # --no-reboot.
 . "$(dirname "$0")/../guests/test-lib.sh"
 
-guests_preflight exit_code_0 exit_code_3 exit_code_42 exit_code_127 firmware_exit_code acpi_poweroff \
-	reset_kbd_no_reboot reset_cf9_no_reboot triple_fault_no_reboot \
-	reset_kbd_reboots reset_cf9_reboots triple_fault_reboots
+guests_preflight exit_code_0 exit_code_3 exit_code_42 exit_code_127 exit_code_255 \
+	firmware_exit_code acpi_poweroff reset_kbd_no_reboot reset_cf9_no_reboot \
+	triple_fault_no_reboot reset_kbd_reboots reset_cf9_reboots triple_fault_reboots
 
 K=$GUESTS/lifecycle.elf
 
-for n in 0 3 42 127; do
+# The status is 8 bits wide: 255 gives (511 & 0xff), as under QEMU.
+for n in 0 3 42 127 255; do
 	guest_run "exit_code_$n" --kernel "$K" --cmdline "action=exit:$n"
-	guest_report "exit_code_$n" $(((n << 1) | 1)) "^lifecycle: exit $n\$"
+	guest_report "exit_code_$n" $((((n << 1) | 1) & 255)) "^lifecycle: exit $n\$"
 done
 
 guest_run firmware_exit_code --firmware "$GUESTS/exit-fw.bin"
@@ -43,7 +44,8 @@ fi
 # the two reboots and the test stops the VM.
 reboot_case() {
 	local name=$1 action=$2 pid i
-	timeout "$GUEST_TIMEOUT" "$VIREO" --accel kvm --kernel "$K" --cmdline "action=$action resets=2" \
+	timeout "$GUEST_TIMEOUT" "$VIREO" --accel kvm --kernel "$K" \
+		--cmdline "action=$action resets=2" \
 		</dev/null >"$tmp/$name.out" 2>"$tmp/$name.err" &
 	pid=$!
 	for i in $(seq 300); do
@@ -58,7 +60,8 @@ reboot_case() {
 	if kill -0 "$pid" 2>/dev/null; then
 		kill "$pid"
 		wait "$pid"
-		echo "note $name: boot count not kept across reset (CMOS rebuilt), test stopped the VM"
+		echo "note $name: boot count not kept across reset (CMOS rebuilt)," \
+			"test stopped the VM"
 		RC=$PASS_RC
 	else
 		wait "$pid"

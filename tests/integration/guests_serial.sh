@@ -12,8 +12,8 @@ echo_case() {
 	local name=$1 cmdline=$2 input=$3 pid i
 	rm -f "$tmp/in"
 	mkfifo "$tmp/in"
-	timeout "$GUEST_TIMEOUT" "$VIREO" --accel kvm --kernel "$GUESTS/echo.elf" --cmdline "$cmdline" \
-		<"$tmp/in" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+	timeout "$GUEST_TIMEOUT" "$VIREO" --accel kvm --kernel "$GUESTS/echo.elf" \
+		--cmdline "$cmdline" <"$tmp/in" >"$tmp/$name.out" 2>"$tmp/$name.err" &
 	pid=$!
 	exec 3>"$tmp/in"
 	for i in $(seq 200); do
@@ -32,5 +32,6 @@ guest_report serial_echo_interrupts "$PASS_RC" '^echo: ready \(interrupts\)' 'he
 	'^echo: 16 chars, [1-9][0-9]* interrupts' '^echo: input arrived by interrupt: ok'
 
 echo_case serial_echo_polled "mode=poll" "polled-input q"
-guest_report serial_echo_polled "$PASS_RC" '^echo: ready \(polled\)' 'polled-input ' '^echo: 14 chars'
+guest_report serial_echo_polled "$PASS_RC" '^echo: ready \(polled\)' 'polled-input ' \
+	'^echo: 14 chars'
 exit 0

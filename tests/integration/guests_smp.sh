@@ -13,5 +13,6 @@ done
 
 # The count must be able to disagree: 2 vCPUs while the command line expects 3.
 guest_run smp_count_mismatch_detected --kernel "$GUESTS/smp.elf" --cpus 2 --cmdline "cpus=3"
-guest_report smp_count_mismatch_detected "$FAIL_RC" '^smp: 2 cpus' '^smp: CPU count matches cpus=: FAIL'
+guest_report smp_count_mismatch_detected "$FAIL_RC" '^smp: 2 cpus' \
+	'^smp: CPU count matches cpus=: FAIL'
 exit 0

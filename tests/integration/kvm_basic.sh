@@ -134,3 +134,23 @@ run triple_fault_dump 20 --no-reboot --firmware "$tmp/triple.bin"
 [ "$rc" -eq 1 ] && grep -q '^RIP=' "$tmp/triple_fault_dump.err" &&
 	grep -q '^CR0=' "$tmp/triple_fault_dump.err" && grep -q '^CS ' "$tmp/triple_fault_dump.err"
 check triple_fault_dump $? "expected status 1 and a register dump"
+
+# virtio devices on PCI under KVM: the guest reads 00:SLOT.0's IDs through
+# 0xCF8/0xCFC (mechanism #1) and exits with 1 (status 3) on a match.
+pci_id() { # SLOT ID: exit 1 if the vendor/device dword at 00:SLOT.0 is ID, else 2
+	printf '66b800%02x0080baf80c66efbafc0c66ed663d%s7504b001e6f4b002e6f4' \
+		$(($1 << 3)) "$(printf '%08x' "$2" | sed 's/\(..\)\(..\)\(..\)\(..\)/\4\3\2\1/')"
+}
+truncate -s 8M "$tmp/disk.img"
+fw pci_blk "$(pci_id 1 0x10421af4)$HALT"
+run virtio_blk_on_pci 10 --disk "$tmp/disk.img" --firmware "$tmp/pci_blk.bin"
+[ "$rc" -eq 3 ]
+check virtio_blk_on_pci $? "expected virtio-blk (1af4:1042) at 00:01.0"
+fw pci_rng "$(pci_id 2 0x10441af4)$HALT"
+run virtio_rng_on_pci 10 --disk "$tmp/disk.img" --rng --firmware "$tmp/pci_rng.bin"
+[ "$rc" -eq 3 ]
+check virtio_rng_on_pci $? "expected virtio-rng (1af4:1044) at 00:02.0 after one disk"
+fw pci_con "$(pci_id 1 0x10431af4)$HALT"
+run virtio_console_on_pci 10 --console virtio --firmware "$tmp/pci_con.bin"
+[ "$rc" -eq 3 ]
+check virtio_console_on_pci $? "expected virtio-console (1af4:1043) at 00:01.0"

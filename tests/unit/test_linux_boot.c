@@ -192,6 +192,11 @@ static void test_entry_64(void)
 	CHECK(gm_init(&gm, 128 * MiB, &err) == 0);
 	CHECK_EQ(load(&gm, NULL, "console=hvc0 quiet", &st, &err), 0);
 	CHECK(strcmp((const char *)gm_hva(&gm, LAYOUT_CMDLINE, 1), "console=hvc0 quiet") == 0);
+	CHECK_EQ(load(&gm, NULL, "netconsole=@/,@1.2.3.4/", &st, &err), 0);
+	CHECK(strcmp((const char *)gm_hva(&gm, LAYOUT_CMDLINE, 1),
+		     "netconsole=@/,@1.2.3.4/ console=ttyS0") == 0);
+	CHECK_EQ(load(&gm, NULL, "quiet console=tty0", &st, &err), 0);
+	CHECK(strcmp((const char *)gm_hva(&gm, LAYOUT_CMDLINE, 1), "quiet console=tty0") == 0);
 	CHECK_EQ(st.rip, LAYOUT_HIGH_MEM + 0x200);
 	CHECK_EQ(st.gpr[X86_RSI], LAYOUT_BOOT_PARAMS);
 	CHECK_EQ(st.rflags, 2);

@@ -143,24 +143,25 @@ static int kvm_vcpu_set_msrs(int fd, struct err *err)
 		{ MSR_MTRR_DEF_TYPE, (1u << 11) | 6 },
 	};
 	enum { N = sizeof(msrs) / sizeof(msrs[0]) };
-	/* struct kvm_msrs ends in a flexible array; a struct embedding it
-	 * before more members is a GNU extension clang rejects, so it is laid
-	 * out in an aligned buffer instead. */
-	uint64_t buf[(sizeof(struct kvm_msrs) + N * sizeof(struct kvm_msr_entry)) / 8 + 1];
-	struct kvm_msrs *m = (struct kvm_msrs *)buf;
+	/* struct kvm_msrs ends in a flexible array: build it in a buffer of the
+	 * right size (a struct wrapping it would be a GNU extension). */
+	union {
+		struct kvm_msrs hdr;
+		uint8_t bytes[sizeof(struct kvm_msrs) + N * sizeof(struct kvm_msr_entry)];
+	} m;
 	int r;
 
-	memset(buf, 0, sizeof(buf));
-	m->nmsrs = N;
+	memset(&m, 0, sizeof(m));
+	m.hdr.nmsrs = N;
 	for (unsigned i = 0; i < N; i++) {
-		m->entries[i].index = msrs[i].index;
-		m->entries[i].data = msrs[i].data;
+		m.hdr.entries[i].index = msrs[i].index;
+		m.hdr.entries[i].data = msrs[i].data;
 	}
-	r = ioctl(fd, KVM_SET_MSRS, m);
+	r = ioctl(fd, KVM_SET_MSRS, &m);
 	if (r < 0)
 		return err_errno(err, errno, "KVM_SET_MSRS");
 	if (r < N)
-		return err_set(err, "KVM refused MSR 0x%x", m->entries[r].index);
+		return err_set(err, "KVM refused MSR 0x%x", m.hdr.entries[r].index);
 	return 0;
 }
 

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -146,15 +147,25 @@ int boot_load(const struct guest_mem *gm, const struct vm_config *cfg,
 	      struct x86_cpu_state *entry, struct err *err)
 {
 	const char *cmdline = cfg->cmdline ? cfg->cmdline : "";
+	char *with_console = NULL;
 	uint8_t *image;
 	size_t len;
 	int ret;
 
 	if (!cfg->kernel)
 		return err_set(err, "no kernel to load");
+	/* With the console on virtio-console, a Linux guest's default console
+	 * is hvc0 (the loader adds console=ttyS0 only when none is given). */
+	if (cfg->console == CONSOLE_VIRTIO && !strstr(cmdline, "console=")) {
+		if (asprintf(&with_console, "%s%sconsole=hvc0", cmdline, cmdline[0] ? " " : "") < 0)
+			return err_errno(err, ENOMEM, "kernel command line");
+		cmdline = with_console;
+	}
 	ret = boot_read_file("kernel", cfg->kernel, BOOT_KERNEL_MAX, &image, &len, err);
-	if (ret < 0)
+	if (ret < 0) {
+		free(with_console);
 		return ret;
+	}
 	/* A bzImage is recognised first: its setup header is at a fixed
 	 * offset, while a multiboot header could in theory appear inside one. */
 	if (linux_boot_probe(image, len))
@@ -168,6 +179,7 @@ int boot_load(const struct guest_mem *gm, const struct vm_config *cfg,
 			      "kernel '%s': not a bzImage (boot protocol >= 2.06) or multiboot ELF kernel",
 			      cfg->kernel);
 	free(image);
+	free(with_console);
 	return ret;
 }
 

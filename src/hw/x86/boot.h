@@ -30,7 +30,10 @@ struct vm;
 int boot_load(const struct guest_mem *gm, const struct vm_config *cfg,
 	      struct x86_cpu_state *entry, struct err *err);
 
-/* Same, on vm->mem and vm->cfg (the board's call). */
+/* Same, on vm->mem and vm->cfg (the board's call). The guest owns its RAM
+ * once it runs, so a reset must call this (and acpi_build) again rather than
+ * reuse the old boot_state alone. Only the BSP gets *entry; APs wait for
+ * INIT/SIPI. */
 int boot_load_kernel(struct vm *vm, struct x86_cpu_state *entry, struct err *err);
 
 /* The two loaders boot_load() chooses between. image/len is the whole kernel

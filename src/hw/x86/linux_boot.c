@@ -92,16 +92,28 @@ int linux_boot_probe(const uint8_t *image, size_t len)
 	       memcmp(image + HDR_HEADER, "HdrS", 4) == 0;
 }
 
+/* Whether a parameter "console=..." (not "netconsole=...") is present. */
+static bool linux_boot_has_console(const char *cmdline)
+{
+	for (const char *p = cmdline; (p = strstr(p, "console=")) != NULL; p++)
+		if (p == cmdline || p[-1] == ' ' || p[-1] == '\t')
+			return true;
+	return false;
+}
+
 /* The command line the kernel gets: the user's, plus console=ttyS0 when the
  * user chose no console, because Vireo's only console is COM1 and a kernel
  * without console= would print to a VGA the machine does not have. */
 static char *linux_boot_cmdline(const char *user)
 {
-	const char *extra = strstr(user, "console=") ? "" : user[0] ? " console=ttyS0"
-								    : "console=ttyS0";
-	size_t n = strlen(user) + strlen(extra) + 1;
-	char *s = malloc(n);
+	const char *extra = "";
+	size_t n;
+	char *s;
 
+	if (!linux_boot_has_console(user))
+		extra = user[0] ? " console=ttyS0" : "console=ttyS0";
+	n = strlen(user) + strlen(extra) + 1;
+	s = malloc(n);
 	if (s)
 		snprintf(s, n, "%s%s", user, extra);
 	return s;

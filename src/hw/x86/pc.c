@@ -15,6 +15,9 @@
 #include "hw/rtc/cmos.h"
 #include "hw/x86/boot.h"
 #include "hw/x86/layout.h"
+#include "virtio/blk.h"
+#include "virtio/console.h"
+#include "virtio/rng.h"
 #include "vm/vm.h"
 
 /* KVM memory slots. */
@@ -28,6 +31,9 @@ struct pc {
 	struct pc_misc *misc;
 	struct cmos *cmos;
 	struct serial *com1;
+	struct virtio_blk *disk[VM_MAX_DISKS];
+	struct virtio_rng *rng;
+	struct virtio_console *console;
 };
 
 /* RAM the host cannot back would be killed by the OOM killer the moment the
@@ -160,15 +166,29 @@ int pc_create(struct vm *vm, struct err *err)
 	if (!pc->cmos)
 		return -EINVAL;
 	pc_restore_nvram(vm, pc);
-	pc->com1 = serial_create(vm, LAYOUT_PORT_COM1, LAYOUT_GSI_COM1, vm->chardev, err);
+	pc->com1 = serial_create(vm, LAYOUT_PORT_COM1, LAYOUT_GSI_COM1,
+				 cfg->console == CONSOLE_SERIAL ? vm->chardev : NULL, err);
 	if (!pc->com1)
 		return -EINVAL;
 
-	/* 7. ACPI tables (MADT with every vCPU, FADT with the PM block, DSDT). */
+	/* 7. virtio devices on PCI, in a fixed order: disks (vda, vdb, ... in
+	 *    command-line order), then rng, then the console. */
+	for (unsigned i = 0; i < cfg->ndisks; i++) {
+		pc->disk[i] = virtio_blk_create(vm, pc->pci, &cfg->disks[i], vm->ncpus, err);
+		if (!pc->disk[i])
+			return -EINVAL;
+	}
+	if (cfg->rng && !(pc->rng = virtio_rng_create(vm, pc->pci, err)))
+		return -EINVAL;
+	if (cfg->console == CONSOLE_VIRTIO &&
+	    !(pc->console = virtio_console_create(vm, pc->pci, vm->chardev, err)))
+		return -EINVAL;
+
+	/* 8. ACPI tables (MADT with every vCPU, FADT with the PM block, DSDT). */
 	if ((r = acpi_build(vm, err)))
 		return r;
 
-	/* 8. The boot loader: the kernel's entry state for the BSP. */
+	/* 9. The boot loader: the kernel's entry state for the BSP. */
 	if (cfg->kernel && (r = boot_load_kernel(vm, &vm->boot_state, err)))
 		return r;
 	return 0;
@@ -179,6 +199,10 @@ void pc_destroy(struct vm *vm)
 	struct pc *pc = vm->board;
 
 	if (pc) {
+		virtio_console_destroy(pc->console);
+		virtio_rng_destroy(pc->rng);
+		for (unsigned i = 0; i < VM_MAX_DISKS; i++)
+			virtio_blk_destroy(pc->disk[i]);
 		serial_destroy(pc->com1);
 		pc_save_nvram(vm, pc);
 		cmos_destroy(pc->cmos);

@@ -69,7 +69,8 @@ static const struct acpi_sdt_header *acpi_find(uint64_t rsdp, const char *sig)
 	const uint8_t *ents = (const uint8_t *)(root + 1);
 
 	for (size_t i = 0; i < n; i++) {
-		uint64_t a = wide ? *(const uint64_t *)(ents + i * 8) : *(const uint32_t *)(ents + i * 4);
+		uint64_t a =
+		    wide ? *(const uint64_t *)(ents + i * 8) : *(const uint32_t *)(ents + i * 4);
 		const struct acpi_sdt_header *t = acpi_table(a, sig);
 
 		if (t)

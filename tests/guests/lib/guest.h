@@ -103,8 +103,6 @@ void guest_cmos_write(uint8_t index, uint8_t v);
  * a bounded spin as fallback when the timer does not tick. */
 void guest_udelay(uint32_t us);
 
-
-
 /* A memory map entry in e820 terms (type 1 = RAM). */
 struct guest_mem_range {
 	uint64_t base;

@@ -47,7 +47,8 @@ startup_64:
 
 	.data
 	.align 8
-	.globl linux64_entry_rsi, linux64_entry_rflags, linux64_entry_cs, linux64_entry_ds, linux64_entry_ss
+	.globl linux64_entry_rsi, linux64_entry_rflags
+	.globl linux64_entry_cs, linux64_entry_ds, linux64_entry_ss
 linux64_entry_rsi:	.quad 0
 linux64_entry_rflags:	.quad 0
 linux64_entry_cs:	.word 0

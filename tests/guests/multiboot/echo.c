@@ -61,14 +61,14 @@ static void echo_setup_irq(void)
 	struct {
 		uint16_t limit;
 		uint32_t base;
-	} __attribute__((packed)) idtr = { sizeof(idt) - 1, (uint32_t)(uintptr_t)idt };
+	} __attribute__((packed)) idtr = {sizeof(idt) - 1, (uint32_t)(uintptr_t)idt};
 
 	idt_set(VEC_COM1, echo_isr_com1);
 	idt_set(VEC_SPURIOUS, echo_isr_spurious);
 	__asm__ volatile("lidt %0" : : "m"(idtr));
 	outb(LAYOUT_PORT_PIC_MASTER + 1, 0xff);
 	outb(LAYOUT_PORT_PIC_SLAVE + 1, 0xff);
-	mmio_write32(LAYOUT_LAPIC_BASE + 0x80, 0);     /* TPR: accept all */
+	mmio_write32(LAYOUT_LAPIC_BASE + 0x80, 0); /* TPR: accept all */
 	mmio_write32(LAYOUT_LAPIC_BASE + 0xf0, 0x100 | VEC_SPURIOUS);
 	/* Redirection entry for pin 4: fixed, physical, edge, high, unmasked, to
 	 * the BSP (82093AA datasheet §3.2.4). */

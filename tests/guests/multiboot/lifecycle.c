@@ -46,7 +46,7 @@ static void lifecycle_triple_fault(void)
 	static const struct {
 		uint16_t limit;
 		uint32_t base;
-	} __attribute__((packed)) empty_idt = { 0, 0 };
+	} __attribute__((packed)) empty_idt = {0, 0};
 
 	__asm__ volatile("lidt %0; ud2" : : "m"(empty_idt));
 }
@@ -84,7 +84,8 @@ void guest_main(uint32_t magic, struct mb_info *info)
 		lifecycle_clear();
 		guest_puts("lifecycle: powering off\n");
 		/* ACPI 6.5 §4.8.3.2.1: SLP_TYPx with SLP_EN enters the sleep state. */
-		outw(LAYOUT_PORT_ACPI_PM1A_CNT, (uint16_t)((slp_typ & 7) << 10 | LAYOUT_ACPI_SLP_EN));
+		outw(LAYOUT_PORT_ACPI_PM1A_CNT,
+		     (uint16_t)((slp_typ & 7) << 10 | LAYOUT_ACPI_SLP_EN));
 		guest_udelay(100000);
 		guest_puts("lifecycle: still running after power-off: FAIL\n");
 		guest_exit(GUEST_FAIL);

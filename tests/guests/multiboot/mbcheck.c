@@ -97,10 +97,12 @@ void guest_main(uint32_t magic, struct mb_info *info)
 	guest_puts(" KiB, mem_upper ");
 	guest_put_dec(info->mem_upper);
 	guest_puts(" KiB\n");
-	guest_check("mem_lower within 512-640 KiB", info->mem_lower >= 512 && info->mem_lower <= 640);
+	guest_check("mem_lower within 512-640 KiB",
+		    info->mem_lower >= 512 && info->mem_lower <= 640);
 	uint64_t upper = (uint64_t)info->mem_upper << 10;
 	guest_check("mem_upper matches memory size",
-		    upper <= low_top - LAYOUT_HIGH_MEM && upper + slack >= low_top - LAYOUT_HIGH_MEM);
+		    upper <= low_top - LAYOUT_HIGH_MEM &&
+			upper + slack >= low_top - LAYOUT_HIGH_MEM);
 
 	guest_check("info flags: memory map", info->flags & MB_INFO_MMAP);
 	if (info->flags & MB_INFO_MMAP) {

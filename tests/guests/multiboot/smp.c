@@ -74,10 +74,10 @@ void guest_main(uint32_t magic, struct mb_info *info)
 		smp_send_ipi(ICR_ALL_BUT_SELF | ICR_LEVEL_ASSERT | ICR_STARTUP | (SMP_TRAMP >> 12));
 		guest_udelay(200);
 	}
-	/* Wait (bounded, about 2 s) for the expected APs; with no expectation
+	/* Wait (bounded, about 3 s) for the expected APs; with no expectation
 	 * beyond the BSP, give stray APs 50 ms to show up. */
 	uint32_t target = (uint32_t)(have_want ? want : (uint64_t)(madt > 0 ? madt : 1)) - 1;
-	for (int ms = 0; ms < (target ? 2000 : 50) && smp_ap_count < target; ms++)
+	for (int ms = 0; ms < (target ? 3000 : 50) && smp_ap_count < target; ms++)
 		guest_udelay(1000);
 	guest_udelay(target ? 5000 : 0); /* late extra APs would be miscounted */
 	aps = smp_ap_count;
@@ -88,6 +88,7 @@ void guest_main(uint32_t magic, struct mb_info *info)
 	if (have_want)
 		guest_check("CPU count matches cpus=", aps + 1 == want);
 	guest_check("AP APIC IDs distinct and not the BSP's",
-		    smp_popcount() == (int)aps && !(smp_ap_mask[bsp / 32 % 8] & (1u << (bsp % 32))));
+		    smp_popcount() == (int)aps &&
+			!(smp_ap_mask[bsp / 32 % 8] & (1u << (bsp % 32))));
 	guest_finish();
 }
