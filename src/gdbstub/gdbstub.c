@@ -75,7 +75,8 @@ static void gdb_write_all(struct gdbstub *g, const uint8_t *buf, size_t len)
 		if (n <= 0) {
 			log_warn("gdb: sending to the debugger: %s",
 				 n < 0 ? strerror(errno) : "connection closed");
-			gdb_close_client(g);
+			/* As if it detached: no breakpoint stays, the guest runs. */
+			gdb_disconnect(g);
 			return;
 		}
 		buf += n;
