@@ -114,7 +114,9 @@ struct accel_ops {
 		       struct err *err);
 	int (*vcpu_init)(struct vcpu *vcpu, struct err *err);
 	void (*vcpu_destroy)(struct vcpu *vcpu);
-	/* Called on the vCPU's own thread. */
+	/* Called on the vCPU's own thread. Returns VCPU_EXIT_KICKED soon after a
+	 * vcpu_kick, and whenever vm_vcpu_must_return() (vm/vm.h: a request is
+	 * pending or the VM is pausing) holds after an exit handled inside. */
 	enum vcpu_exit (*vcpu_run)(struct vcpu *vcpu);
 	/* Thread-safe: makes a running or about-to-run vcpu_run return VCPU_EXIT_KICKED soon. */
 	void (*vcpu_kick)(struct vcpu *vcpu);
