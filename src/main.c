@@ -17,6 +17,7 @@
 #include "chardev/chardev.h"
 #include "core/log.h"
 #include "core/options.h"
+#include "gdbstub/gdbstub.h"
 #include "hw/acpi/acpi.h"
 #include "hw/x86/layout.h"
 #include "vm/vm.h"
@@ -51,6 +52,11 @@ static const char usage_text[] =
 	"                      a virtio-blk disk (repeatable: vda, vdb, ...; ',,' is a\n"
 	"                      literal comma in PATH; default one queue per vCPU)\n"
 	"  --rng               a virtio-rng device (host getrandom)\n"
+	"Debugging:\n"
+	"  --gdb tcp:HOST:PORT  GDB remote stub on a loopback address (tcp::PORT means\n"
+	"                      127.0.0.1; port 0 picks a free one, logged); attaching\n"
+	"                      gdb stops the guest\n"
+	"  --gdb-wait          with --gdb: vCPUs start paused until gdb continues\n"
 	"Other:\n"
 	"  -h, --help          show this help\n"
 	"  --version           show the version\n"
@@ -74,6 +80,8 @@ enum {
 	OPT_CONSOLE,
 	OPT_DISK,
 	OPT_RNG,
+	OPT_GDB,
+	OPT_GDB_WAIT,
 };
 
 static const struct option main_options[] = {
@@ -89,6 +97,8 @@ static const struct option main_options[] = {
 	{ "console", required_argument, NULL, OPT_CONSOLE },
 	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "rng", no_argument, NULL, OPT_RNG },
+	{ "gdb", required_argument, NULL, OPT_GDB },
+	{ "gdb-wait", no_argument, NULL, OPT_GDB_WAIT },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -194,6 +204,14 @@ static int main_parse(int argc, char **argv, struct vm_config *cfg)
 		case OPT_RNG:
 			cfg->rng = true;
 			break;
+		case OPT_GDB:
+			if (gdbstub_parse_addr(optarg, &cfg->gdb.addr, &cfg->gdb.port, &err))
+				return usage_error("--gdb %s", err.msg);
+			cfg->gdb.enabled = true;
+			break;
+		case OPT_GDB_WAIT:
+			cfg->gdb.wait = true;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return MAIN_DONE;
@@ -214,6 +232,8 @@ static int main_parse(int argc, char **argv, struct vm_config *cfg)
 		return usage_error("nothing to boot: give --kernel or --firmware");
 	if (cfg->kernel && cfg->firmware)
 		return usage_error("--kernel and --firmware cannot be used together");
+	if (cfg->gdb.wait && !cfg->gdb.enabled)
+		return usage_error("--gdb-wait needs --gdb");
 	if (!cfg->kernel && (cfg->initrd || cfg->cmdline))
 		return usage_error("%s needs --kernel", cfg->initrd ? "--initrd" : "--cmdline");
 	return 0;

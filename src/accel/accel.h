@@ -50,6 +50,49 @@ enum vcpu_exit {
 	VCPU_EXIT_RESET,    /* the platform asked for a reset (e.g. KVM system event) */
 	VCPU_EXIT_POWEROFF, /* the platform asked for power-off */
 	VCPU_EXIT_ERROR,    /* unhandled exit or accelerator failure; vcpu->err says why */
+	VCPU_EXIT_DEBUG,    /* a debug event set_guest_debug asked for; vcpu->debug_exit says which */
+};
+
+/* x87 and SSE state in the FXSAVE layout (SDM Vol. 1, 10.5.1): st[i] is
+ * ST(i), relative to the stack top; ftw is the abridged tag byte (bit i set:
+ * physical register i is not empty). */
+struct x86_fpu_state {
+	uint8_t st[8][10];
+	uint16_t fcw, fsw, fop;
+	uint8_t ftw;
+	uint64_t fip, fdp;
+	uint8_t xmm[16][16];
+	uint32_t mxcsr;
+};
+
+/* Debugging, for the GDB stub. Hardware breakpoints and watchpoints are the
+ * four debug address registers DR0-DR3 (SDM Vol. 3B, 18.2). */
+#define ACCEL_NUM_HWBP 4
+enum accel_hwbp_type { ACCEL_HWBP_EXEC, ACCEL_HWBP_WRITE, ACCEL_HWBP_ACCESS };
+
+struct accel_guest_debug {
+	bool single_step;  /* stop after one instruction, the guest not seeing TF */
+	bool intercept_bp; /* INT3 (#BP) stops the vCPU instead of reaching the guest */
+	bool reinject_bp;  /* the #BP that stopped the vCPU was the guest's own: deliver it */
+	unsigned nhw;
+	struct {
+		uint64_t addr; /* linear address */
+		uint8_t type;  /* enum accel_hwbp_type */
+		uint8_t len;   /* 1, 2, 4 or 8; 1 for EXEC */
+	} hw[ACCEL_NUM_HWBP];
+};
+
+enum accel_debug_reason {
+	ACCEL_DEBUG_STEP,  /* single step completed */
+	ACCEL_DEBUG_SWBP,  /* INT3 at addr (RIP still points at it) */
+	ACCEL_DEBUG_HWBP,  /* execution breakpoint hw[index] (RIP at addr) */
+	ACCEL_DEBUG_WATCH, /* data watchpoint hw[index] on addr (RIP after the access) */
+};
+
+struct accel_debug_exit {
+	enum accel_debug_reason reason;
+	unsigned index;
+	uint64_t addr; /* linear */
 };
 
 struct accel_ops {
@@ -71,7 +114,9 @@ struct accel_ops {
 		       struct err *err);
 	int (*vcpu_init)(struct vcpu *vcpu, struct err *err);
 	void (*vcpu_destroy)(struct vcpu *vcpu);
-	/* Called on the vCPU's own thread. */
+	/* Called on the vCPU's own thread. Returns VCPU_EXIT_KICKED soon after a
+	 * vcpu_kick, and whenever vm_vcpu_must_return() (vm/vm.h: a request is
+	 * pending or the VM is pausing) holds after an exit handled inside. */
 	enum vcpu_exit (*vcpu_run)(struct vcpu *vcpu);
 	/* Thread-safe: makes a running or about-to-run vcpu_run return VCPU_EXIT_KICKED soon. */
 	void (*vcpu_kick)(struct vcpu *vcpu);
@@ -93,6 +138,13 @@ struct accel_ops {
 	int (*update_irqfd_msi)(struct vm *vm, int handle, uint64_t addr, uint32_t data,
 				struct err *err);
 	void (*del_irqfd_msi)(struct vm *vm, int handle, int fd);
+	/* Optional, for the debugger (NULL if absent). Called on any thread, but
+	 * only while the vCPU is parked (vm_pause). set_guest_debug(vcpu, NULL)
+	 * turns debugging off; with it on, vcpu_run returns VCPU_EXIT_DEBUG
+	 * with vcpu->debug_exit filled in for each event asked for. */
+	int (*set_guest_debug)(struct vcpu *vcpu, const struct accel_guest_debug *dbg);
+	int (*get_fpu)(struct vcpu *vcpu, struct x86_fpu_state *fpu);
+	int (*set_fpu)(struct vcpu *vcpu, const struct x86_fpu_state *fpu);
 };
 
 extern const struct accel_ops accel_kvm_ops;

@@ -30,6 +30,12 @@ struct vm_config {
 	bool rng;                /* virtio-rng */
 	unsigned ndisks;         /* virtio-blk disks: vda, vdb, ... in this order */
 	struct virtio_blk_opts disks[VM_MAX_DISKS];
+	struct {
+		bool enabled;  /* --gdb */
+		uint32_t addr; /* IPv4 loopback address, host byte order */
+		uint16_t port; /* 0: any free port (logged) */
+		bool wait;     /* --gdb-wait: vCPUs start paused until gdb continues */
+	} gdb;
 };
 
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "vm/pause.h"
 
 static void *vcpu_thread(void *opaque)
 {
@@ -17,8 +18,16 @@ static void *vcpu_thread(void *opaque)
 	struct vm *vm = vcpu->vm;
 
 	while (atomic_load_explicit(&vm->request, memory_order_acquire) == VM_REQ_NONE) {
+		if (vm_pause_pending(vcpu)) {
+			vm_pause_park(vcpu);
+			if (atomic_load(&vm->request) != VM_REQ_NONE)
+				break;
+		}
 		switch (vm->accel->vcpu_run(vcpu)) {
 		case VCPU_EXIT_KICKED:
+			break;
+		case VCPU_EXIT_DEBUG:
+			vm_pause_debug_stop(vcpu);
 			break;
 		case VCPU_EXIT_SHUTDOWN:
 			/* A triple fault resets a PC (SDM Vol. 3A, 7.15 "shutdown";
@@ -45,6 +54,7 @@ static void *vcpu_thread(void *opaque)
 			break;
 		}
 	}
+	vm_pause_thread_end(vm);
 	return NULL;
 }
 
@@ -85,10 +95,14 @@ int vcpu_start_all(struct vm *vm, struct err *err)
 {
 	for (unsigned i = 0; i < vm->ncpus; i++) {
 		struct vcpu *vcpu = &vm->vcpus[i];
-		int r = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
+		int r;
 
-		if (r)
+		vm_pause_thread_start(vm);
+		r = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
+		if (r) {
+			vm_pause_thread_end(vm);
 			return err_errno(err, r, "vCPU %u: thread", i);
+		}
 		atomic_store(&vcpu->running, true);
 	}
 	return 0;
@@ -108,6 +122,7 @@ void vcpu_stop_all(struct vm *vm)
 	if (!vm->vcpus)
 		return;
 	vcpu_kick_all(vm);
+	vm_pause_wake_all(vm);
 	for (unsigned i = 0; i < vm->ncpus; i++) {
 		struct vcpu *vcpu = &vm->vcpus[i];
 

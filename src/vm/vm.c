@@ -16,12 +16,16 @@
 #include "chardev/chardev.h"
 #include "core/event.h"
 #include "core/log.h"
+#include "gdbstub/gdbstub.h"
 #include "hw/x86/pc.h"
+#include "vm/pause.h"
 #include "vm/vcpu.h"
 
 /* Everything a reset throws away. */
 static void vm_teardown(struct vm *vm)
 {
+	if (vm->gdb)
+		gdbstub_detach(vm->gdb);
 	vcpu_destroy_all(vm);
 	pc_destroy(vm);
 	if (vm->loop) {
@@ -44,7 +48,9 @@ static int vm_build(struct vm *vm, struct err *err)
 		return -ENOMEM;
 	if ((r = pc_create(vm, err)))
 		return r;
-	return vcpu_create_all(vm, err);
+	if ((r = vcpu_create_all(vm, err)))
+		return r;
+	return vm->gdb ? gdbstub_attach(vm->gdb, err) : 0;
 }
 
 struct vm *vm_create(const struct vm_config *cfg, const struct accel_ops *accel,
@@ -57,6 +63,7 @@ struct vm *vm_create(const struct vm_config *cfg, const struct accel_ops *accel,
 		return NULL;
 	}
 	vm->wake_fd = -1;
+	vm_pause_init(vm);
 	vm->cfg = cfg;
 	vm->accel = accel;
 	vm->ncpus = cfg->cpus;
@@ -70,6 +77,10 @@ struct vm *vm_create(const struct vm_config *cfg, const struct accel_ops *accel,
 		if (!vm->chardev)
 			goto fail;
 	}
+	/* The stub outlives resets: its socket is opened once, its fds are
+	 * registered with each rebuilt I/O loop (vm_build). */
+	if (cfg->gdb.enabled && !(vm->gdb = gdbstub_create(vm, err)))
+		goto fail;
 	if (vm_build(vm, err))
 		goto fail;
 	return vm;
@@ -83,9 +94,11 @@ void vm_destroy(struct vm *vm)
 	if (!vm)
 		return;
 	vm_teardown(vm);
+	gdbstub_destroy(vm->gdb);
 	chardev_destroy(vm->chardev);
 	if (vm->wake_fd >= 0)
 		close(vm->wake_fd);
+	vm_pause_fini(vm);
 	free(vm);
 }
 
@@ -245,6 +258,8 @@ int vm_run(struct vm *vm)
 			status = 1;
 			break;
 		}
+		if (vm->gdb)
+			gdbstub_vm_exited(vm->gdb, status);
 		if (sfd >= 0)
 			close(sfd);
 		return status;

@@ -17,6 +17,7 @@
 struct io_space;
 struct event_loop;
 struct chardev;
+struct gdbstub;
 
 /* What the machine was asked to do; the first request that is not NONE wins
  * until vm_run handles it. */
@@ -36,6 +37,23 @@ struct vcpu {
 	_Atomic bool running; /* thread is valid (started, not yet joined) */
 	void *accel;      /* accelerator-private state */
 	struct err err;   /* why vcpu_run returned VCPU_EXIT_ERROR */
+	struct accel_debug_exit debug_exit; /* why it returned VCPU_EXIT_DEBUG */
+};
+
+/* Pause state shared by vm_pause/vm_resume and the vCPU threads (vm/pause.c).
+ * The mutex guards the counters; `pause` is also read lock-free on the run
+ * path. */
+struct vm_runstate {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	_Atomic bool pause;    /* every vCPU must park */
+	struct vcpu *_Atomic only; /* when set, the others stay parked (debugger step) */
+	unsigned active;       /* vCPU threads inside their run loop */
+	unsigned parked;       /* of which parked */
+	/* The debugger's stop hook: called on the vCPU thread that returned
+	 * VCPU_EXIT_DEBUG, after it asked every vCPU to park. */
+	void (*debug_stop)(void *opaque, struct vcpu *vcpu);
+	void *debug_opaque;
 };
 
 struct vm {
@@ -61,6 +79,8 @@ struct vm {
 		uint8_t cmos[128];
 	} nvram;
 	unsigned resets;         /* reboots so far */
+	struct vm_runstate run;
+	struct gdbstub *gdb;     /* --gdb, NULL without; survives resets */
 };
 
 /* Exit status of vireo when the guest resets under --no-reboot: even, so it
@@ -81,6 +101,31 @@ void vm_destroy(struct vm *vm);
  * kick, which only writes to an eventfd and signals threads. */
 void vm_request(struct vm *vm, enum vm_request req);
 void vm_request_exit(struct vm *vm, int status);
+
+/* Pausing (vm/pause.c), for the debugger and the monitor. vm_pause and
+ * vm_resume may be called from any thread but a vCPU thread. vm_pause sets
+ * the pause flag, kicks every vCPU and waits until each running vCPU thread
+ * has parked: no guest code runs and vCPU state may be read and written
+ * through the accelerator. 0 when paused; -ECANCELED when the VM is ending
+ * (a request is pending) instead. Pausing a paused VM just returns 0, and a
+ * VM not started yet parks its vCPUs as soon as they start. The caller must
+ * hold nothing a vCPU thread may wait for (a device lock), or it deadlocks. */
+int vm_pause(struct vm *vm);
+void vm_resume(struct vm *vm);
+/* Resumes only vcpu; the others stay parked until vm_resume. */
+void vm_resume_vcpu(struct vm *vm, struct vcpu *vcpu);
+bool vm_is_paused(struct vm *vm);
+/* From a vCPU thread (or a signal-free context that must not wait): asks
+ * every vCPU to park without waiting for it. */
+void vm_pause_async(struct vm *vm);
+
+/* True when a vCPU must leave vcpu_run: a request is pending or the VM is
+ * pausing. Accelerators check it after handling each exit in userspace. */
+static inline bool vm_vcpu_must_return(struct vm *vm)
+{
+	return atomic_load_explicit(&vm->request, memory_order_acquire) != VM_REQ_NONE ||
+	       atomic_load_explicit(&vm->run.pause, memory_order_acquire);
+}
 
 /* Interrupt lines for devices: level-triggered semantics (edge devices pulse). */
 void vm_set_irq(struct vm *vm, unsigned gsi, bool level);

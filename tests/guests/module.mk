@@ -3,7 +3,7 @@
 # -ffreestanding -nostdlib, explicit linker scripts, never $(SANFLAGS).
 #   mbcheck.elf, lifecycle.elf, smp.elf, echo.elf  multiboot (v1) ELF32 kernels
 #   linux64.bzImage                                 bzImage, 64-bit boot protocol entry
-#   firmware.bin, exit-fw.bin                       64 KiB flat firmware images
+#   firmware.bin, exit-fw.bin, gdb-fw.bin            64 KiB flat firmware images
 
 GD   := tests/guests
 GB   := $(B)/guests
@@ -17,7 +17,7 @@ GUEST_LDFLAGS := -nostdlib -static -z noexecstack --no-warn-rwx-segments
 
 GUEST_BINS := $(GB)/mbcheck.elf $(GB)/lifecycle.elf $(GB)/smp.elf $(GB)/echo.elf \
 	$(GB)/linux64.bzImage \
-	$(GB)/firmware.bin $(GB)/exit-fw.bin
+	$(GB)/firmware.bin $(GB)/exit-fw.bin $(GB)/gdb-fw.bin
 
 guests:: $(GUEST_BINS)
 

@@ -307,4 +307,7 @@ const struct accel_ops accel_kvm_ops = {
 	.add_irqfd_msi = kvm_add_irqfd_msi,
 	.update_irqfd_msi = kvm_update_irqfd_msi,
 	.del_irqfd_msi = kvm_del_irqfd_msi,
+	.set_guest_debug = kvm_set_guest_debug,
+	.get_fpu = kvm_get_fpu,
+	.set_fpu = kvm_set_fpu,
 };

@@ -26,6 +26,8 @@ struct kvm_accel {
 struct kvm_accel_vcpu {
 	int fd;
 	struct kvm_run *run;
+	struct accel_guest_debug dbg; /* what set_guest_debug last asked for */
+	bool dbg_on;
 };
 
 int kvm_vcpu_init(struct vcpu *vcpu, struct err *err);
@@ -43,6 +45,9 @@ int kvm_add_irqfd_msi(struct vm *vm, uint64_t addr, uint32_t data, int fd, struc
 int kvm_update_irqfd_msi(struct vm *vm, int handle, uint64_t addr, uint32_t data,
 			 struct err *err);
 void kvm_del_irqfd_msi(struct vm *vm, int handle, int fd);
+int kvm_set_guest_debug(struct vcpu *vcpu, const struct accel_guest_debug *dbg);
+int kvm_get_fpu(struct vcpu *vcpu, struct x86_fpu_state *fpu);
+int kvm_set_fpu(struct vcpu *vcpu, const struct x86_fpu_state *fpu);
 /* Installs the SIGUSR1 handler used for kicks (idempotent). */
 void kvm_vcpu_signals_init(void);
 

@@ -270,6 +270,65 @@ static bool kvm_handle_io(struct vcpu *vcpu, struct kvm_run *run, size_t run_siz
 	return true;
 }
 
+/* Turns KVM_EXIT_DEBUG into vcpu->debug_exit: #BP is an intercepted INT3
+ * (RIP at it); #DB with DR6.BS a finished single step, with DR6.B0-B3 the
+ * debug register that matched (SDM Vol. 3B, 18.2.3). False if the exit is
+ * nothing that was asked for. */
+static bool kvm_debug_exit(struct vcpu *vcpu, struct kvm_run *run)
+{
+	struct kvm_accel_vcpu *kv = vcpu->accel;
+	struct accel_debug_exit *d = &vcpu->debug_exit;
+	uint64_t dr6 = run->debug.arch.dr6;
+
+	if (!kv->dbg_on)
+		return false;
+	memset(d, 0, sizeof(*d));
+	d->addr = run->debug.arch.pc;
+	if (run->debug.arch.exception == 3) {
+		d->reason = ACCEL_DEBUG_SWBP;
+		return true;
+	}
+	if (run->debug.arch.exception != 1)
+		return false;
+	for (unsigned i = 0; i < kv->dbg.nhw && i < ACCEL_NUM_HWBP; i++) {
+		if (!(dr6 & (1u << i)))
+			continue;
+		d->index = i;
+		d->addr = kv->dbg.hw[i].addr;
+		d->reason = kv->dbg.hw[i].type == ACCEL_HWBP_EXEC ? ACCEL_DEBUG_HWBP
+								  : ACCEL_DEBUG_WATCH;
+		return true;
+	}
+	if ((dr6 & (1u << 14)) || kv->dbg.single_step) {
+		d->reason = ACCEL_DEBUG_STEP;
+		return true;
+	}
+	return false;
+}
+
+/* kvm_pvm runs guest supervisor code partly through KVM's instruction
+ * emulator, which cannot execute INT3 outside real mode (it has no
+ * protected-mode software interrupts), so a debugger's breakpoint there
+ * ends as an emulation failure at the INT3 rather than a #BP exit. With #BP
+ * intercepted, such a failure on 0xCC is the breakpoint. */
+static bool kvm_debug_int3_emulated(struct vcpu *vcpu, struct kvm_run *run)
+{
+	struct kvm_accel_vcpu *kv = vcpu->accel;
+	struct x86_cpu_state st;
+
+	if (!kv->dbg_on || !kv->dbg.intercept_bp ||
+	    run->internal.suberror != KVM_INTERNAL_ERROR_EMULATION ||
+	    run->emulation_failure.ndata < 3 ||
+	    !(run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES) ||
+	    run->emulation_failure.insn_size < 1 || run->emulation_failure.insn_bytes[0] != 0xcc ||
+	    kvm_get_state(vcpu, &st))
+		return false;
+	memset(&vcpu->debug_exit, 0, sizeof(vcpu->debug_exit));
+	vcpu->debug_exit.reason = ACCEL_DEBUG_SWBP;
+	vcpu->debug_exit.addr = st.cs.base + st.rip;
+	return true;
+}
+
 enum vcpu_exit kvm_vcpu_run(struct vcpu *vcpu)
 {
 	struct kvm_accel *k = vcpu->vm->accel_state;
@@ -301,6 +360,12 @@ enum vcpu_exit kvm_vcpu_run(struct vcpu *vcpu)
 			break;
 		case KVM_EXIT_INTR:
 			return VCPU_EXIT_KICKED;
+		case KVM_EXIT_DEBUG:
+			if (kvm_debug_exit(vcpu, run))
+				return VCPU_EXIT_DEBUG;
+			err_set(&vcpu->err, "KVM debug exit (exception %u, DR6 0x%llx) not asked for",
+				run->debug.arch.exception, (unsigned long long)run->debug.arch.dr6);
+			return VCPU_EXIT_ERROR;
 		case KVM_EXIT_SHUTDOWN:
 			return VCPU_EXIT_SHUTDOWN;
 		case KVM_EXIT_SYSTEM_EVENT:
@@ -314,6 +379,8 @@ enum vcpu_exit kvm_vcpu_run(struct vcpu *vcpu)
 				return VCPU_EXIT_ERROR;
 			}
 		case KVM_EXIT_INTERNAL_ERROR:
+			if (kvm_debug_int3_emulated(vcpu, run))
+				return VCPU_EXIT_DEBUG;
 			err_set(&vcpu->err, "KVM internal error (suberror %u%s)",
 				run->internal.suberror,
 				run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION
@@ -328,8 +395,9 @@ enum vcpu_exit kvm_vcpu_run(struct vcpu *vcpu)
 			err_set(&vcpu->err, "unhandled KVM exit reason %u", run->exit_reason);
 			return VCPU_EXIT_ERROR;
 		}
-		/* A device may have asked for reset, power-off or exit. */
-		if (atomic_load_explicit(&vcpu->vm->request, memory_order_acquire) != VM_REQ_NONE)
+		/* A device may have asked for reset, power-off or exit, or the VM
+		 * is pausing and this thread's kick was cleared above. */
+		if (vm_vcpu_must_return(vcpu->vm))
 			return VCPU_EXIT_KICKED;
 	}
 }
@@ -445,6 +513,91 @@ int kvm_set_state(struct vcpu *vcpu, const struct x86_cpu_state *st)
 	if (st->apic_base)
 		sregs.apic_base = st->apic_base;
 	if (ioctl(kv->fd, KVM_SET_SREGS, &sregs) < 0 || ioctl(kv->fd, KVM_SET_REGS, &regs) < 0)
+		return -errno;
+	return 0;
+}
+
+/* --- Debugging and FPU state --- */
+
+/* DR7 (SDM Vol. 3B, 18.2.4): G0-G3 enable DR0-DR3, R/W and LEN per
+ * register from bit 16 on; LEN 00 = 1 byte, 01 = 2, 11 = 4, 10 = 8. */
+static uint64_t kvm_dr7(const struct accel_guest_debug *dbg)
+{
+	static const uint8_t rw[] = { [ACCEL_HWBP_EXEC] = 0, [ACCEL_HWBP_WRITE] = 1,
+				      [ACCEL_HWBP_ACCESS] = 3 };
+	uint64_t dr7 = 0x600; /* GE, and bit 10 which reads as 1 */
+
+	for (unsigned i = 0; i < dbg->nhw && i < ACCEL_NUM_HWBP; i++) {
+		unsigned type = dbg->hw[i].type <= ACCEL_HWBP_ACCESS ? dbg->hw[i].type : 0;
+		unsigned bytes = type == ACCEL_HWBP_EXEC ? 1 : dbg->hw[i].len;
+		uint64_t len = bytes == 2 ? 1 : bytes == 4 ? 3 : bytes == 8 ? 2 : 0;
+
+		dr7 |= (2ull << (i * 2)) | ((uint64_t)rw[type] << (16 + i * 4)) | (len << (18 + i * 4));
+	}
+	return dr7;
+}
+
+int kvm_set_guest_debug(struct vcpu *vcpu, const struct accel_guest_debug *dbg)
+{
+	struct kvm_accel_vcpu *kv = vcpu->accel;
+	struct kvm_guest_debug g;
+
+	memset(&g, 0, sizeof(g));
+	if (dbg) {
+		g.control = KVM_GUESTDBG_ENABLE;
+		if (dbg->single_step)
+			g.control |= KVM_GUESTDBG_SINGLESTEP;
+		if (dbg->intercept_bp)
+			g.control |= KVM_GUESTDBG_USE_SW_BP;
+		if (dbg->reinject_bp)
+			g.control |= KVM_GUESTDBG_INJECT_BP;
+		if (dbg->nhw) {
+			g.control |= KVM_GUESTDBG_USE_HW_BP;
+			for (unsigned i = 0; i < dbg->nhw && i < ACCEL_NUM_HWBP; i++)
+				g.arch.debugreg[i] = dbg->hw[i].addr;
+			g.arch.debugreg[7] = kvm_dr7(dbg);
+		}
+	}
+	if (ioctl(kv->fd, KVM_SET_GUEST_DEBUG, &g) < 0)
+		return -errno;
+	kv->dbg_on = dbg != NULL;
+	if (dbg) {
+		kv->dbg = *dbg;
+		kv->dbg.reinject_bp = false;
+	}
+	return 0;
+}
+
+int kvm_get_fpu(struct vcpu *vcpu, struct x86_fpu_state *fpu)
+{
+	struct kvm_accel_vcpu *kv = vcpu->accel;
+	struct kvm_fpu f;
+
+	if (ioctl(kv->fd, KVM_GET_FPU, &f) < 0)
+		return -errno;
+	memset(fpu, 0, sizeof(*fpu));
+	for (unsigned i = 0; i < 8; i++)
+		memcpy(fpu->st[i], f.fpr[i], 10);
+	fpu->fcw = f.fcw, fpu->fsw = f.fsw, fpu->ftw = f.ftwx, fpu->fop = f.last_opcode;
+	fpu->fip = f.last_ip, fpu->fdp = f.last_dp;
+	memcpy(fpu->xmm, f.xmm, sizeof(fpu->xmm));
+	fpu->mxcsr = f.mxcsr;
+	return 0;
+}
+
+int kvm_set_fpu(struct vcpu *vcpu, const struct x86_fpu_state *fpu)
+{
+	struct kvm_accel_vcpu *kv = vcpu->accel;
+	struct kvm_fpu f;
+
+	memset(&f, 0, sizeof(f));
+	for (unsigned i = 0; i < 8; i++)
+		memcpy(f.fpr[i], fpu->st[i], 10);
+	f.fcw = fpu->fcw, f.fsw = fpu->fsw, f.ftwx = fpu->ftw, f.last_opcode = fpu->fop;
+	f.last_ip = fpu->fip, f.last_dp = fpu->fdp;
+	memcpy(f.xmm, fpu->xmm, sizeof(f.xmm));
+	f.mxcsr = fpu->mxcsr;
+	if (ioctl(kv->fd, KVM_SET_FPU, &f) < 0)
 		return -errno;
 	return 0;
 }
