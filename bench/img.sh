@@ -32,7 +32,11 @@ step=$((4096 * 10007)) # a prime number of 4k blocks: a scattered permutation
 count=100000
 wcount=30000
 echo "image ${size} MiB, ${runs} runs, 4k requests, step ${step} bytes"
+# On a shared machine wall times depend on CPU contention: say how much.
+[ -r /proc/pressure/cpu ] && echo "host CPU pressure: $(head -1 /proc/pressure/cpu)"
+only=${BENCH_ONLY:-all} # all, driver or convert
 
+if [ "$only" != convert ]; then
 # Fully allocated qcow2 (64k clusters) for reads and overwrites.
 qemu-img create -q -f qcow2 -o preallocation=full full.qcow2 ${size}M
 for mode in read overwrite; do
@@ -63,6 +67,8 @@ report "4k random write, fresh ($wcount)" "$(printf '%s\n' "${q[@]}" | median)" 
 	"$(printf '%s\n' "${v[@]}" | median)"
 qemu-img check fv.qcow2 >/dev/null && qemu-img compare -q fq.qcow2 fv.qcow2 &&
 	echo "  (same clusters written by both, qemu-img check clean)"
+fi
+[ "$only" = driver ] && exit 0
 
 # convert: a source with random data, patterns and holes.
 qemu-img create -q -f raw src.raw ${size}M

@@ -77,7 +77,8 @@ check vireo_write_over_compressed bash -c "'$V' debug-writer -t unsafe c4.qcow2 
 check vireo_resize_grow bash -c "'$V' resize z.qcow2 +3G >/dev/null && qemu-img check z.qcow2 && [ \$(qemu-img info --output=json z.qcow2 | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"virtual-size\"])') = $((3 * 1024 * 1024 * 1024 + 1048576)) ]"
 "$V" debug-writer -t unsafe z.qcow2 32 200 >/dev/null
 check vireo_resize_shrink bash -c "'$V' resize --shrink z.qcow2 1000k >/dev/null && qemu-img check z.qcow2 && same_raw z.qcow2"
-check vireo_resize_shrink_needs_flag bash -c "! '$V' resize z.qcow2 -- -4k 2>/dev/null"
+check vireo_resize_shrink_needs_flag bash -c "! '$V' resize z.qcow2 -4k 2>/dev/null"
+check vireo_resize_negative bash -c "'$V' resize --shrink z.qcow2 -8k >/dev/null && qemu-img check z.qcow2 && qemu-img info z.qcow2 | grep -q '(1015808 bytes)'"
 
 # Commit: the base ends up holding what the overlay showed.
 "$V" create -q -f qcow2 cb.qcow2 8M

@@ -389,8 +389,14 @@ int img_cmd_resize(int argc, char **argv)
 	const char *fmt = NULL;
 	bool shrink = false;
 	struct err err = {{0}};
+	const char *neg = NULL;
 	int c;
 
+	/* "resize FILE -1G": take a negative size off before getopt sees it as
+	 * an option (as qemu-img does). */
+	if (argc > 2 && argv[argc - 1][0] == '-' && argv[argc - 1][1] >= '0' &&
+	    argv[argc - 1][1] <= '9')
+		neg = argv[--argc];
 	while ((c = getopt_long(argc, argv, "f:q", lo, NULL)) != -1) {
 		switch (c) {
 		case 'f':
@@ -405,17 +411,16 @@ int img_cmd_resize(int argc, char **argv)
 			return img_fail(1, "usage: resize [-f FMT] [--shrink] FILE [+|-]SIZE");
 		}
 	}
-	/* A size of "-1G" looks like an option to getopt: take it as the last word. */
-	if (optind + 2 != argc)
+	if (optind + (neg ? 1 : 2) != argc)
 		return img_fail(1, "usage: resize [-f FMT] [--shrink] FILE [+|-]SIZE");
-	const char *s = argv[optind + 1];
+	const char *s = neg ? neg : argv[optind + 1];
 	int sign = 0;
 	uint64_t v, size;
 
 	if (*s == '+' || *s == '-')
 		sign = *s == '+' ? 1 : -1, s++;
 	if (img_parse_size(s, &v) < 0)
-		return img_fail(1, "invalid size '%s'", argv[optind + 1]);
+		return img_fail(1, "invalid size '%s'", neg ? neg : argv[optind + 1]);
 	struct block_dev *b = img_open(argv[optind], fmt, true, false, &err);
 
 	if (!b)
