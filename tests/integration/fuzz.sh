@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every libFuzzer target built by `make FUZZ=1 fuzzers` for a short time
-# on its seed corpus (tests/fuzz/corpus/NAME/). Longer under VIREO_LONG=1.
+# (VIREO_FUZZ_SECONDS, default 15) on its seed corpus (tests/fuzz/corpus/NAME/).
+# Longer under VIREO_LONG=1. A crash leaves its reproducer in the printed directory.
 # Runs once, in the plain pass: the fuzzers carry their own sanitizers.
 cd "$(dirname "$0")/../.."
 if [ "${VIREO_SANITIZED:-0}" = 1 ]; then
@@ -17,8 +18,11 @@ for f in build-fuzz/fuzz/fuzz_*; do
 	corpus=tests/fuzz/corpus/$name
 	work=$(mktemp -d)
 	[ -d "$corpus" ] && cp -r "$corpus"/. "$work"/ 2>/dev/null
+	# Per-target libFuzzer flags (e.g. -max_len) live in tests/fuzz/fuzz_NAME.args.
+	args=$(cat "tests/fuzz/fuzz_$name.args" 2>/dev/null)
+	# shellcheck disable=SC2086
 	if "$f" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=0 \
-		-artifact_prefix="$work/" "$work" >"$work.log" 2>&1; then
+		$args -artifact_prefix="$work/" "$work" >"$work.log" 2>&1; then
 		echo "ok fuzz_$name ($secs s, $(grep -o 'cov: [0-9]*' "$work.log" | tail -1))"
 	else
 		echo "not ok fuzz_$name: crash or leak; artifacts in $work"

@@ -1,6 +1,6 @@
 /* libFuzzer harness: open an arbitrary byte string as a qcow2 image on an
  * in-memory file, then read, map, list snapshots, check, and write a little.
- * Build: see tests/integration/img_fuzz.sh (clang -fsanitize=fuzzer,address). */
+ * Build: make FUZZ=1 fuzzers; run: tests/integration/fuzz.sh. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
