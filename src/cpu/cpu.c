@@ -134,7 +134,7 @@ int cpu_run(struct cpu *c, uint64_t max_insns, struct cpu_exit *exit)
 
 			c->cur_rip = c->rip;
 			c->rip = next;
-			cpu_handlers[i->op](c, i);
+			i->fn(c, i);
 			c->icount++;
 			if (c->rip != next || c->flushed)
 				break;
