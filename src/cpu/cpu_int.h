@@ -126,6 +126,8 @@ struct cpu {
 
 	union xmm xmm[16] __attribute__((aligned(16)));
 	uint32_t mxcsr;
+	bool mx_synced;       /* host MXCSR == guest MXCSR (exec_ssefp.c fast path) */
+	bool host_mx_default; /* host MXCSR control bits are the default 0x1f80 */
 
 	/* x87 (Intel SDM Vol. 1 §8.1): st[] indexed physically, top in fsw. */
 	long double st[8];
