@@ -425,6 +425,20 @@ void cpu_exec_init_x87(void);
 void cpu_blocks_flush(struct cpu *c);
 bool cpu_is_code_page(struct cpu *c, uint64_t page);
 const struct insn *cpu_block_lookup(struct cpu *c, uint64_t rip, unsigned *count);
+static inline __attribute__((always_inline)) unsigned cpu_block_hash(uint64_t rip)
+{
+	return (unsigned)((rip * 0x9E3779B97F4A7C15ULL) >> 51) & (BLOCK_HASH - 1);
+}
+
+/* exec_fast.c: a specialised handler for the insn, or NULL. */
+cpu_handler cpu_fast_handler(const struct insn *i);
+/* flags.c: move the current CF into rflags (INC/DEC keep it). */
+void cpu_keep_cf_slow(struct cpu *c);
+static inline __attribute__((always_inline)) void cpu_keep_cf(struct cpu *c)
+{
+	if (c->cc_op != CC_INC && c->cc_op != CC_DEC && c->cc_op != CC_EAGER)
+		cpu_keep_cf_slow(c);
+}
 
 /* Misc shared. */
 void cpu_do_cpuid(struct cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4]);
