@@ -252,6 +252,8 @@ static inline __attribute__((always_inline)) void reg_write(struct cpu *c, unsig
 /* tlb.c: memory access. Addresses are linear (segment bases applied). */
 void *cpu_tlb_slow(struct cpu *c, uint64_t addr, int access);
 void cpu_mem_read_slow(struct cpu *c, uint64_t addr, void *buf, unsigned len);
+/* Read for a read-modify-write: faults as a write (Vol. 3 §4.7). */
+void cpu_mem_read_slow_w(struct cpu *c, uint64_t addr, void *buf, unsigned len);
 void cpu_mem_write_slow(struct cpu *c, uint64_t addr, const void *buf, unsigned len);
 /* Host pointer valid for len bytes at addr for access, or NULL if the range
  * crosses a page (caller must use the slow byte path). Raises #PF. */
@@ -284,6 +286,19 @@ static inline __attribute__((always_inline)) uint64_t mem_read(struct cpu *c, ui
 		}
 	}
 	cpu_mem_read_slow(c, addr, &v, (unsigned)size);
+	return v;
+}
+
+static inline __attribute__((always_inline)) uint64_t mem_read_w(struct cpu *c, uint64_t addr, int size)
+{
+	void *p = cpu_mem_ptr(c, addr, (unsigned)size, CPU_ACC_WRITE);
+	uint64_t v = 0;
+
+	if (__builtin_expect(p != NULL, 1)) {
+		memcpy(&v, p, (size_t)size);
+		return v;
+	}
+	cpu_mem_read_slow_w(c, addr, &v, (unsigned)size);
 	return v;
 }
 
@@ -369,7 +384,7 @@ static inline __attribute__((always_inline)) uint64_t cpu_rmw_read(struct cpu *c
 	if (!(i->flags & IF_MEM))
 		return reg_read(c, i->rm, size, i->flags);
 	if (__builtin_expect(!(i->flags & IF_LOCK), 1))
-		return mem_read(c, insn_ea(c, i), size);
+		return mem_read_w(c, insn_ea(c, i), size);
 	return cpu_rmw_read_locked(c, i, size);
 }
 

@@ -341,7 +341,10 @@ static void h_cmpxchg(struct cpu *c, const struct insn *i)
 	if (d == acc) {
 		cpu_rmw_write(c, i, i->osz, reg_read(c, i->reg, i->osz, i->flags));
 	} else {
-		cpu_rmw_write(c, i, i->osz, d);
+		/* Memory is always written back; a register destination is
+		 * left alone (no zero-extension), as on hardware. */
+		if (i->flags & IF_MEM)
+			cpu_rmw_write(c, i, i->osz, d);
 		reg_write(c, 0, i->osz, 0, d);
 	}
 	cc_set(c, CC_SUB, i->osz, acc, d, (acc - d) & m);
