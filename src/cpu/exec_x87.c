@@ -21,6 +21,8 @@
 #define SW_B 0x8000
 #define SW_CC (SW_C0 | SW_C1 | SW_C2 | SW_C3)
 
+static bool pre_abort(struct cpu *c, uint16_t sw);
+
 static inline unsigned x87_top(const struct cpu *c)
 {
 	return (c->fsw >> 11) & 7;
@@ -147,6 +149,18 @@ static inline bool is_snan(long double v)
 	return (se & 0x7fff) == 0x7fff && (m & 0x7fffffffffffffffULL) && !(m & 0x4000000000000000ULL);
 }
 
+/* An unmasked invalid-operation, denormal or divide-by-zero exception
+ * leaves the destination and the stack untouched (Vol. 1 §8.5): record
+ * the flags and tell the caller to abort. */
+static bool pre_abort(struct cpu *c, uint16_t sw)
+{
+	if (!(sw & ~c->fcw & 0x7))
+		return false;
+	c->fsw |= sw & 0x3f;
+	check_exc(c);
+	return true;
+}
+
 /* Arithmetic by ModRM.reg: 0 ADD, 1 MUL, 4 SUB, 5 SUBR, 6 DIV, 7 DIVR.
  * The host instruction runs with ST0 = a, ST1 = b, and the status word is
  * taken right after it (a later store would reset C1, the round-up bit).
@@ -158,7 +172,7 @@ static inline bool is_snan(long double v)
 			 : [h] "=m"(host), [r] "=m"(r), [sw] "=m"(sw)                              \
 			 : [cw] "m"(cw), [a] "m"(a), [b] "m"(b))
 
-static void arith(struct cpu *c, unsigned op, unsigned dst, long double a, long double b)
+static bool arith(struct cpu *c, unsigned op, unsigned dst, long double a, long double b)
 {
 	uint16_t cw = c->fcw | 0x3f, host, sw;
 	unsigned p = phys(c, dst);
@@ -172,10 +186,13 @@ static void arith(struct cpu *c, unsigned op, unsigned dst, long double a, long 
 	case 6: ARITH_ASM("0xde, 0xf1"); break; /* FDIVRP: ST1 = ST0 / ST1 = a / b */
 	default: ARITH_ASM("0xde, 0xf9"); break; /* FDIVP: ST1 = ST1 / ST0 = b / a */
 	}
+	if (pre_abort(c, sw))
+		return false;
 	c->st[p] = r;
 	c->fsw = (uint16_t)((c->fsw & ~SW_C1) | (sw & (0x3f | SW_C1)));
 	check_exc(c);
 	c->ftw_empty &= (uint16_t)~(1u << p);
+	return true;
 }
 
 /* FCOM/FUCOM: C3 C2 C0 = 000 (>), 001 (<), 100 (=), 111 (unordered).
@@ -206,48 +223,50 @@ static void set_cc_from(struct cpu *c, uint64_t f)
 			    ((f & FL_PF) ? SW_C2 : 0) | ((f & FL_ZF) ? SW_C3 : 0));
 }
 
-static long double load_mem(struct cpu *c, uint64_t addr, unsigned kind)
+/* Load a memory operand as an 80-bit value. Floating-point forms go
+ * through the host FLD so denormal (DE) and SNaN (IE) operands flag as
+ * they do in the memory forms of the arithmetic instructions. Returns
+ * false if an unmasked exception aborts the instruction. */
+static bool load_mem(struct cpu *c, uint64_t addr, unsigned kind, long double *out)
 {
+	uint16_t cw = c->fcw | 0x3f, host, sw = 0;
+	long double v = 0;
+
 	switch (kind) {
-	case 0: { /* m32fp */
+	case 0: {
 		uint32_t u = (uint32_t)mem_read(c, addr, 4);
-		float f;
-		long double v;
-		uint16_t h;
 
-		memcpy(&f, &u, 4);
-		h = x87_begin(c); /* SNaN loads raise IE */
-		v = f;
-		x87_end(c, h);
-		return v;
+		__asm__ volatile("fnstcw %[h]\n\tfnclex\n\tfldcw %[cw]\n\tflds %[m]\n\tfnstsw %[sw]\n\t"
+				 "fstpt %[r]\n\tfnclex\n\tfldcw %[h]"
+				 : [h] "=m"(host), [r] "=m"(v), [sw] "=m"(sw)
+				 : [cw] "m"(cw), [m] "m"(u));
+		break;
 	}
-	case 1: { /* m64fp */
+	case 1: {
 		uint64_t u = mem_read(c, addr, 8);
-		double d;
-		long double v;
-		uint16_t h;
 
-		memcpy(&d, &u, 8);
-		h = x87_begin(c);
-		v = d;
-		x87_end(c, h);
-		return v;
+		__asm__ volatile("fnstcw %[h]\n\tfnclex\n\tfldcw %[cw]\n\tfldl %[m]\n\tfnstsw %[sw]\n\t"
+				 "fstpt %[r]\n\tfnclex\n\tfldcw %[h]"
+				 : [h] "=m"(host), [r] "=m"(v), [sw] "=m"(sw)
+				 : [cw] "m"(cw), [m] "m"(u));
+		break;
 	}
-	case 2: return (long double)(int32_t)mem_read(c, addr, 4);
-	case 3: return (long double)(int16_t)mem_read(c, addr, 2);
-	case 4: return (long double)(int64_t)mem_read(c, addr, 8);
-	default: {
-		long double v = 0;
-
-		mem_read_buf(c, addr, &v, 10);
-		return v;
+	case 2: v = (long double)(int32_t)mem_read(c, addr, 4); break;
+	case 3: v = (long double)(int16_t)mem_read(c, addr, 2); break;
+	case 4: v = (long double)(int64_t)mem_read(c, addr, 8); break;
+	default: mem_read_buf(c, addr, &v, 10); break;
 	}
-	}
+	if (pre_abort(c, sw))
+		return false;
+	c->fsw |= sw & 0x3f;
+	check_exc(c);
+	*out = v;
+	return true;
 }
 
 /* FIST/FISTP under the guest rounding mode: the host instruction gives the
  * exact result, including the integer indefinite and IE on overflow. */
-static uint64_t fist(struct cpu *c, long double v, int size)
+static bool fist(struct cpu *c, long double v, int size, uint64_t *out)
 {
 	uint16_t cw = c->fcw | 0x3f, host, sw;
 	int16_t r16 = 0;
@@ -274,9 +293,12 @@ static uint64_t fist(struct cpu *c, long double v, int size)
 				 : [cw] "m"(cw), [v] "m"(v));
 		break;
 	}
+	if (pre_abort(c, sw))
+		return false; /* unmasked IE: nothing stored, nothing popped */
 	c->fsw = (uint16_t)((c->fsw & ~SW_C1) | (sw & (0x3f | SW_C1)));
 	check_exc(c);
-	return size == 2 ? (uint16_t)r16 : size == 4 ? (uint32_t)r32 : (uint64_t)r64;
+	*out = size == 2 ? (uint16_t)r16 : size == 4 ? (uint32_t)r32 : (uint64_t)r64;
+	return true;
 }
 
 /* Full tag word for FNSTENV/FNSAVE: 00 valid, 01 zero, 10 special, 11 empty. */
@@ -345,7 +367,7 @@ static void fninit(struct cpu *c)
 static void h_x87_mem(struct cpu *c, const struct insn *i)
 {
 	unsigned slot = i->op - OP_X87, opc = slot >> 3, reg = slot & 7;
-	uint64_t addr = insn_ea(c, i);
+	uint64_t addr = insn_ea(c, i), iv;
 	long double v;
 
 	/* Control instructions that do not wait. */
@@ -390,7 +412,8 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 	case 0: case 2: case 4: case 6: { /* arithmetic with m32fp, m32int, m64fp, m16int */
 		static const unsigned kind[8] = { 0, 0, 2, 0, 1, 0, 3, 0 };
 
-		v = load_mem(c, addr, kind[opc]);
+		if (!load_mem(c, addr, kind[opc], &v))
+			return;
 		if (reg == 2 || reg == 3) {
 			set_cc_from(c, compare(c, st_get(c, 0), v, false));
 			if (reg == 3)
@@ -402,7 +425,8 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 	}
 	case 1: /* D9: FLD m32, FST m32, FSTP m32 */
 		if (reg == 0) {
-			x87_push(c, load_mem(c, addr, 0));
+			if (load_mem(c, addr, 0, &v))
+				x87_push(c, v);
 			return;
 		}
 		if (reg == 2 || reg == 3) {
@@ -421,13 +445,15 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 		break;
 	case 3: /* DB: FILD m32, FIST(P) m32, FLD m80, FSTP m80 */
 		switch (reg) {
-		case 0: x87_push(c, load_mem(c, addr, 2)); return;
+		case 0: if (load_mem(c, addr, 2, &v)) x87_push(c, v); return;
 		case 2: case 3:
-			mem_write(c, addr, 4, fist(c, st_get(c, 0), 4));
+			if (!fist(c, st_get(c, 0), 4, &iv))
+				return;
+			mem_write(c, addr, 4, iv);
 			if (reg == 3)
 				x87_pop(c);
 			return;
-		case 5: x87_push(c, load_mem(c, addr, 5)); return;
+		case 5: if (load_mem(c, addr, 5, &v)) x87_push(c, v); return;
 		case 7:
 			v = st_get(c, 0);
 			mem_write_buf(c, addr, &v, 10);
@@ -438,7 +464,8 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 		break;
 	case 5: /* DD: FLD m64, FST m64, FSTP m64 */
 		if (reg == 0) {
-			x87_push(c, load_mem(c, addr, 1));
+			if (load_mem(c, addr, 1, &v))
+				x87_push(c, v);
 			return;
 		}
 		if (reg == 2 || reg == 3) {
@@ -457,15 +484,19 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 		break;
 	case 7: /* DF: FILD m16, FIST(P) m16, FILD m64, FISTP m64 */
 		switch (reg) {
-		case 0: x87_push(c, load_mem(c, addr, 3)); return;
+		case 0: if (load_mem(c, addr, 3, &v)) x87_push(c, v); return;
 		case 2: case 3:
-			mem_write(c, addr, 2, fist(c, st_get(c, 0), 2));
+			if (!fist(c, st_get(c, 0), 2, &iv))
+				return;
+			mem_write(c, addr, 2, iv);
 			if (reg == 3)
 				x87_pop(c);
 			return;
-		case 5: x87_push(c, load_mem(c, addr, 4)); return;
+		case 5: if (load_mem(c, addr, 4, &v)) x87_push(c, v); return;
 		case 7:
-			mem_write(c, addr, 8, fist(c, st_get(c, 0), 8));
+			if (!fist(c, st_get(c, 0), 8, &iv))
+				return;
+			mem_write(c, addr, 8, iv);
 			x87_pop(c);
 			return;
 		default: break;
@@ -481,10 +512,15 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 #define UNARY(insn)                                                                                \
 	do {                                                                                       \
 		long double x = st_get(c, 0);                                                      \
-		uint16_t h = x87_begin(c);                                                         \
-		__asm__ volatile(insn : "+t"(x));                                                  \
+		uint16_t cw_ = c->fcw | 0x3f, h_, sw_;                                             \
+		__asm__ volatile("fnstcw %[h]\n\tfnclex\n\tfldcw %[cw]\n\t" insn "\n\t"           \
+				 "fnstsw %[sw]\n\tfnclex\n\tfldcw %[h]"                              \
+				 : "+t"(x), [h] "=m"(h_), [sw] "=m"(sw_) : [cw] "m"(cw_));               \
+		if (pre_abort(c, sw_))                                                             \
+			break;                                                                     \
 		c->st[phys(c, 0)] = x;                                                             \
-		x87_end(c, h);                                                                     \
+		c->fsw = (uint16_t)((c->fsw & ~SW_C1) | (sw_ & (0x3f | SW_C1)));                  \
+		check_exc(c);                                                                      \
 	} while (0)
 
 static void fxam(struct cpu *c)
@@ -554,8 +590,7 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 				x87_pop(c);
 			return;
 		}
-		arith(c, reg >= 4 ? reg ^ 1 : reg, r, st_get(c, r), st_get(c, 0));
-		if (opc == 6)
+		if (arith(c, reg >= 4 ? reg ^ 1 : reg, r, st_get(c, r), st_get(c, 0)) && opc == 6)
 			x87_pop(c);
 		return;
 	case 1: /* D9 */
