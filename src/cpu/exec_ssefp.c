@@ -128,8 +128,6 @@ static bool fp_run(struct cpu *c, unsigned id, union xmm *dst, const union xmm *
 		 * are even detected (Vol. 1 §11.5.1). */
 		if (raised & ~(c->mxcsr >> 7) & 0x7)
 			raised &= 0x7;
-		else if (raised & ~(c->mxcsr >> 7) & 0x18)
-			raised &= ~0x20u; /* unmasked OE/UE: PE is not reported */
 		c->mxcsr |= raised;
 		/* Unmasked SIMD exception: #XM with CR4.OSXMMEXCPT (Vol. 3 §6.15). */
 		cpu_raise(c, (c->cr4 & 0x400) ? CPU_VEC_XM : CPU_VEC_UD, 0);

@@ -91,6 +91,8 @@ static void x87_push(struct cpu *c, long double v)
 		stack_fault(c, true);
 		v = indefinite();
 	}
+	else
+		c->fsw &= (uint16_t)~SW_C1;
 	x87_set_top(c, top);
 	c->st[top] = v;
 	c->ftw_empty &= (uint16_t)~(1u << top);
@@ -115,13 +117,18 @@ static inline uint16_t x87_begin(struct cpu *c)
 	return host;
 }
 
-static inline void x87_end(struct cpu *c, uint16_t host)
+/* Returns true if an unmasked pre-computation exception aborts the
+ * instruction (see pre_abort). */
+static inline bool x87_end(struct cpu *c, uint16_t host)
 {
 	uint16_t sw;
 
 	__asm__ volatile("fnstsw %0\n\tfnclex\n\tfldcw %1" : "=m"(sw) : "m"(host) : "memory");
+	if (pre_abort(c, sw))
+		return true;
 	c->fsw = (uint16_t)((c->fsw & ~SW_C1) | (sw & (0x3f | SW_C1)));
 	check_exc(c);
+	return false;
 }
 
 /* Waiting instructions report a pending unmasked exception first. */
@@ -435,7 +442,8 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 			volatile float f = (float)s;
 			uint32_t u;
 
-			x87_end(c, h);
+			if (x87_end(c, h))
+				return;
 			memcpy(&u, (const void *)&f, 4);
 			mem_write(c, addr, 4, u);
 			if (reg == 3)
@@ -474,7 +482,8 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 			volatile double d = (double)s;
 			uint64_t u;
 
-			x87_end(c, h);
+			if (x87_end(c, h))
+				return;
 			memcpy(&u, (const void *)&d, 8);
 			mem_write(c, addr, 8, u);
 			if (reg == 3)
@@ -629,7 +638,7 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 			case 5: __asm__ volatile("fldln2" : "=t"(k)); break;
 			default: __asm__ volatile("fldz" : "=t"(k)); break;
 			}
-			x87_end(c, h);
+			(void)x87_end(c, h);
 			x87_push(c, k);
 			return;
 		}
@@ -647,12 +656,14 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 				} else {
 					__asm__ volatile("fprem1\n\tfnstsw %%ax" : "=t"(res), "=a"(sw)
 							 : "0"(x), "u"(y));
+					if (x87_end(c, h))
+						return;
 					c->st[phys(c, 0)] = res;
-					x87_end(c, h);
 					c->fsw = (uint16_t)((c->fsw & ~SW_CC) | (sw & SW_CC));
 					return;
 				}
-				x87_end(c, h);
+				if (x87_end(c, h))
+					return;
 				x87_pop(c);
 				st_set(c, 0, res);
 				return;
@@ -662,7 +673,8 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 				uint16_t h = x87_begin(c), sw;
 
 				__asm__ volatile("fptan\n\tfnstsw %%ax" : "=t"(one), "=u"(t), "=a"(sw) : "0"(x));
-				x87_end(c, h);
+				if (x87_end(c, h))
+					return;
 				c->fsw = (uint16_t)((c->fsw & ~SW_C2) | (sw & SW_C2));
 				if (sw & SW_C2)
 					return; /* out of range: unchanged */
@@ -675,7 +687,8 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 				uint16_t h = x87_begin(c);
 
 				__asm__ volatile("fxtract" : "=t"(sig), "=u"(ex) : "0"(x));
-				x87_end(c, h);
+				if (x87_end(c, h))
+					return;
 				st_set(c, 0, ex);
 				x87_push(c, sig);
 				return;
@@ -700,8 +713,9 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 							 : "0"(x), "u"(y));
 				else
 					__asm__ volatile("fscale" : "=t"(res) : "0"(x), "u"(y));
+				if (x87_end(c, h))
+					return;
 				c->st[phys(c, 0)] = res;
-				x87_end(c, h);
 				if (r == 0)
 					c->fsw = (uint16_t)((c->fsw & ~SW_CC) | (sw & SW_CC));
 				return;
@@ -711,7 +725,8 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 				uint16_t h = x87_begin(c);
 
 				__asm__ volatile("fyl2xp1" : "=t"(res) : "0"(x), "u"(y) : "st(1)");
-				x87_end(c, h);
+				if (x87_end(c, h))
+					return;
 				x87_pop(c);
 				st_set(c, 0, res);
 				return;
@@ -722,7 +737,8 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 				uint16_t h = x87_begin(c), sw;
 
 				__asm__ volatile("fsincos\n\tfnstsw %%ax" : "=t"(co), "=u"(s), "=a"(sw) : "0"(x));
-				x87_end(c, h);
+				if (x87_end(c, h))
+					return;
 				c->fsw = (uint16_t)((c->fsw & ~SW_C2) | (sw & SW_C2));
 				if (sw & SW_C2)
 					return;
