@@ -22,6 +22,7 @@
 #define SW_CC (SW_C0 | SW_C1 | SW_C2 | SW_C3)
 
 static bool pre_abort(struct cpu *c, uint16_t sw);
+static void x87_pop(struct cpu *c);
 
 static inline unsigned x87_top(const struct cpu *c)
 {
@@ -81,6 +82,35 @@ static void st_set(struct cpu *c, unsigned i, long double v)
 
 	c->st[p] = v;
 	c->ftw_empty &= (uint16_t)~(1u << p);
+}
+
+static inline bool st_empty(const struct cpu *c, unsigned i)
+{
+	return c->ftw_empty & (1u << phys(c, i));
+}
+
+/* Stack underflow on a source (Vol. 1 §8.5.1.1): IE|SF, C1 = 0; with IE
+ * masked the destination gets the real indefinite (and a popping form
+ * still pops), otherwise nothing changes. Returns true if it happened. */
+static bool underflow(struct cpu *c, unsigned a, unsigned b, int dst, bool pop)
+{
+	if (!st_empty(c, a) && !st_empty(c, b))
+		return false;
+	stack_fault(c, false);
+	if ((c->fcw & 1) && dst >= 0) {
+		st_set(c, (unsigned)dst, indefinite());
+		if (pop)
+			x87_pop(c);
+	}
+	return true;
+}
+
+/* Memory stores probe their destination first so a #PF leaves the FPU
+ * state untouched (precise exceptions). */
+static void probe_store(struct cpu *c, uint64_t addr, unsigned len)
+{
+	mem_read_w(c, addr, 1);
+	mem_read_w(c, addr + len - 1, 1);
 }
 
 static void x87_push(struct cpu *c, long double v)
@@ -382,7 +412,7 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 		switch (reg) {
 		case 4: load_env(c, addr); return;
 		case 5: c->fcw = (uint16_t)mem_read(c, addr, 2); check_exc(c); return;
-		case 6: store_env(c, addr); c->fcw |= 0x3f; return;
+		case 6: probe_store(c, addr, 28); store_env(c, addr); c->fcw |= 0x3f; return;
 		default: mem_write(c, addr, 2, c->fcw); return;
 		}
 	}
@@ -393,6 +423,7 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 	if (opc == 5 && reg == 6) { /* FNSAVE: env + 8 registers, then FNINIT */
 		uint8_t regs[80];
 
+		probe_store(c, addr, 108);
 		for (unsigned k = 0; k < 8; k++)
 			memcpy(regs + 10 * k, &c->st[phys(c, k)], 10);
 		mem_write_buf(c, addr + 28, regs, 80);
@@ -414,12 +445,24 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 		return;
 	}
 	x87_wait(c);
+	{
+		/* D9 /2 /3, DB /2 /3 /7, DD /2 /3, DF /2 /3 /7 store. */
+		static const uint8_t st_len[8][8] = {
+			[1] = { [2] = 4, [3] = 4 }, [3] = { [2] = 4, [3] = 4, [7] = 10 },
+			[5] = { [2] = 8, [3] = 8 }, [7] = { [2] = 2, [3] = 2, [7] = 8 },
+		};
+
+		if (st_len[opc][reg])
+			probe_store(c, addr, st_len[opc][reg]);
+	}
 	note_insn(c, i);
 	switch (opc) {
 	case 0: case 2: case 4: case 6: { /* arithmetic with m32fp, m32int, m64fp, m16int */
 		static const unsigned kind[8] = { 0, 0, 2, 0, 1, 0, 3, 0 };
 
 		if (!load_mem(c, addr, kind[opc], &v))
+			return;
+		if (reg != 2 && reg != 3 && underflow(c, 0, 0, 0, false))
 			return;
 		if (reg == 2 || reg == 3) {
 			set_cc_from(c, compare(c, st_get(c, 0), v, false));
@@ -585,6 +628,8 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 				x87_pop(c);
 			return;
 		}
+		if (underflow(c, 0, r, 0, false))
+			return;
 		arith(c, reg, 0, st_get(c, 0), st_get(c, r));
 		return;
 	case 4: /* DC: ST(i) op= ST(0), with SUB/SUBR and DIV/DIVR swapped */
@@ -599,6 +644,8 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 				x87_pop(c);
 			return;
 		}
+		if (underflow(c, 0, r, (int)r, opc == 6))
+			return;
 		if (arith(c, reg >= 4 ? reg ^ 1 : reg, r, st_get(c, r), st_get(c, 0)) && opc == 6)
 			x87_pop(c);
 		return;
@@ -646,7 +693,13 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 			switch (r) {
 			case 0: UNARY("f2xm1"); return;
 			case 1: case 3: case 5: { /* FYL2X, FPATAN, FPREM1 style binaries */
-				long double x = st_get(c, 0), y = st_get(c, 1), res;
+				long double x, y, res;
+
+				if (r == 5 && st_empty(c, 0) + st_empty(c, 1))
+					c->fsw &= (uint16_t)~SW_C2;
+				if (underflow(c, 0, 1, r == 5 ? 0 : 1, r != 5))
+					return;
+				x = st_get(c, 0), y = st_get(c, 1);
 				uint16_t h = x87_begin(c), sw = 0;
 
 				if (r == 1) {
@@ -705,7 +758,13 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 		default: /* reg 7 */
 			switch (r) {
 			case 0: case 5: { /* FPREM, FSCALE (ST1 unchanged) */
-				long double x = st_get(c, 0), y = st_get(c, 1), res;
+				long double x, y, res;
+
+				if (r == 0 && st_empty(c, 0) + st_empty(c, 1))
+					c->fsw &= (uint16_t)~SW_C2;
+				if (underflow(c, 0, 1, 0, false))
+					return;
+				x = st_get(c, 0), y = st_get(c, 1);
 				uint16_t h = x87_begin(c), sw = 0;
 
 				if (r == 0)
@@ -721,7 +780,11 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 				return;
 			}
 			case 1: { /* FYL2XP1 */
-				long double x = st_get(c, 0), y = st_get(c, 1), res;
+				long double x, y, res;
+
+				if (underflow(c, 0, 1, 1, true))
+					return;
+				x = st_get(c, 0), y = st_get(c, 1);
 				uint16_t h = x87_begin(c);
 
 				__asm__ volatile("fyl2xp1" : "=t"(res) : "0"(x), "u"(y) : "st(1)");
