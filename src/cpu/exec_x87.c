@@ -234,28 +234,49 @@ static bool arith(struct cpu *c, unsigned op, unsigned dst, long double a, long 
 
 /* FCOM/FUCOM: C3 C2 C0 = 000 (>), 001 (<), 100 (=), 111 (unordered).
  * Returns the same pattern as ZF PF CF for FCOMI. */
+#define CMP_ABORT (~0ULL)
+
+/* Compare on the host (FCOMI/FUCOMI) so IE and DE come out exactly.
+ * Returns the ZF/PF/CF pattern, or CMP_ABORT if an unmasked exception
+ * stops the instruction. */
 static uint64_t compare(struct cpu *c, long double a, long double b, bool unordered_ok)
 {
-	uint64_t f;
+	uint16_t cw = c->fcw | 0x3f, host, sw;
+	bool z, p, cf;
 
-	if (isnan(a) || isnan(b)) {
-		if (!unordered_ok || is_snan(a) || is_snan(b)) {
-			c->fsw |= SW_IE;
-			check_exc(c);
-		}
-		f = FL_ZF | FL_PF | FL_CF;
-	} else if (a > b) {
-		f = 0;
-	} else if (a < b) {
-		f = FL_CF;
-	} else {
-		f = FL_ZF;
+	if (unordered_ok)
+		__asm__ volatile("fnstcw %[h]\n\tfnclex\n\tfldcw %[cw]\n\tfldt %[b]\n\tfldt %[a]\n\t"
+				 "fucomip %%st(1), %%st\n\tfstp %%st(0)\n\tfnstsw %[sw]\n\tfnclex\n\t"
+				 "fldcw %[h]"
+				 : [h] "=m"(host), [sw] "=m"(sw), "=@ccz"(z), "=@ccp"(p), "=@ccc"(cf)
+				 : [cw] "m"(cw), [a] "m"(a), [b] "m"(b));
+	else
+		__asm__ volatile("fnstcw %[h]\n\tfnclex\n\tfldcw %[cw]\n\tfldt %[b]\n\tfldt %[a]\n\t"
+				 "fcomip %%st(1), %%st\n\tfstp %%st(0)\n\tfnstsw %[sw]\n\tfnclex\n\t"
+				 "fldcw %[h]"
+				 : [h] "=m"(host), [sw] "=m"(sw), "=@ccz"(z), "=@ccp"(p), "=@ccc"(cf)
+				 : [cw] "m"(cw), [a] "m"(a), [b] "m"(b));
+	if (pre_abort(c, sw))
+		return CMP_ABORT;
+	c->fsw |= sw & 0x3f;
+	check_exc(c);
+	return (z ? FL_ZF : 0) | (p ? FL_PF : 0) | (cf ? FL_CF : 0);
+}
+
+/* Compare ST(a) with ST(b) with stack-underflow handling. */
+static uint64_t compare_regs(struct cpu *c, unsigned a, unsigned b, bool unordered_ok)
+{
+	if (st_empty(c, a) || st_empty(c, b)) {
+		stack_fault(c, false);
+		return (c->fcw & 1) ? (FL_ZF | FL_PF | FL_CF) : CMP_ABORT;
 	}
-	return f;
+	return compare(c, c->st[phys(c, a)], c->st[phys(c, b)], unordered_ok);
 }
 
 static void set_cc_from(struct cpu *c, uint64_t f)
 {
+	if (f == CMP_ABORT)
+		return;
 	c->fsw = (uint16_t)((c->fsw & ~SW_CC) | ((f & FL_CF) ? SW_C0 : 0) |
 			    ((f & FL_PF) ? SW_C2 : 0) | ((f & FL_ZF) ? SW_C3 : 0));
 }
@@ -465,8 +486,16 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 		if (reg != 2 && reg != 3 && underflow(c, 0, 0, 0, false))
 			return;
 		if (reg == 2 || reg == 3) {
-			set_cc_from(c, compare(c, st_get(c, 0), v, false));
-			if (reg == 3)
+			uint64_t f;
+
+			if (st_empty(c, 0)) {
+				stack_fault(c, false);
+				f = (c->fcw & 1) ? (FL_ZF | FL_PF | FL_CF) : CMP_ABORT;
+			} else {
+				f = compare(c, c->st[phys(c, 0)], v, false);
+			}
+			set_cc_from(c, f);
+			if (reg == 3 && f != CMP_ABORT)
 				x87_pop(c);
 			return;
 		}
@@ -623,8 +652,10 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 	switch (opc) {
 	case 0: /* D8: ST(0) op= ST(i); FCOM/FCOMP */
 		if (reg == 2 || reg == 3) {
-			set_cc_from(c, compare(c, st_get(c, 0), st_get(c, r), false));
-			if (reg == 3)
+			uint64_t f = compare_regs(c, 0, r, false);
+
+			set_cc_from(c, f);
+			if (reg == 3 && f != CMP_ABORT)
 				x87_pop(c);
 			return;
 		}
@@ -637,7 +668,11 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 		if (reg == 2 || reg == 3) {
 			if (opc == 6 && !(reg == 3 && r == 1))
 				cpu_ud(c);
-			set_cc_from(c, compare(c, st_get(c, 0), st_get(c, r), false));
+			uint64_t f = compare_regs(c, 0, r, false);
+
+			set_cc_from(c, f);
+			if (f == CMP_ABORT)
+				return;
 			if (reg == 3)
 				x87_pop(c); /* FCOMP (DC D8+i alias), FCOMPP pops twice */
 			if (opc == 6)
@@ -662,9 +697,25 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 			break;
 		case 4:
 			switch (r) {
-			case 0: st_set(c, 0, -st_get(c, 0)); return;
-			case 1: st_set(c, 0, fabsl(st_get(c, 0))); return;
-			case 4: set_cc_from(c, compare(c, st_get(c, 0), 0.0L, false)); return;
+			case 0: case 1: { /* FCHS, FABS: sign-bit operations, C1 = 0 */
+				uint8_t *bytes;
+
+				if (underflow(c, 0, 0, 0, false))
+					return;
+				bytes = (uint8_t *)&c->st[phys(c, 0)];
+				bytes[9] = r == 0 ? (uint8_t)(bytes[9] ^ 0x80) : (uint8_t)(bytes[9] & 0x7f);
+				c->fsw &= (uint16_t)~SW_C1;
+				return;
+			}
+			case 4: /* FTST */
+				if (st_empty(c, 0)) {
+					stack_fault(c, false);
+					if (c->fcw & 1)
+						set_cc_from(c, FL_ZF | FL_PF | FL_CF);
+					return;
+				}
+				set_cc_from(c, compare(c, c->st[phys(c, 0)], 0.0L, false));
+				return;
 			case 5: fxam(c); return;
 			default: break;
 			}
@@ -822,18 +873,32 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 		if (reg < 4) {
 			bool t = cpu_cond(c, cc[reg] ^ (opc == 3));
 
+			if (st_empty(c, 0) || st_empty(c, r)) {
+				stack_fault(c, false);
+				if ((c->fcw & 1) && t)
+					st_set(c, 0, indefinite());
+				return;
+			}
+			c->fsw &= (uint16_t)~SW_C1;
 			if (t)
 				st_set(c, 0, st_get(c, r));
 			return;
 		}
 		if (opc == 2 && reg == 5 && r == 1) { /* FUCOMPP */
-			set_cc_from(c, compare(c, st_get(c, 0), st_get(c, 1), true));
+			uint64_t f = compare_regs(c, 0, 1, true);
+
+			set_cc_from(c, f);
+			if (f == CMP_ABORT)
+				return;
 			x87_pop(c);
 			x87_pop(c);
 			return;
 		}
 		if (opc == 3 && (reg == 5 || reg == 6)) {
-			cpu_set_flags_arith(c, compare(c, st_get(c, 0), st_get(c, r), reg == 5));
+			uint64_t f = compare_regs(c, 0, r, reg == 5);
+
+			if (f != CMP_ABORT)
+				cpu_set_flags_arith(c, f);
 			return;
 		}
 		break;
@@ -844,8 +909,10 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 		case 2: st_set(c, r, st_get(c, 0)); return;
 		case 3: st_set(c, r, st_get(c, 0)); x87_pop(c); return;
 		case 4: case 5:
-			set_cc_from(c, compare(c, st_get(c, 0), st_get(c, r), true));
-			if (reg == 5)
+			uint64_t f = compare_regs(c, 0, r, true);
+
+			set_cc_from(c, f);
+			if (reg == 5 && f != CMP_ABORT)
 				x87_pop(c);
 			return;
 		default: break;
@@ -853,7 +920,11 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 		break;
 	default: /* DF: FUCOMIP, FCOMIP */
 		if (reg == 5 || reg == 6) {
-			cpu_set_flags_arith(c, compare(c, st_get(c, 0), st_get(c, r), reg == 5));
+			uint64_t f = compare_regs(c, 0, r, reg == 5);
+
+			if (f == CMP_ABORT)
+				return;
+			cpu_set_flags_arith(c, f);
 			x87_pop(c);
 			return;
 		}
