@@ -875,7 +875,7 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 
 			if (st_empty(c, 0) || st_empty(c, r)) {
 				stack_fault(c, false);
-				if ((c->fcw & 1) && t)
+				if (c->fcw & 1) /* even when the condition is false */
 					st_set(c, 0, indefinite());
 				return;
 			}
