@@ -109,8 +109,11 @@ static bool underflow(struct cpu *c, unsigned a, unsigned b, int dst, bool pop)
  * state untouched (precise exceptions). */
 static void probe_store(struct cpu *c, uint64_t addr, unsigned len)
 {
+	uint64_t last = addr + len - 1;
+
 	mem_read_w(c, addr, 1);
-	mem_read_w(c, addr + len - 1, 1);
+	if ((last & CPU_PAGE_MASK) != (addr & CPU_PAGE_MASK))
+		mem_read_w(c, last & CPU_PAGE_MASK, 1); /* #PF reports the page start */
 }
 
 static void x87_push(struct cpu *c, long double v)
@@ -422,6 +425,111 @@ static void fninit(struct cpu *c)
 	c->fop = 0;
 }
 
+/* Arithmetic (reg 0,1,4-7) or compare (reg 2,3) of ST0 with a memory
+ * operand, as one host instruction so operand flags (DE, IE) follow the
+ * hardware rules exactly. kind: 0 m32fp, 1 m64fp, 2 m32int, 3 m16int. */
+#define MEMOP(insn, m)                                                                             \
+	__asm__ volatile("fnstcw %[h]\n\tfnclex\n\tfldcw %[cw]\n\tfldt %[a]\n\t" insn " %[mm]\n\t"  \
+			 "fnstsw %[sw]\n\tfstpt %[r]\n\tfnclex\n\tfldcw %[h]"                      \
+			 : [h] "=m"(host), [r] "=m"(r), [sw] "=m"(sw)                              \
+			 : [cw] "m"(cw), [a] "m"(a), [mm] "m"(m))
+#define MEMOPS(k, m, s32)                                                                          \
+	case k * 8 + 0: MEMOP("fadd" s32, m); break;                                               \
+	case k * 8 + 1: MEMOP("fmul" s32, m); break;                                               \
+	case k * 8 + 2: case k * 8 + 3: MEMOP("fcom" s32, m); break;                               \
+	case k * 8 + 4: MEMOP("fsub" s32, m); break;                                               \
+	case k * 8 + 5: MEMOP("fsubr" s32, m); break;                                              \
+	case k * 8 + 6: MEMOP("fdiv" s32, m); break;                                               \
+	case k * 8 + 7: MEMOP("fdivr" s32, m); break
+#define MEMOPI(k, m, s32)                                                                          \
+	case k * 8 + 0: MEMOP("fiadd" s32, m); break;                                              \
+	case k * 8 + 1: MEMOP("fimul" s32, m); break;                                              \
+	case k * 8 + 2: case k * 8 + 3: MEMOP("ficom" s32, m); break;                              \
+	case k * 8 + 4: MEMOP("fisub" s32, m); break;                                              \
+	case k * 8 + 5: MEMOP("fisubr" s32, m); break;                                             \
+	case k * 8 + 6: MEMOP("fidiv" s32, m); break;                                              \
+	case k * 8 + 7: MEMOP("fidivr" s32, m); break
+
+static void arith_mem(struct cpu *c, unsigned reg, unsigned kind, uint64_t addr)
+{
+	static const uint8_t size[4] = { 4, 8, 4, 2 };
+	uint64_t raw = mem_read(c, addr, size[kind]);
+	uint32_t m32 = (uint32_t)raw;
+	uint16_t m16 = (uint16_t)raw;
+	uint16_t cw = c->fcw | 0x3f, host, sw;
+	long double a, r;
+
+	if (st_empty(c, 0)) {
+		stack_fault(c, false);
+		if (!(c->fcw & 1))
+			return;
+		if (reg == 2 || reg == 3) {
+			set_cc_from(c, FL_ZF | FL_PF | FL_CF);
+			if (reg == 3)
+				x87_pop(c);
+		} else {
+			st_set(c, 0, indefinite());
+		}
+		return;
+	}
+	a = c->st[phys(c, 0)];
+	switch (kind * 8 + reg) {
+	MEMOPS(0, m32, "s");
+	MEMOPS(1, raw, "l");
+	MEMOPI(2, m32, "l");
+	MEMOPI(3, m16, "s");
+	default: return;
+	}
+	if (pre_abort(c, sw))
+		return;
+	if (reg == 2 || reg == 3) {
+		c->fsw = (uint16_t)((c->fsw & ~SW_CC) | (sw & (SW_C0 | SW_C2 | SW_C3)) | (sw & 0x3f));
+		check_exc(c);
+		if (reg == 3)
+			x87_pop(c);
+		return;
+	}
+	c->st[phys(c, 0)] = r;
+	c->fsw = (uint16_t)((c->fsw & ~SW_C1) | (sw & (0x3f | SW_C1)));
+	check_exc(c);
+}
+
+/* A push onto a full register: IE|SF|C1; with IE masked the indefinite is
+ * pushed, otherwise nothing changes. The operand is not even read. */
+static bool push_overflow(struct cpu *c)
+{
+	unsigned top = (x87_top(c) - 1) & 7;
+
+	if (c->ftw_empty & (1u << top))
+		return false;
+	if (c->fcw & 1)
+		x87_push(c, indefinite()); /* records the overflow itself */
+	else
+		stack_fault(c, true);
+	return true;
+}
+
+/* Store of an empty ST0: with IE masked the format's indefinite is stored
+ * (and a popping form pops); otherwise nothing happens. */
+static bool store_underflow(struct cpu *c, uint64_t addr, unsigned len, uint64_t indef, bool pop)
+{
+	if (!st_empty(c, 0))
+		return false;
+	stack_fault(c, false);
+	if (!(c->fcw & 1))
+		return true;
+	if (len == 10) {
+		long double v = indefinite();
+
+		mem_write_buf(c, addr, &v, 10);
+	} else {
+		mem_write(c, addr, (int)len, indef);
+	}
+	if (pop)
+		x87_pop(c);
+	return true;
+}
+
 static void h_x87_mem(struct cpu *c, const struct insn *i)
 {
 	unsigned slot = i->op - OP_X87, opc = slot >> 3, reg = slot & 7;
@@ -481,39 +589,26 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 	case 0: case 2: case 4: case 6: { /* arithmetic with m32fp, m32int, m64fp, m16int */
 		static const unsigned kind[8] = { 0, 0, 2, 0, 1, 0, 3, 0 };
 
-		if (!load_mem(c, addr, kind[opc], &v))
-			return;
-		if (reg != 2 && reg != 3 && underflow(c, 0, 0, 0, false))
-			return;
-		if (reg == 2 || reg == 3) {
-			uint64_t f;
-
-			if (st_empty(c, 0)) {
-				stack_fault(c, false);
-				f = (c->fcw & 1) ? (FL_ZF | FL_PF | FL_CF) : CMP_ABORT;
-			} else {
-				f = compare(c, c->st[phys(c, 0)], v, false);
-			}
-			set_cc_from(c, f);
-			if (reg == 3 && f != CMP_ABORT)
-				x87_pop(c);
-			return;
-		}
-		arith(c, reg, 0, st_get(c, 0), v);
+		arith_mem(c, reg, kind[opc], addr);
 		return;
 	}
 	case 1: /* D9: FLD m32, FST m32, FSTP m32 */
 		if (reg == 0) {
-			if (load_mem(c, addr, 0, &v))
+			if (!push_overflow(c) && load_mem(c, addr, 0, &v))
 				x87_push(c, v);
 			return;
 		}
 		if (reg == 2 || reg == 3) {
-			long double s = st_get(c, 0);
-			uint16_t h = x87_begin(c);
-			volatile float f = (float)s;
+			long double s;
+			uint16_t h;
+			volatile float f;
 			uint32_t u;
 
+			if (store_underflow(c, addr, 4, 0xffc00000u, reg == 3))
+				return;
+			s = c->st[phys(c, 0)];
+			h = x87_begin(c);
+			f = (float)s;
 			if (x87_end(c, h))
 				return;
 			memcpy(&u, (const void *)&f, 4);
@@ -525,18 +620,25 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 		break;
 	case 3: /* DB: FILD m32, FIST(P) m32, FLD m80, FSTP m80 */
 		switch (reg) {
-		case 0: if (load_mem(c, addr, 2, &v)) x87_push(c, v); return;
+		case 0:
+		case 5:
+			if (!push_overflow(c) && load_mem(c, addr, reg == 0 ? 2 : 5, &v))
+				x87_push(c, v);
+			return;
 		case 2: case 3:
-			if (!fist(c, st_get(c, 0), 4, &iv))
+			if (store_underflow(c, addr, 4, 0x80000000u, reg == 3) ||
+			    !fist(c, c->st[phys(c, 0)], 4, &iv))
 				return;
 			mem_write(c, addr, 4, iv);
 			if (reg == 3)
 				x87_pop(c);
 			return;
-		case 5: if (load_mem(c, addr, 5, &v)) x87_push(c, v); return;
 		case 7:
-			v = st_get(c, 0);
+			if (store_underflow(c, addr, 10, 0, true))
+				return;
+			v = c->st[phys(c, 0)];
 			mem_write_buf(c, addr, &v, 10);
+			c->fsw &= (uint16_t)~SW_C1;
 			x87_pop(c);
 			return;
 		default: break;
@@ -544,16 +646,21 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 		break;
 	case 5: /* DD: FLD m64, FST m64, FSTP m64 */
 		if (reg == 0) {
-			if (load_mem(c, addr, 1, &v))
+			if (!push_overflow(c) && load_mem(c, addr, 1, &v))
 				x87_push(c, v);
 			return;
 		}
 		if (reg == 2 || reg == 3) {
-			long double s = st_get(c, 0);
-			uint16_t h = x87_begin(c);
-			volatile double d = (double)s;
+			long double s;
+			uint16_t h;
+			volatile double d;
 			uint64_t u;
 
+			if (store_underflow(c, addr, 8, 0xfff8000000000000ULL, reg == 3))
+				return;
+			s = c->st[phys(c, 0)];
+			h = x87_begin(c);
+			d = (double)s;
 			if (x87_end(c, h))
 				return;
 			memcpy(&u, (const void *)&d, 8);
@@ -565,17 +672,22 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 		break;
 	case 7: /* DF: FILD m16, FIST(P) m16, FILD m64, FISTP m64 */
 		switch (reg) {
-		case 0: if (load_mem(c, addr, 3, &v)) x87_push(c, v); return;
+		case 0:
+		case 5:
+			if (!push_overflow(c) && load_mem(c, addr, reg == 0 ? 3 : 4, &v))
+				x87_push(c, v);
+			return;
 		case 2: case 3:
-			if (!fist(c, st_get(c, 0), 2, &iv))
+			if (store_underflow(c, addr, 2, 0x8000u, reg == 3) ||
+			    !fist(c, c->st[phys(c, 0)], 2, &iv))
 				return;
 			mem_write(c, addr, 2, iv);
 			if (reg == 3)
 				x87_pop(c);
 			return;
-		case 5: if (load_mem(c, addr, 4, &v)) x87_push(c, v); return;
 		case 7:
-			if (!fist(c, st_get(c, 0), 8, &iv))
+			if (store_underflow(c, addr, 8, 0x8000000000000000ULL, true) ||
+			    !fist(c, c->st[phys(c, 0)], 8, &iv))
 				return;
 			mem_write(c, addr, 8, iv);
 			x87_pop(c);
