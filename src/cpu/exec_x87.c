@@ -237,7 +237,10 @@ static bool arith(struct cpu *c, unsigned op, unsigned dst, long double a, long 
 
 /* FCOM/FUCOM: C3 C2 C0 = 000 (>), 001 (<), 100 (=), 111 (unordered).
  * Returns the same pattern as ZF PF CF for FCOMI. */
-#define CMP_ABORT (~0ULL)
+/* Bit 63 of a compare result: an unmasked exception occurred. The
+ * condition codes / EFLAGS are still set (hardware does), but a popping
+ * form does not pop. */
+#define CMP_ABORT (1ULL << 63)
 
 /* Compare on the host (FCOMI/FUCOMI) so IE and DE come out exactly.
  * Returns the ZF/PF/CF pattern, or CMP_ABORT if an unmasked exception
@@ -246,6 +249,7 @@ static uint64_t compare(struct cpu *c, long double a, long double b, bool unorde
 {
 	uint16_t cw = c->fcw | 0x3f, host, sw;
 	bool z, p, cf;
+	uint64_t f;
 
 	if (unordered_ok)
 		__asm__ volatile("fnstcw %[h]\n\tfnclex\n\tfldcw %[cw]\n\tfldt %[b]\n\tfldt %[a]\n\t"
@@ -259,11 +263,12 @@ static uint64_t compare(struct cpu *c, long double a, long double b, bool unorde
 				 "fldcw %[h]"
 				 : [h] "=m"(host), [sw] "=m"(sw), "=@ccz"(z), "=@ccp"(p), "=@ccc"(cf)
 				 : [cw] "m"(cw), [a] "m"(a), [b] "m"(b));
+	f = (z ? FL_ZF : 0) | (p ? FL_PF : 0) | (cf ? FL_CF : 0);
 	if (pre_abort(c, sw))
-		return CMP_ABORT;
+		return f | CMP_ABORT;
 	c->fsw |= sw & 0x3f;
 	check_exc(c);
-	return (z ? FL_ZF : 0) | (p ? FL_PF : 0) | (cf ? FL_CF : 0);
+	return f;
 }
 
 /* Compare ST(a) with ST(b) with stack-underflow handling. */
@@ -271,15 +276,13 @@ static uint64_t compare_regs(struct cpu *c, unsigned a, unsigned b, bool unorder
 {
 	if (st_empty(c, a) || st_empty(c, b)) {
 		stack_fault(c, false);
-		return (c->fcw & 1) ? (FL_ZF | FL_PF | FL_CF) : CMP_ABORT;
+		return (FL_ZF | FL_PF | FL_CF) | ((c->fcw & 1) ? 0 : CMP_ABORT);
 	}
 	return compare(c, c->st[phys(c, a)], c->st[phys(c, b)], unordered_ok);
 }
 
 static void set_cc_from(struct cpu *c, uint64_t f)
 {
-	if (f == CMP_ABORT)
-		return;
 	c->fsw = (uint16_t)((c->fsw & ~SW_CC) | ((f & FL_CF) ? SW_C0 : 0) |
 			    ((f & FL_PF) ? SW_C2 : 0) | ((f & FL_ZF) ? SW_C3 : 0));
 }
@@ -767,7 +770,7 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 			uint64_t f = compare_regs(c, 0, r, false);
 
 			set_cc_from(c, f);
-			if (reg == 3 && f != CMP_ABORT)
+			if (reg == 3 && !(f & CMP_ABORT))
 				x87_pop(c);
 			return;
 		}
@@ -783,7 +786,7 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 			uint64_t f = compare_regs(c, 0, r, false);
 
 			set_cc_from(c, f);
-			if (f == CMP_ABORT)
+			if ((f & CMP_ABORT))
 				return;
 			if (reg == 3)
 				x87_pop(c); /* FCOMP (DC D8+i alias), FCOMPP pops twice */
@@ -799,8 +802,19 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 	case 1: /* D9 */
 		switch (reg) {
 		case 0: x87_push(c, st_get(c, r)); return;
-		case 1: /* FXCH */
-			a = st_get(c, 0), b = st_get(c, r);
+		case 1: /* FXCH: empty operands become the indefinite (IE masked) */
+			if (st_empty(c, 0) || st_empty(c, r)) {
+				stack_fault(c, false);
+				if (!(c->fcw & 1))
+					return;
+				if (st_empty(c, 0))
+					st_set(c, 0, indefinite());
+				if (st_empty(c, r))
+					st_set(c, r, indefinite());
+			} else {
+				c->fsw &= (uint16_t)~SW_C1;
+			}
+			a = c->st[phys(c, 0)], b = c->st[phys(c, r)];
 			st_set(c, 0, b), st_set(c, r, a);
 			return;
 		case 2:
@@ -991,7 +1005,6 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 					st_set(c, 0, indefinite());
 				return;
 			}
-			c->fsw &= (uint16_t)~SW_C1;
 			if (t)
 				st_set(c, 0, st_get(c, r));
 			return;
@@ -1000,7 +1013,7 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 			uint64_t f = compare_regs(c, 0, 1, true);
 
 			set_cc_from(c, f);
-			if (f == CMP_ABORT)
+			if ((f & CMP_ABORT))
 				return;
 			x87_pop(c);
 			x87_pop(c);
@@ -1009,8 +1022,7 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 		if (opc == 3 && (reg == 5 || reg == 6)) {
 			uint64_t f = compare_regs(c, 0, r, reg == 5);
 
-			if (f != CMP_ABORT)
-				cpu_set_flags_arith(c, f);
+			cpu_set_flags_arith(c, f & ~CMP_ABORT);
 			return;
 		}
 		break;
@@ -1024,7 +1036,7 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 			uint64_t f = compare_regs(c, 0, r, true);
 
 			set_cc_from(c, f);
-			if (reg == 5 && f != CMP_ABORT)
+			if (reg == 5 && !(f & CMP_ABORT))
 				x87_pop(c);
 			return;
 		default: break;
@@ -1034,10 +1046,9 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 		if (reg == 5 || reg == 6) {
 			uint64_t f = compare_regs(c, 0, r, reg == 5);
 
-			if (f == CMP_ABORT)
-				return;
-			cpu_set_flags_arith(c, f);
-			x87_pop(c);
+			cpu_set_flags_arith(c, f & ~CMP_ABORT);
+			if (!(f & CMP_ABORT))
+				x87_pop(c);
 			return;
 		}
 		break;
