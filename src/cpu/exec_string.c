@@ -67,8 +67,9 @@ static void h_movs(struct cpu *c, const struct insn *i)
 		areg_set(c, i, 7, c->gpr[7] + (uint64_t)delta(c, i));
 		return;
 	}
-	if (i->asz == 4)
-		c->gpr[1] = (uint32_t)c->gpr[1]; /* REP writes ECX even for a zero count */
+	if (i->asz == 4) /* REP writes ECX, ESI, EDI even for a zero count */
+		c->gpr[1] = (uint32_t)c->gpr[1], c->gpr[6] = (uint32_t)c->gpr[6],
+		c->gpr[7] = (uint32_t)c->gpr[7];
 	while (c->gpr[1] & m) {
 		uint64_t n = c->gpr[1] & m, s = src_addr(c, i), d = dst_addr(c, i), k;
 
@@ -101,8 +102,9 @@ static void h_stos(struct cpu *c, const struct insn *i)
 		areg_set(c, i, 7, c->gpr[7] + (uint64_t)delta(c, i));
 		return;
 	}
-	if (i->asz == 4)
-		c->gpr[1] = (uint32_t)c->gpr[1]; /* REP writes ECX even for a zero count */
+	if (i->asz == 4) /* REP writes ECX, ESI, EDI even for a zero count */
+		c->gpr[1] = (uint32_t)c->gpr[1], c->gpr[6] = (uint32_t)c->gpr[6],
+		c->gpr[7] = (uint32_t)c->gpr[7];
 	while (c->gpr[1] & m) {
 		uint64_t n = c->gpr[1] & m, d = dst_addr(c, i), k;
 
@@ -135,8 +137,9 @@ static void h_lods(struct cpu *c, const struct insn *i)
 		areg_set(c, i, 6, c->gpr[6] + (uint64_t)delta(c, i));
 		return;
 	}
-	if (i->asz == 4)
-		c->gpr[1] = (uint32_t)c->gpr[1]; /* REP writes ECX even for a zero count */
+	if (i->asz == 4) /* REP writes ECX, ESI, EDI even for a zero count */
+		c->gpr[1] = (uint32_t)c->gpr[1], c->gpr[6] = (uint32_t)c->gpr[6],
+		c->gpr[7] = (uint32_t)c->gpr[7];
 	while (c->gpr[1] & m) {
 		reg_write(c, 0, i->osz, 0, mem_read(c, src_addr(c, i), i->osz));
 		areg_set(c, i, 6, c->gpr[6] + (uint64_t)delta(c, i));
@@ -158,8 +161,9 @@ static void h_scas(struct cpu *c, const struct insn *i)
 		areg_set(c, i, 7, c->gpr[7] + (uint64_t)delta(c, i));
 		return;
 	}
-	if (i->asz == 4)
-		c->gpr[1] = (uint32_t)c->gpr[1]; /* REP writes ECX even for a zero count */
+	if (i->asz == 4) /* REP writes ECX, ESI, EDI even for a zero count */
+		c->gpr[1] = (uint32_t)c->gpr[1], c->gpr[6] = (uint32_t)c->gpr[6],
+		c->gpr[7] = (uint32_t)c->gpr[7];
 	while (c->gpr[1] & m) {
 		uint64_t b = mem_read(c, dst_addr(c, i), sz);
 
@@ -185,8 +189,9 @@ static void h_cmps(struct cpu *c, const struct insn *i)
 		areg_set(c, i, 7, c->gpr[7] + (uint64_t)delta(c, i));
 		return;
 	}
-	if (i->asz == 4)
-		c->gpr[1] = (uint32_t)c->gpr[1]; /* REP writes ECX even for a zero count */
+	if (i->asz == 4) /* REP writes ECX, ESI, EDI even for a zero count */
+		c->gpr[1] = (uint32_t)c->gpr[1], c->gpr[6] = (uint32_t)c->gpr[6],
+		c->gpr[7] = (uint32_t)c->gpr[7];
 	while (c->gpr[1] & m) {
 		uint64_t a = mem_read(c, src_addr(c, i), sz);
 		uint64_t b = mem_read(c, dst_addr(c, i), sz);

@@ -483,15 +483,20 @@ static void arith_mem(struct cpu *c, unsigned reg, unsigned kind, uint64_t addr)
 	MEMOPI(3, m16, "s");
 	default: return;
 	}
-	if (pre_abort(c, sw))
-		return;
 	if (reg == 2 || reg == 3) {
-		c->fsw = (uint16_t)((c->fsw & ~SW_CC) | (sw & (SW_C0 | SW_C2 | SW_C3)) | (sw & 0x3f));
+		/* Condition codes are set even when an unmasked exception
+		 * stops the pop. */
+		c->fsw = (uint16_t)((c->fsw & ~SW_CC) | (sw & (SW_C0 | SW_C2 | SW_C3)));
+		if (pre_abort(c, sw))
+			return;
+		c->fsw |= sw & 0x3f;
 		check_exc(c);
 		if (reg == 3)
 			x87_pop(c);
 		return;
 	}
+	if (pre_abort(c, sw))
+		return;
 	c->st[phys(c, 0)] = r;
 	c->fsw = (uint16_t)((c->fsw & ~SW_C1) | (sw & (0x3f | SW_C1)));
 	check_exc(c);
@@ -948,12 +953,15 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 					__asm__ volatile("fprem\n\tfnstsw %%ax" : "=t"(res), "=a"(sw)
 							 : "0"(x), "u"(y));
 				else
-					__asm__ volatile("fscale" : "=t"(res) : "0"(x), "u"(y));
+					__asm__ volatile("fscale\n\tfnstsw %%ax" : "=t"(res), "=a"(sw)
+							 : "0"(x), "u"(y));
 				if (x87_end(c, h))
 					return;
 				c->st[phys(c, 0)] = res;
 				if (r == 0)
 					c->fsw = (uint16_t)((c->fsw & ~SW_CC) | (sw & SW_CC));
+				else
+					c->fsw = (uint16_t)((c->fsw & ~SW_C1) | (sw & SW_C1));
 				return;
 			}
 			case 1: { /* FYL2XP1 */
