@@ -38,6 +38,21 @@ static inline uint64_t dst_addr(struct cpu *c, const struct insn *i)
 	return c->gpr[7] & amask(i); /* ES: no override possible, base 0 */
 }
 
+#define REP_RSI 1
+#define REP_RDI 2
+/* With a 32-bit address size, REP writes ECX and the index registers the
+ * instruction uses even for a zero count, so they zero-extend. */
+static inline void rep_a32(struct cpu *c, const struct insn *i, unsigned regs)
+{
+	if (i->asz != 4)
+		return;
+	c->gpr[1] = (uint32_t)c->gpr[1];
+	if (regs & REP_RSI)
+		c->gpr[6] = (uint32_t)c->gpr[6];
+	if (regs & REP_RDI)
+		c->gpr[7] = (uint32_t)c->gpr[7];
+}
+
 static inline int64_t delta(struct cpu *c, const struct insn *i)
 {
 	return (c->rflags & FL_DF) ? -(int64_t)i->osz : (int64_t)i->osz;
@@ -67,9 +82,7 @@ static void h_movs(struct cpu *c, const struct insn *i)
 		areg_set(c, i, 7, c->gpr[7] + (uint64_t)delta(c, i));
 		return;
 	}
-	if (i->asz == 4) /* REP writes ECX, ESI, EDI even for a zero count */
-		c->gpr[1] = (uint32_t)c->gpr[1], c->gpr[6] = (uint32_t)c->gpr[6],
-		c->gpr[7] = (uint32_t)c->gpr[7];
+	rep_a32(c, i, REP_RSI | REP_RDI);
 	while (c->gpr[1] & m) {
 		uint64_t n = c->gpr[1] & m, s = src_addr(c, i), d = dst_addr(c, i), k;
 
@@ -102,9 +115,7 @@ static void h_stos(struct cpu *c, const struct insn *i)
 		areg_set(c, i, 7, c->gpr[7] + (uint64_t)delta(c, i));
 		return;
 	}
-	if (i->asz == 4) /* REP writes ECX, ESI, EDI even for a zero count */
-		c->gpr[1] = (uint32_t)c->gpr[1], c->gpr[6] = (uint32_t)c->gpr[6],
-		c->gpr[7] = (uint32_t)c->gpr[7];
+	rep_a32(c, i, REP_RDI);
 	while (c->gpr[1] & m) {
 		uint64_t n = c->gpr[1] & m, d = dst_addr(c, i), k;
 
@@ -137,9 +148,7 @@ static void h_lods(struct cpu *c, const struct insn *i)
 		areg_set(c, i, 6, c->gpr[6] + (uint64_t)delta(c, i));
 		return;
 	}
-	if (i->asz == 4) /* REP writes ECX, ESI, EDI even for a zero count */
-		c->gpr[1] = (uint32_t)c->gpr[1], c->gpr[6] = (uint32_t)c->gpr[6],
-		c->gpr[7] = (uint32_t)c->gpr[7];
+	rep_a32(c, i, REP_RSI);
 	while (c->gpr[1] & m) {
 		reg_write(c, 0, i->osz, 0, mem_read(c, src_addr(c, i), i->osz));
 		areg_set(c, i, 6, c->gpr[6] + (uint64_t)delta(c, i));
@@ -161,9 +170,7 @@ static void h_scas(struct cpu *c, const struct insn *i)
 		areg_set(c, i, 7, c->gpr[7] + (uint64_t)delta(c, i));
 		return;
 	}
-	if (i->asz == 4) /* REP writes ECX, ESI, EDI even for a zero count */
-		c->gpr[1] = (uint32_t)c->gpr[1], c->gpr[6] = (uint32_t)c->gpr[6],
-		c->gpr[7] = (uint32_t)c->gpr[7];
+	rep_a32(c, i, REP_RDI);
 	while (c->gpr[1] & m) {
 		uint64_t b = mem_read(c, dst_addr(c, i), sz);
 
@@ -189,9 +196,7 @@ static void h_cmps(struct cpu *c, const struct insn *i)
 		areg_set(c, i, 7, c->gpr[7] + (uint64_t)delta(c, i));
 		return;
 	}
-	if (i->asz == 4) /* REP writes ECX, ESI, EDI even for a zero count */
-		c->gpr[1] = (uint32_t)c->gpr[1], c->gpr[6] = (uint32_t)c->gpr[6],
-		c->gpr[7] = (uint32_t)c->gpr[7];
+	rep_a32(c, i, REP_RSI | REP_RDI);
 	while (c->gpr[1] & m) {
 		uint64_t a = mem_read(c, src_addr(c, i), sz);
 		uint64_t b = mem_read(c, dst_addr(c, i), sz);
