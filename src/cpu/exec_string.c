@@ -40,8 +40,9 @@ static inline uint64_t dst_addr(struct cpu *c, const struct insn *i)
 
 #define REP_RSI 1
 #define REP_RDI 2
-/* With a 32-bit address size, REP writes ECX and the index registers the
- * instruction uses even for a zero count, so they zero-extend. */
+/* With a 32-bit address size, REP writes ECX even for a zero count, so it
+ * zero-extends; REP MOVS/STOS also write their index registers (measured
+ * on hardware by the differential tests; LODS/SCAS/CMPS do not). */
 static inline void rep_a32(struct cpu *c, const struct insn *i, unsigned regs)
 {
 	if (i->asz != 4)
@@ -148,7 +149,7 @@ static void h_lods(struct cpu *c, const struct insn *i)
 		areg_set(c, i, 6, c->gpr[6] + (uint64_t)delta(c, i));
 		return;
 	}
-	rep_a32(c, i, REP_RSI);
+	rep_a32(c, i, 0);
 	while (c->gpr[1] & m) {
 		reg_write(c, 0, i->osz, 0, mem_read(c, src_addr(c, i), i->osz));
 		areg_set(c, i, 6, c->gpr[6] + (uint64_t)delta(c, i));
@@ -170,7 +171,7 @@ static void h_scas(struct cpu *c, const struct insn *i)
 		areg_set(c, i, 7, c->gpr[7] + (uint64_t)delta(c, i));
 		return;
 	}
-	rep_a32(c, i, REP_RDI);
+	rep_a32(c, i, 0);
 	while (c->gpr[1] & m) {
 		uint64_t b = mem_read(c, dst_addr(c, i), sz);
 
@@ -196,7 +197,7 @@ static void h_cmps(struct cpu *c, const struct insn *i)
 		areg_set(c, i, 7, c->gpr[7] + (uint64_t)delta(c, i));
 		return;
 	}
-	rep_a32(c, i, REP_RSI | REP_RDI);
+	rep_a32(c, i, 0);
 	while (c->gpr[1] & m) {
 		uint64_t a = mem_read(c, src_addr(c, i), sz);
 		uint64_t b = mem_read(c, dst_addr(c, i), sz);
