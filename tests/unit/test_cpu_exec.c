@@ -126,7 +126,7 @@ CPUENV_SNIPPET(t_x87_round, "mov $0x480000, %rdi\n fninit\n movw $0xb7f, (%rdi)\
 			    "movl $5, 4(%rdi)\n fildl 4(%rdi)\n movl $2, 4(%rdi)\n fidivl 4(%rdi)\n"
 			    "fistpl 8(%rdi)\n mov 8(%rdi), %ebx\n fnstsw %ax\n int3");
 
-CPUENV_SNIPPET(t_sse_flags_fast, "mov $1, %eax\n cvtsi2sd %eax, %xmm0\n mov $3, %eax\n cvtsi2sd %eax, %xmm1\n"
+CPUENV_SNIPPET(t_sse_flags_fast, "ldmxcsr mf0(%rip)\n mov $1, %eax\n cvtsi2sd %eax, %xmm0\n mov $3, %eax\n cvtsi2sd %eax, %xmm1\n"
 				 "divsd %xmm1, %xmm0\n stmxcsr mf(%rip)\n mov mf(%rip), %ebx\n"
 				 "ldmxcsr mf0(%rip)\n mulsd %xmm1, %xmm0\n int3\n"
 				 ".align 4\nmf: .long 0\nmf0: .long 0x1f80");
