@@ -155,9 +155,6 @@ static void h_enter(struct cpu *c, const struct insn *i)
 	unsigned level = i->imm2 & 31;
 	uint64_t rsp = c->gpr[4], rbp = c->gpr[5], frame;
 
-	/* Hardware checks the final stack pointer before any push (the
-	 * differential tests see no partial frame on a #PF there). */
-	mem_read_w(c, rsp - 8 - 8 * (uint64_t)level - (level ? 8 : 0) - i->imm, 1);
 
 	mem_write(c, rsp - 8, 8, rbp);
 	rsp -= 8;
@@ -172,6 +169,10 @@ static void h_enter(struct cpu *c, const struct insn *i)
 		rsp -= 8;
 	}
 	rsp -= i->imm;
+	/* The final stack pointer must be writable too (Vol. 2 "ENTER": #PF
+	 * if the new RSP is not); checked after the pushes, as hardware does. */
+	if (i->imm)
+		mem_read_w(c, rsp, 1);
 	c->gpr[5] = frame;
 	c->gpr[4] = rsp;
 }
