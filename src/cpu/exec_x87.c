@@ -105,6 +105,25 @@ static bool underflow(struct cpu *c, unsigned a, unsigned b, int dst, bool pop)
 	return true;
 }
 
+/* FPTAN/FXTRACT/FSINCOS replace ST0 and push: with no free register the
+ * stack overflows, and with IE masked both ST1 and ST0 end up holding the
+ * indefinite (as the differential tests show on hardware). */
+static void x87_push(struct cpu *c, long double v);
+static bool grow_overflow(struct cpu *c)
+{
+	if (c->ftw_empty & (1u << ((x87_top(c) - 1) & 7)))
+		return false;
+	if (underflow(c, 0, 0, 0, false))
+		return true;
+	if (c->fcw & 1) {
+		st_set(c, 0, indefinite());
+		x87_push(c, indefinite());
+	} else {
+		stack_fault(c, true);
+	}
+	return true;
+}
+
 /* Memory stores probe their destination first so a #PF leaves the FPU
  * state untouched (precise exceptions). */
 static void probe_store(struct cpu *c, uint64_t addr, unsigned len)
@@ -712,7 +731,10 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 /* One-operand host instructions on ST(0). */
 #define UNARY(insn)                                                                                \
 	do {                                                                                       \
-		long double x = st_get(c, 0);                                                      \
+		long double x;                                                                     \
+		if (underflow(c, 0, 0, 0, false))                                                  \
+			break;                                                                     \
+		x = c->st[phys(c, 0)];                                                             \
 		uint16_t cw_ = c->fcw | 0x3f, h_, sw_;                                             \
 		__asm__ volatile("fnstcw %[h]\n\tfnclex\n\tfldcw %[cw]\n\t" insn "\n\t"           \
 				 "fnstsw %[sw]\n\tfnclex\n\tfldcw %[h]"                              \
@@ -744,6 +766,16 @@ static void fxam(struct cpu *c)
 	if (se & 0x8000)
 		cc |= SW_C1;
 	c->fsw = (uint16_t)((c->fsw & ~SW_CC) | cc);
+}
+
+/* FPREM/FPREM1 condition codes: the quotient bits and C2 from the host;
+ * on an invalid operand only C2 is cleared (hardware keeps C0 C1 C3). */
+static void fprem_cc(struct cpu *c, uint16_t sw)
+{
+	if (sw & SW_IE)
+		c->fsw &= (uint16_t)~SW_C2;
+	else
+		c->fsw = (uint16_t)((c->fsw & ~SW_CC) | (sw & SW_CC));
 }
 
 static void h_x87_reg(struct cpu *c, const struct insn *i)
@@ -894,7 +926,7 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 					if (x87_end(c, h))
 						return;
 					c->st[phys(c, 0)] = res;
-					c->fsw = (uint16_t)((c->fsw & ~SW_CC) | (sw & SW_CC));
+					fprem_cc(c, sw);
 					return;
 				}
 				if (x87_end(c, h))
@@ -903,7 +935,11 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 				st_set(c, 0, res);
 				return;
 			}
-			case 2: { /* FPTAN: ST0 = tan, push 1 */
+			case 2: /* FPTAN: ST0 = tan, push 1 */
+				if (grow_overflow(c))
+					return;
+				/* fall through */
+			case 0x102: {
 				long double x = st_get(c, 0), one, t;
 				uint16_t h = x87_begin(c), sw;
 
@@ -917,7 +953,11 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 				x87_push(c, one);
 				return;
 			}
-			case 4: { /* FXTRACT */
+			case 4: /* FXTRACT */
+				if (grow_overflow(c))
+					return;
+				/* fall through */
+			case 0x104: {
 				long double x = st_get(c, 0), sig, ex;
 				uint16_t h = x87_begin(c);
 
@@ -959,7 +999,7 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 					return;
 				c->st[phys(c, 0)] = res;
 				if (r == 0)
-					c->fsw = (uint16_t)((c->fsw & ~SW_CC) | (sw & SW_CC));
+					fprem_cc(c, sw);
 				else
 					c->fsw = (uint16_t)((c->fsw & ~SW_C1) | (sw & SW_C1));
 				return;
@@ -980,7 +1020,11 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 				return;
 			}
 			case 2: UNARY("fsqrt"); return;
-			case 3: { /* FSINCOS */
+			case 3: /* FSINCOS */
+				if (grow_overflow(c))
+					return;
+				/* fall through */
+			case 0x103: {
 				long double x = st_get(c, 0), s, co;
 				uint16_t h = x87_begin(c), sw;
 
