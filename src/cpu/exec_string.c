@@ -162,7 +162,8 @@ static void h_lods(struct cpu *c, const struct insn *i)
 static void h_scas(struct cpu *c, const struct insn *i)
 {
 	int sz = i->osz;
-	uint64_t m = amask(i), sm = size_mask(sz), a = c->gpr[0] & sm;
+	uint64_t m = amask(i), sm = size_mask(sz), a = c->gpr[0] & sm, last_a = 0, last_b = 0;
+	bool done = false;
 
 	if (!(i->flags & (IF_REP | IF_REPNE))) {
 		uint64_t b = mem_read(c, dst_addr(c, i), sz);
@@ -172,21 +173,27 @@ static void h_scas(struct cpu *c, const struct insn *i)
 		return;
 	}
 	rep_a32(c, i, 0);
+	/* The flags are committed when the instruction completes: a fault
+	 * part-way leaves the flags of before the instruction (as hardware
+	 * does) while the registers show the progress. */
 	while (c->gpr[1] & m) {
 		uint64_t b = mem_read(c, dst_addr(c, i), sz);
 
-		cc_set(c, CC_SUB, sz, a, b, (a - b) & sm);
+		last_a = a, last_b = b, done = true;
 		areg_set(c, i, 7, c->gpr[7] + (uint64_t)delta(c, i));
 		areg_set(c, i, 1, c->gpr[1] - 1);
 		if ((i->flags & IF_REP) ? a != b : a == b)
 			break;
 	}
+	if (done)
+		cc_set(c, CC_SUB, sz, last_a, last_b, (last_a - last_b) & sm);
 }
 
 static void h_cmps(struct cpu *c, const struct insn *i)
 {
 	int sz = i->osz;
-	uint64_t m = amask(i), sm = size_mask(sz);
+	uint64_t m = amask(i), sm = size_mask(sz), last_a = 0, last_b = 0;
+	bool done = false;
 
 	if (!(i->flags & (IF_REP | IF_REPNE))) {
 		uint64_t a = mem_read(c, src_addr(c, i), sz);
@@ -198,17 +205,19 @@ static void h_cmps(struct cpu *c, const struct insn *i)
 		return;
 	}
 	rep_a32(c, i, 0);
-	while (c->gpr[1] & m) {
+	while (c->gpr[1] & m) { /* flags committed at the end, as for SCAS */
 		uint64_t a = mem_read(c, src_addr(c, i), sz);
 		uint64_t b = mem_read(c, dst_addr(c, i), sz);
 
-		cc_set(c, CC_SUB, sz, a, b, (a - b) & sm);
+		last_a = a, last_b = b, done = true;
 		areg_set(c, i, 6, c->gpr[6] + (uint64_t)delta(c, i));
 		areg_set(c, i, 7, c->gpr[7] + (uint64_t)delta(c, i));
 		areg_set(c, i, 1, c->gpr[1] - 1);
 		if ((i->flags & IF_REP) ? a != b : a == b)
 			break;
 	}
+	if (done)
+		cc_set(c, CC_SUB, sz, last_a, last_b, (last_a - last_b) & sm);
 }
 
 void cpu_exec_init_string(void)
