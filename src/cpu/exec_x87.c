@@ -564,18 +564,15 @@ static bool store_underflow(struct cpu *c, uint64_t addr, unsigned len, uint64_t
  * (Vol. 1 §8.5.5). With UE masked the host conversion handles it. */
 static bool store_tiny(struct cpu *c, long double v, long double min_normal)
 {
-	long double av = fabsl(v);
-	uint16_t h, sw = 0;
-	volatile double d;
+	long double av = fabsl(v), m;
+	int e;
 
 	if ((c->fcw & 0x10) || av == 0 || av >= min_normal || isnan(v))
 		return false;
-	h = x87_begin(c); /* inexactness of the denormal result, via the host */
-	d = min_normal < 0x1p-1000L ? (double)v : (double)(float)v;
-	__asm__ volatile("fnstsw %0" : "=m"(sw));
-	(void)x87_end(c, h);
-	(void)d;
-	c->fsw |= (uint16_t)(0x10 | (sw & 0x20));
+	/* PE reflects the unbounded-exponent result: does the significand fit
+	 * in 24 (single) or 53 (double) bits? */
+	m = frexpl(v, &e) * (min_normal < 0x1p-1000L ? 0x1p53L : 0x1p24L);
+	c->fsw |= (uint16_t)(0x10 | (m != truncl(m) ? 0x20 : 0));
 	check_exc(c);
 	return true;
 }
