@@ -368,8 +368,12 @@ static inline __attribute__((always_inline)) uint64_t mem_read_w(struct cpu *c, 
 	uint64_t v = 0;
 
 	if (__builtin_expect(p != NULL, 1)) {
-		memcpy(&v, p, (size_t)size);
-		return v;
+		switch (size) {
+		case 1: return *(uint8_t *)p;
+		case 2: memcpy(&v, p, 2); return v;
+		case 4: memcpy(&v, p, 4); return v;
+		default: memcpy(&v, p, 8); return v;
+		}
 	}
 	cpu_mem_read_slow_w(c, addr, &v, (unsigned)size);
 	return v;
@@ -380,8 +384,14 @@ static inline __attribute__((always_inline)) void mem_write(struct cpu *c, uint6
 	void *p = cpu_mem_ptr(c, addr, (unsigned)size, CPU_ACC_WRITE);
 
 	if (__builtin_expect(p != NULL, 1)) {
-		memcpy(p, &v, (size_t)size);
-		return;
+		/* A switch, not memcpy(p, &v, size): with a run-time size the
+		 * compiler would call the library memcpy. */
+		switch (size) {
+		case 1: *(uint8_t *)p = (uint8_t)v; return;
+		case 2: { uint16_t t = (uint16_t)v; memcpy(p, &t, 2); return; }
+		case 4: { uint32_t t = (uint32_t)v; memcpy(p, &t, 4); return; }
+		default: memcpy(p, &v, 8); return;
+		}
 	}
 	cpu_mem_write_slow(c, addr, &v, (unsigned)size);
 }
