@@ -96,7 +96,8 @@ struct block {
 	uint16_t valid;
 };
 
-#define BLOCK_HASH 8192
+#define BLOCK_HASH_BITS 15
+#define BLOCK_HASH (1u << BLOCK_HASH_BITS)
 #define INSN_POOL 262144
 #define BLOCK_MAX_INSNS 48
 #define CODE_PAGES 4096
@@ -525,7 +526,7 @@ bool cpu_is_code_page(struct cpu *c, uint64_t page);
 const struct insn *cpu_block_lookup(struct cpu *c, uint64_t rip, unsigned *count);
 static inline __attribute__((always_inline)) unsigned cpu_block_hash(uint64_t rip)
 {
-	return (unsigned)((rip * 0x9E3779B97F4A7C15ULL) >> 51) & (BLOCK_HASH - 1);
+	return (unsigned)((rip * 0x9E3779B97F4A7C15ULL) >> (64 - BLOCK_HASH_BITS));
 }
 
 /* exec_ctl.c: Jcc specialised per condition. */
