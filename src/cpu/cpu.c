@@ -172,6 +172,12 @@ void cpu_invalidate_code(struct cpu *c, uint64_t gva, uint64_t len)
 
 	if (len == 0)
 		return;
+	if (len > (64ULL << 20) || end < gva) {
+		/* Huge ranges (munmap of a large area): cheaper to drop all. */
+		if (c->code_page_count)
+			cpu_blocks_flush(c);
+		return;
+	}
 	for (p = gva & CPU_PAGE_MASK; p < end && p >= (gva & CPU_PAGE_MASK); p += CPU_PAGE_SIZE) {
 		if (cpu_is_code_page(c, p)) {
 			cpu_blocks_flush(c);
