@@ -119,6 +119,7 @@ static __attribute__((noinline)) void run_blocks(struct cpu *c)
 		struct block *b = &c->blocks[cpu_block_hash(c->rip)];
 
 		c->cur_rip = c->rip;
+		c->cur_insn = NULL;
 		if (__builtin_expect(b->valid && b->rip == c->rip, 1)) {
 			blk = &c->insns[b->first];
 			n = b->count;
@@ -134,6 +135,7 @@ static __attribute__((noinline)) void run_blocks(struct cpu *c)
 			const struct insn *i = &blk[k++];
 
 			c->cur_rip = c->rip;
+			c->cur_insn = i;
 			c->rip += i->len;
 			i->fn(c, i);
 			if (__builtin_expect(c->flushed, 0))
