@@ -34,10 +34,6 @@ static bool uses_ss(const struct insn *i)
 	case 0xc3: case 0xc8: case 0xc9: case 0xe8:
 	case OP_0F + 0xa0: case OP_0F + 0xa1: case OP_0F + 0xa8: case OP_0F + 0xa9:
 		return true;
-	case 0xff:
-		if (i->sub == 2 || i->sub == 6)
-			return true;
-		break;
 	default:
 		break;
 	}
