@@ -981,6 +981,14 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 				long double x = st_get(c, 0), one, t;
 				uint16_t h = x87_begin(c), sw;
 
+				if (isfinite(x) && fabsl(x) >= 0x1p63L) {
+					/* Out of range: C2 = 1, operand unchanged, no
+					 * flags (checked here: the host instruction would
+					 * leave one value where the asm expects two). */
+					(void)x87_end(c, h);
+					c->fsw |= SW_C2;
+					return;
+				}
 				__asm__ volatile("fptan\n\tfnstsw %%ax" : "=t"(one), "=u"(t), "=a"(sw) : "0"(x));
 				if (x87_end(c, h))
 					return;
@@ -1066,6 +1074,14 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 				long double x = st_get(c, 0), s, co;
 				uint16_t h = x87_begin(c), sw;
 
+				if (isfinite(x) && fabsl(x) >= 0x1p63L) {
+					/* Out of range: C2 = 1, operand unchanged, no
+					 * flags (checked here: the host instruction would
+					 * leave one value where the asm expects two). */
+					(void)x87_end(c, h);
+					c->fsw |= SW_C2;
+					return;
+				}
 				__asm__ volatile("fsincos\n\tfnstsw %%ax" : "=t"(co), "=u"(s), "=a"(sw) : "0"(x));
 				if (x87_end(c, h))
 					return;
