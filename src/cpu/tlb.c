@@ -49,7 +49,8 @@ void *cpu_tlb_slow(struct cpu *c, uint64_t addr, int access)
 
 	/* Canonical check (Vol. 3 §3.3.7.1): non-canonical addresses #GP. */
 	if ((uint64_t)((int64_t)(addr << 16) >> 16) != addr)
-		cpu_raise(c, uses_ss(c->cur_insn) ? CPU_VEC_SS : CPU_VEC_GP, 0);
+		cpu_raise(c, uses_ss(c->cur_insn) || addr == c->gpr[4] - 8 || addr == c->gpr[4]
+				     ? CPU_VEC_SS : CPU_VEC_GP, 0); /* implicit pushes/pops too */
 	p = c->ops->translate(c->opaque, page, CPU_PAGE_SIZE, access);
 	if (!p)
 		cpu_raise_pf(c, addr, access);
