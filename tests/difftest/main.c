@@ -1,7 +1,9 @@
 /* difftest: differential tests of the emulated x86-64 CPU against the host.
  *
  *   difftest [--seed N] [--cases N] [--group NAME[,NAME...]] [--case INDEX]
- *            [--selftest-only] [--no-selftest] [--verbose] [--list]
+ *            [--selftest-only] [--no-selftest] [--native-only] [--verbose]
+ *            [--dump] [--list]
+ * --dump prints initial/native/emulated state of every differing case.
  *
  * Each group runs in its own child process (so an emulator crash or a
  * sanitizer report fails that group only) and prints one line in
@@ -32,6 +34,7 @@ struct dt_opts {
 	bool selftest;
 	bool run_groups;
 	bool emu;
+	bool dump;
 };
 
 static bool dt_native_has(uint32_t need)
@@ -102,6 +105,67 @@ static void dt_disasm_all(const struct dt_vector *v, char *out, size_t len)
 	}
 }
 
+static void dt_hex16(const uint8_t *p, char *out)
+{
+	for (int i = 0; i < 16; i++)
+		sprintf(out + 2 * i, "%02x", p[15 - i]);
+}
+
+/* Full picture of one case: initial, native and emulated state. */
+static void dt_dump(const struct dt_vector *v, const struct dt_result *a,
+		    const struct dt_result *b)
+{
+	static const char *const rn[16] = { "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+					     "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15" };
+	printf("#     %-6s %-18s %-18s %-18s\n", "", "initial", "native", "emulator");
+	for (int i = 0; i < 16; i++)
+		printf("#     %-6s %016llx   %016llx   %016llx%s\n", rn[i],
+		       (unsigned long long)v->init.gpr[i], (unsigned long long)a->st.gpr[i],
+		       (unsigned long long)b->st.gpr[i], a->st.gpr[i] != b->st.gpr[i] ? "  <--" : "");
+	printf("#     %-6s %016llx   %016llx   %016llx\n", "rip", (unsigned long long)v->init.rip,
+	       (unsigned long long)a->st.rip, (unsigned long long)b->st.rip);
+	printf("#     %-6s %016llx   %016llx   %016llx (compared 0x%llx)\n", "rflags",
+	       (unsigned long long)v->init.rflags, (unsigned long long)a->st.rflags,
+	       (unsigned long long)b->st.rflags, (unsigned long long)v->flags_cmp);
+	const uint8_t *fi = v->init.fxsave, *fa = a->st.fxsave, *fb = b->st.fxsave;
+	uint32_t m[3];
+	memcpy(&m[0], fi + FX_MXCSR, 4);
+	memcpy(&m[1], fa + FX_MXCSR, 4);
+	memcpy(&m[2], fb + FX_MXCSR, 4);
+	printf("#     mxcsr  %08x %08x %08x\n", m[0], m[1], m[2]);
+	printf("#     fcw/fsw/ftw %02x%02x/%02x%02x/%02x  %02x%02x/%02x%02x/%02x  %02x%02x/%02x%02x/%02x\n",
+	       fi[1], fi[0], fi[3], fi[2], fi[4], fa[1], fa[0], fa[3], fa[2], fa[4], fb[1], fb[0],
+	       fb[3], fb[2], fb[4]);
+	for (int i = 0; i < 8; i++) {
+		char x[3][33];
+		dt_hex16(fi + FX_ST(i), x[0]);
+		dt_hex16(fa + FX_ST(i), x[1]);
+		dt_hex16(fb + FX_ST(i), x[2]);
+		printf("#     st%d    %s %s %s\n", i, x[0] + 12, x[1] + 12, x[2] + 12);
+	}
+	for (int i = 0; i < 16; i++) {
+		char x[3][33];
+		if (!memcmp(fi + FX_XMM(i), fa + FX_XMM(i), 16) && !memcmp(fa + FX_XMM(i), fb + FX_XMM(i), 16))
+			continue;
+		dt_hex16(fi + FX_XMM(i), x[0]);
+		dt_hex16(fa + FX_XMM(i), x[1]);
+		dt_hex16(fb + FX_XMM(i), x[2]);
+		printf("#     xmm%-2d  %s %s %s\n", i, x[0], x[1], x[2]);
+	}
+	unsigned shown = 0;
+	for (size_t i = 0; i < DT_DATA_SIZE && shown < 24; i++) {
+		if (v->data[i] == a->data[i] && a->data[i] == b->data[i])
+			continue;
+		printf("#     mem %llx: %02x %02x %02x\n", (unsigned long long)(DT_DATA_BASE + i),
+		       v->data[i], a->data[i], b->data[i]);
+		shown++;
+	}
+	printf("#     status: native %d vec %d err %llx addr %llx; emulator %d vec %d err %llx addr %llx\n",
+	       a->status, a->vector, (unsigned long long)a->error_code,
+	       (unsigned long long)a->fault_addr, b->status, b->vector,
+	       (unsigned long long)b->error_code, (unsigned long long)b->fault_addr);
+}
+
 struct dt_counts {
 	unsigned total, same, diff, lacks, broken;
 	char first_diff[1024];
@@ -116,6 +180,11 @@ static void dt_record(const struct dt_opts *opt, const char *gname, const struct
 	char why[400], dis[512];
 	enum dt_verdict vd = dt_compare(v, nat, emu, why, sizeof(why));
 	c->total++;
+	if (opt->dump && vd != DT_SAME) {
+		dt_disasm_all(v, dis, sizeof(dis));
+		printf("# %s case %u: %s: %s\n", gname, v->index, dis, why);
+		dt_dump(v, nat, emu);
+	}
 	switch (vd) {
 	case DT_SAME:
 		c->same++;
@@ -368,7 +437,7 @@ out:
 static void dt_usage(void)
 {
 	fprintf(stderr, "usage: difftest [--seed N] [--cases N] [--group NAME[,NAME]] [--case INDEX]\n"
-			"                [--selftest-only] [--no-selftest] [--native-only] [--verbose] [--list]\n");
+			"                [--selftest-only] [--no-selftest] [--native-only] [--verbose] [--dump] [--list]\n");
 }
 
 static bool dt_group_selected(const char *list, const char *name)
@@ -408,6 +477,8 @@ int main(int argc, char **argv)
 			opt.groups = argv[++i];
 		else if (!strcmp(a, "--case") && i + 1 < argc)
 			opt.one_case = strtol(argv[++i], NULL, 0);
+		else if (!strcmp(a, "--dump"))
+			opt.dump = true;
 		else if (!strcmp(a, "--verbose"))
 			opt.verbose = true;
 		else if (!strcmp(a, "--selftest-only"))

@@ -234,12 +234,12 @@ const struct dt_tmpl dt_t_x87[] = {
 	FM("fldcw", 0xd9, 5, LN_INT, 2, FU_ALL, .hook = HK_FLDCW),
 	FM("fnstcw", 0xd9, 7, LN_INT, 2, FU_ALL),
 	FM("fld m64", 0xdd, 0, LN_PD, 8, FU_ARITH), FM("fst m64", 0xdd, 2, LN_PD, 8, FU_ARITH),
-	FM("fstp m64", 0xdd, 3, LN_PD, 8, FU_ARITH), FM("fisttp m64", 0xdd, 1, LN_I64, 8, FU_ARITH),
+	FM("fstp m64", 0xdd, 3, LN_PD, 8, FU_ARITH),
 	FM("fnstsw m16", 0xdd, 7, LN_INT, 2, FU_ALL),
-	FM("fild m32", 0xdb, 0, LN_I32, 4, FU_ARITH), FM("fisttp m32", 0xdb, 1, LN_I32, 4, FU_ARITH),
+	FM("fild m32", 0xdb, 0, LN_I32, 4, FU_ARITH),
 	FM("fist m32", 0xdb, 2, LN_I32, 4, FU_ARITH), FM("fistp m32", 0xdb, 3, LN_I32, 4, FU_ARITH),
 	FM("fld m80", 0xdb, 5, LN_X80, 10, FU_ARITH), FM("fstp m80", 0xdb, 7, LN_X80, 10, FU_ARITH),
-	FM("fild m16", 0xdf, 0, LN_I16, 2, FU_ARITH), FM("fisttp m16", 0xdf, 1, LN_I16, 2, FU_ARITH),
+	FM("fild m16", 0xdf, 0, LN_I16, 2, FU_ARITH),
 	FM("fist m16", 0xdf, 2, LN_I16, 2, FU_ARITH), FM("fistp m16", 0xdf, 3, LN_I16, 2, FU_ARITH),
 	FM("fild m64", 0xdf, 5, LN_I64, 8, FU_ARITH), FM("fistp m64", 0xdf, 7, LN_I64, 8, FU_ARITH),
 	FR("fld st(i)", 0xd9, 0, FU_ARITH), FR("fxch st(i)", 0xd9, 1, FU_ARITH),
@@ -267,6 +267,13 @@ const struct dt_tmpl dt_t_x87[] = {
 	T("fwait", .op = 0x9b, .form = FM_NONE, .osz = OS_NW),
 };
 const unsigned dt_n_x87 = sizeof(dt_t_x87) / sizeof(dt_t_x87[0]);
+
+/* FISTTP is an SSE3 instruction (CPUID.1:ECX.SSE3). */
+const struct dt_tmpl dt_t_fisttp[] = {
+	FM("fisttp m16", 0xdf, 1, LN_I16, 2, FU_ARITH), FM("fisttp m32", 0xdb, 1, LN_I32, 4, FU_ARITH),
+	FM("fisttp m64", 0xdd, 1, LN_I64, 8, FU_ARITH),
+};
+const unsigned dt_n_fisttp = sizeof(dt_t_fisttp) / sizeof(dt_t_fisttp[0]);
 
 const struct dt_tmpl dt_t_x87_transc[] = {
 	FF("f2xm1", 0xd9, 6, 0, FU_ARITH), FF("fyl2x", 0xd9, 6, 1, FU_ARITH),
