@@ -105,6 +105,7 @@ struct dt_group {
 	uint32_t need;  /* DT_NEED_* CPUID features */
 	unsigned weight; /* relative share of the case budget */
 	bool approx;     /* only counted, not failed (implementation-specific results) */
+	unsigned min_cases; /* directed groups: cases per CI run (times 20 when long) */
 };
 
 enum {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "directed.h"
 #include "tables.h"
 
 static const struct dt_tmpl dt_t_callind[] = {
@@ -254,6 +255,11 @@ static void dt_gen_fetch(struct dt_gen *g)
 }
 
 const struct dt_group dt_groups[] = {
+	{ .name = "directed-shift", .gen = dt_gen_dir_shift, .min_cases = DT_DIR_SHIFT_N },
+	{ .name = "directed-div", .gen = dt_gen_dir_div, .min_cases = 4 * DT_DIR_DIV_N },
+	{ .name = "directed-arith", .gen = dt_gen_dir_arith, .min_cases = 8 * DT_DIR_ARITH_N },
+	{ .name = "directed-sse", .gen = dt_gen_dir_sse, .min_cases = DT_DIR_SSE_N * 2 },
+	{ .name = "directed-x87", .gen = dt_gen_dir_x87, .min_cases = DT_DIR_X87_N * 2 },
 	{ .name = "alu", .tmpl = dt_t_alu, .ntmpl = &dt_n_alu, .weight = 8 },
 	{ .name = "incdec", .tmpl = dt_t_incdec, .ntmpl = &dt_n_incdec, .weight = 2 },
 	{ .name = "shift", .tmpl = dt_t_shift, .ntmpl = &dt_n_shift, .weight = 8 },

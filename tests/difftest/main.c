@@ -514,6 +514,8 @@ int main(int argc, char **argv)
 		if (!dt_group_selected(opt.groups, grp->name))
 			continue;
 		unsigned n = (unsigned)((uint64_t)opt.cases * grp->weight / wsum);
+		if (grp->min_cases)
+			n = grp->min_cases * (opt.cases > 100000 ? 20 : 1);
 		if (n < 20)
 			n = 20;
 		fflush(stdout);
