@@ -458,11 +458,17 @@ static int64_t dt_pick_off(struct dt_gen *g, unsigned n, unsigned align)
  * data region and sets the address registers' values. excl: registers that
  * must not serve as base/index. Returns the effective address. */
 static uint64_t dt_gen_mem(struct dt_gen *g, struct dt_enc *e, unsigned n, unsigned align,
-			   uint16_t excl, int64_t force_off)
+			   uint16_t excl, int64_t force_off, bool locked)
 {
 	struct dt_rng *r = &g->rng;
 	struct dt_vector *v = g->v;
 	int64_t off = force_off != INT64_MIN ? force_off : dt_pick_off(g, n, align);
+	/* A locked access split across cache lines is a bus lock: Linux then
+	 * slows the task down (split_lock_mitigate) by 10 ms or more. Keep
+	 * them rare; they are still generated occasionally. */
+	for (int i = 0; locked && i < 32 && (off & 63) + n > 64 && off >= 0 &&
+			off + n <= (int64_t)DT_DATA_SIZE && !dt_rng_chance(r, 2); i++)
+		off = dt_pick_off(g, n, align);
 	uint64_t ea = DT_DATA_BASE + (uint64_t)off;
 	e->modrm = true;
 	unsigned form = (unsigned)dt_rng_below(r, 100);
@@ -866,8 +872,11 @@ void dt_gen_tmpl(struct dt_gen *g, const struct dt_tmpl *t)
 	if (t->osz == OS_N && t->regk != RK_X87 && dt_rng_chance(r, 10))
 		w = true; /* REX.W is ignored here */
 	bool want_mem = t->form == FM_M || (t->form == FM_RM && dt_rng_chance(r, 50));
-	if (want_mem && t->lockable && dt_rng_chance(r, 20))
+	bool locked = t->map == 0 && (t->op == 0x86 || t->op == 0x87); /* XCHG locks implicitly */
+	if (want_mem && t->lockable && dt_rng_chance(r, 20)) {
 		e.pfx[e.npfx++] = 0xf0;
+		locked = true;
+	}
 	if (dt_rng_chance(r, 4))
 		e.pfx[e.npfx++] = (uint8_t[]){ 0x2e, 0x3e, 0x26, 0x36 }[dt_rng_below(r, 4)];
 	if (os == 2 && (t->osz == OS_V || t->osz == OS_V64))
@@ -918,7 +927,7 @@ void dt_gen_tmpl(struct dt_gen *g, const struct dt_tmpl *t)
 			unsigned msz = t->msz ? t->msz : os;
 			o.mem = true;
 			o.msz = msz;
-			o.ea = dt_gen_mem(g, &e, msz, t->align, excl, INT64_MIN);
+			o.ea = dt_gen_mem(g, &e, msz, t->align, excl, INT64_MIN, locked);
 		} else {
 			int rr;
 			if (t->rm_fix1)

@@ -193,7 +193,7 @@ static void dt_child(const struct dt_vector *vec, struct dt_shared *sh, size_t s
 	for (size_t i = start; i < n; i++) {
 		/* A runaway case kills the child; the parent reports it and
 		 * resumes after it. */
-		alarm(10);
+		alarm(60);
 		const struct dt_vector *v = &vec[i];
 		struct dt_result *res = &sh->res[i];
 		sh->started = (uint32_t)i;
