@@ -114,6 +114,7 @@ const struct insn *cpu_block_lookup(struct cpu *c, uint64_t rip, unsigned *count
 			cpu_gp0(c);
 		}
 		addr += out[n].len;
+		out[n].fn = cpu_handlers[out[n].op];
 		if (op_ends_block(&out[n++]))
 			break;
 	}

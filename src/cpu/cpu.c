@@ -95,6 +95,7 @@ void cpu_set_state(struct cpu *c, const struct cpu_state *st)
 	c->fs_base = st->fs_base;
 	c->gs_base = st->gs_base;
 	cpu_fx_restore(c, st->fxsave, false);
+	c->mx_synced = false;
 }
 
 void cpu_raise(struct cpu *c, uint8_t vector, uint32_t error_code)
@@ -114,6 +115,8 @@ int cpu_run(struct cpu *c, uint64_t max_insns, struct cpu_exit *exit)
 	c->exit = exit;
 	c->stop = false;
 	c->limit = c->icount + max_insns;
+	c->host_mx_default = (_mm_getcsr() & 0xffc0) == 0x1f80;
+	c->mx_synced = false;
 	r = setjmp(c->jb);
 	if (r == 1) {
 		c->lock_ptr = NULL;
@@ -134,7 +137,7 @@ int cpu_run(struct cpu *c, uint64_t max_insns, struct cpu_exit *exit)
 
 			c->cur_rip = c->rip;
 			c->rip = next;
-			cpu_handlers[i->op](c, i);
+			i->fn(c, i);
 			c->icount++;
 			if (c->rip != next || c->flushed)
 				break;
@@ -245,6 +248,7 @@ void cpu_fx_restore(struct cpu *c, const uint8_t *buf, bool check)
 	if (check && (mx & ~0xffffu))
 		cpu_gp0(c);
 	c->mxcsr = mx & 0xffff;
+	c->mx_synced = false;
 	memcpy(&c->fcw, buf + 0, 2);
 	memcpy(&c->fsw, buf + 2, 2);
 	c->ftw_empty = (uint16_t)(~buf[4] & 0xff);
