@@ -187,7 +187,15 @@ enum dt_verdict dt_compare(const struct dt_vector *vec, const struct dt_result *
 			}
 		}
 	}
+	uint64_t junk_lo = 0, junk_hi = 0;
+	if ((vec->cmp & DT_CMP_SP_JUNK) && a->status == DT_EXC) {
+		junk_hi = a->st.gpr[R_SP];
+		junk_lo = junk_hi - 8;
+	}
 	for (size_t i = 0; i < DT_DATA_SIZE; i++) {
+		uint64_t addr = DT_DATA_BASE + i;
+		if (addr >= junk_lo && addr < junk_hi)
+			continue;
 		if (a->data[i] != b->data[i]) {
 			size_t s = i & ~7ULL;
 			snprintf(why, whylen,

@@ -62,6 +62,10 @@ enum {
 	DT_CMP_X87 = 1 << 0,  /* compare FCW/FSW/FTW and valid ST registers */
 	DT_CMP_XMM = 1 << 1,  /* compare XMM0-15 */
 	DT_CMP_MXCSR = 1 << 2,
+	/* After a faulting CALL, Intel CPUs have already written the return
+	 * address below RSP (the #GP for a non-canonical target comes after
+	 * the push): memory below the restored RSP is not architectural. */
+	DT_CMP_SP_JUNK = 1 << 3,
 };
 #define DT_CMP_ALL (DT_CMP_X87 | DT_CMP_XMM | DT_CMP_MXCSR)
 

@@ -169,6 +169,7 @@ static void dt_gen_call(struct dt_gen *g)
 {
 	struct dt_rng *r = &g->rng;
 	struct dt_vector *v = g->v;
+	v->cmp |= DT_CMP_SP_JUNK;
 	if (dt_rng_chance(r, 50)) {
 		dt_gen_tmpl(g, &dt_t_callind[dt_rng_below(r, 2)]);
 		return;

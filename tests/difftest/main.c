@@ -176,7 +176,55 @@ struct dt_counts {
 	char first_diff[1024];
 	char first_lacks[256];
 	char first_broken[512];
+	/* distinct kinds of mismatch: (differing field, instruction template) */
+	unsigned nkinds;
+	struct {
+		char key[80];
+		unsigned count;
+		char example[700];
+	} kinds[24];
 };
+
+/* Groups mismatches by differing field and template so that the log shows
+ * one example of each distinct problem instead of many of the first. */
+static void dt_kind(struct dt_counts *c, const struct dt_vector *v, const char *why,
+		    const char *line)
+{
+	char key[80], field[32], mnem[16];
+	size_t f = strcspn(why, ":( ");
+	snprintf(field, sizeof(field), "%.*s", (int)(f < 20 ? f : 20), why);
+	/* registers of one kind are one problem: rax..r15 -> gpr, xmmN, stN */
+	static const char *const gprs[] = { "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi",
+					    "rdi", "r8", "r9", "r10", "r11", "r12", "r13",
+					    "r14", "r15" };
+	for (size_t i = 0; i < sizeof(gprs) / sizeof(gprs[0]); i++)
+		if (!strcmp(field, gprs[i]))
+			snprintf(field, sizeof(field), "gpr");
+	if (!strncmp(field, "xmm", 3))
+		snprintf(field, sizeof(field), "xmm");
+	if (!strncmp(field, "st", 2) && field[2] >= '0' && field[2] <= '7')
+		snprintf(field, sizeof(field), "st");
+	snprintf(mnem, sizeof(mnem), "%.*s", (int)strcspn(v->name, " "), v->name);
+	if (!strcmp(field, "exception") || !strcmp(field, "outcome")) {
+		/* "native #PF(..., emulator #GP(..." -> "#PF->#GP" */
+		const char *n = strstr(why, "native "), *e = strstr(why, "emulator ");
+		snprintf(key, sizeof(key), "%s %.3s->%.3s / %s", field, n ? n + 7 : "?",
+			 e ? e + 9 : "?", field[0] == 'e' ? "*" : mnem);
+	} else {
+		snprintf(key, sizeof(key), "%s / %s", field, mnem);
+	}
+	for (unsigned i = 0; i < c->nkinds; i++) {
+		if (!strcmp(c->kinds[i].key, key)) {
+			c->kinds[i].count++;
+			return;
+		}
+	}
+	if (c->nkinds >= sizeof(c->kinds) / sizeof(c->kinds[0]))
+		return;
+	snprintf(c->kinds[c->nkinds].key, sizeof(c->kinds[0].key), "%s", key);
+	snprintf(c->kinds[c->nkinds].example, sizeof(c->kinds[0].example), "%s", line);
+	c->kinds[c->nkinds++].count = 1;
+}
 
 static void dt_record(const struct dt_opts *opt, const char *gname, const struct dt_vector *v,
 		      const struct dt_result *nat, const struct dt_result *emu,
@@ -214,14 +262,16 @@ static void dt_record(const struct dt_opts *opt, const char *gname, const struct
 	case DT_DIFF:
 		if (vd == DT_DIFF)
 			c->diff++;
-		if (c->diff + c->broken <= 3 || opt->verbose) {
-			dt_disasm_all(v, dis, sizeof(dis));
+		{
 			char line[1024];
+			dt_disasm_all(v, dis, sizeof(dis));
 			snprintf(line, sizeof(line), "case %u (seed 0x%llx, %s): %s: %s", v->index,
 				 (unsigned long long)v->seed, v->name, dis, why);
 			if (c->diff + c->broken == 1)
 				snprintf(c->first_diff, sizeof(c->first_diff), "%s", line);
-			printf("#   %s %s\n", gname, line);
+			if (opt->verbose)
+				printf("#   %s %s\n", gname, line);
+			dt_kind(c, v, why, line);
 		}
 		return;
 	}
@@ -279,6 +329,18 @@ static int dt_run_group(const struct dt_opts *opt, unsigned gi, unsigned ncases)
 			}
 			dt_record(opt, grp->name, &vec[i], &nat[i], er, &c);
 		}
+	}
+	/* the most frequent kinds first */
+	for (unsigned shown = 0; shown < 10 && shown < c.nkinds; shown++) {
+		unsigned best = 0;
+		for (unsigned i = 1; i < c.nkinds; i++)
+			if (c.kinds[i].count > c.kinds[best].count)
+				best = i;
+		if (!c.kinds[best].count)
+			break;
+		printf("#   %s: %u x [%s], e.g. %s\n", grp->name, c.kinds[best].count,
+		       c.kinds[best].key, c.kinds[best].example);
+		c.kinds[best].count = 0;
 	}
 	if (c.broken) {
 		printf("not ok difftest-%s: %u/%u cases could not run natively; first: %s\n", grp->name,
