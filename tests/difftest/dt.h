@@ -80,6 +80,7 @@ struct dt_vector {
 	uint8_t nins;         /* instructions before the final INT3 */
 	uint8_t ins_off[16];  /* their offsets from code_off; ins_off[nins] = INT3 */
 	struct dt_state init; /* init.rip is set from code_off */
+	uint64_t gs_base;     /* for GS-prefixed operands */
 	uint64_t flags_cmp;   /* RFLAGS bits compared (defined ones) */
 	uint64_t gpr_cmp[16]; /* per-register compared bits */
 	uint16_t fsw_cmp;     /* x87 status word bits compared */

@@ -107,6 +107,7 @@ void dt_emu_run(struct dt_emu *emu, const struct dt_vector *vec, struct dt_resul
 	memset(&st, 0, sizeof(st));
 	memcpy(st.gpr, vec->init.gpr, sizeof(st.gpr));
 	st.rip = vec->init.rip;
+	st.gs_base = vec->gs_base;
 	/* As natively: IF and the reserved bit 1 are set at CPL3. */
 	st.rflags = (vec->init.rflags & F_SETTABLE) | F_IF | 2;
 	memcpy(st.fxsave, vec->init.fxsave, sizeof(st.fxsave));

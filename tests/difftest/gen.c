@@ -469,18 +469,37 @@ static uint64_t dt_gen_mem(struct dt_gen *g, struct dt_enc *e, unsigned n, unsig
 	for (int i = 0; locked && i < 32 && (off & 63) + n > 64 && off >= 0 &&
 			off + n <= (int64_t)DT_DATA_SIZE && !dt_rng_chance(r, 2); i++)
 		off = dt_pick_off(g, n, align);
-	uint64_t ea = DT_DATA_BASE + (uint64_t)off;
+	uint64_t lin = DT_DATA_BASE + (uint64_t)off;
+	uint64_t ea = lin; /* offset before the segment base is added */
 	e->modrm = true;
 	unsigned form = (unsigned)dt_rng_below(r, 100);
 	if (g->fixed_base >= 0)
 		form = 10 + form % 40; /* base (+disp) only */
+	/* GS override: the segment base is added after the (possibly 32-bit)
+	 * offset computation (Intel SDM Vol. 1 3.3.7). One base per vector. */
+	bool gs = g->fixed_base < 0 && !v->nins && dt_rng_chance(r, 8);
+	bool a32 = g->fixed_base < 0 && form >= 12 && dt_rng_chance(r, 12);
+	if (gs) {
+		uint64_t gsb;
+		if (form < 12)
+			gsb = dt_rng_below(r, 0x20000); /* disp32 must still reach */
+		else if (a32 || dt_rng_chance(r, 50))
+			gsb = lin - dt_rng_below(r, lin + 1);
+		else /* Linux only accepts user-space bases (below TASK_SIZE) */
+			gsb = dt_rng_below(r, 0x7fff00000000ULL);
+		v->gs_base = gsb;
+		ea = lin - gsb;
+		memmove(e->pfx + 1, e->pfx, e->npfx);
+		e->pfx[0] = 0x65;
+		e->npfx++;
+	}
 	if (form < 8) { /* RIP-relative */
 		e->mod = 0;
 		e->rm = 5;
 		e->dsz = 4;
 		e->riprel = true;
 		e->target = ea;
-		return ea;
+		return lin;
 	}
 	if (form < 12) { /* absolute disp32 through SIB */
 		e->mod = 0;
@@ -491,9 +510,8 @@ static uint64_t dt_gen_mem(struct dt_gen *g, struct dt_enc *e, unsigned n, unsig
 		e->ss = (uint8_t)dt_rng_below(r, 4);
 		e->dsz = 4;
 		e->disp = (int32_t)ea;
-		return ea;
+		return lin;
 	}
-	bool a32 = g->fixed_base < 0 && dt_rng_chance(r, 12);
 	int base = g->fixed_base >= 0 ? g->fixed_base : dt_pick_gpr(g, excl, false);
 	bool use_idx = g->fixed_base < 0 && form >= 60;
 	int idx = -1;
@@ -564,7 +582,7 @@ static uint64_t dt_gen_mem(struct dt_gen *g, struct dt_enc *e, unsigned n, unsig
 	if (a32 && e->npfx < sizeof(e->pfx))
 		e->pfx[e->npfx++] = 0x67;
 	e->addr32 = a32;
-	return ea;
+	return lin;
 }
 
 /* ---- register value helpers for hooks ---- */
