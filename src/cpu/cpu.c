@@ -107,45 +107,59 @@ void cpu_raise(struct cpu *c, uint8_t vector, uint32_t error_code)
 	longjmp(c->jb, 1);
 }
 
+/* The interpreter loop, outside the setjmp frame so the compiler keeps its
+ * state in registers. Within a block, execution falls through until an
+ * instruction changes RIP non-sequentially or the cache was flushed. */
+static __attribute__((noinline)) void run_blocks(struct cpu *c)
+{
+	while (c->icount < c->limit) {
+		const struct insn *blk;
+		uint64_t left = c->limit - c->icount;
+		unsigned n, k;
+		struct block *b = &c->blocks[cpu_block_hash(c->rip)];
+
+		c->cur_rip = c->rip;
+		if (__builtin_expect(b->valid && b->rip == c->rip, 1)) {
+			blk = &c->insns[b->first];
+			n = b->count;
+		} else {
+			blk = cpu_block_lookup(c, c->rip, &n);
+		}
+		c->flushed = false;
+		if (n > left)
+			n = (unsigned)left;
+		for (k = 0; k < n;) {
+			const struct insn *i = &blk[k++];
+			uint64_t next = c->rip + i->len;
+
+			c->cur_rip = c->rip;
+			c->rip = next;
+			i->fn(c, i);
+			if (__builtin_expect(c->rip != next || c->flushed, 0))
+				break;
+		}
+		c->icount += k;
+		if (c->stop)
+			return;
+	}
+}
+
 int cpu_run(struct cpu *c, uint64_t max_insns, struct cpu_exit *exit)
 {
-	int r;
-
 	memset(exit, 0, sizeof(*exit));
 	c->exit = exit;
 	c->stop = false;
 	c->limit = c->icount + max_insns;
 	c->host_mx_default = (_mm_getcsr() & 0xffc0) == 0x1f80;
 	c->mx_synced = false;
-	r = setjmp(c->jb);
-	if (r == 1) {
+	if (setjmp(c->jb) == 1) {
+		/* An exception: the faulting instruction did not retire. */
 		c->lock_ptr = NULL;
 		return 0;
 	}
-	while (c->icount < c->limit) {
-		const struct insn *blk;
-		unsigned n, k;
-
-		c->cur_rip = c->rip;
-		blk = cpu_block_lookup(c, c->rip, &n);
-		c->flushed = false;
-		if (n > c->limit - c->icount)
-			n = (unsigned)(c->limit - c->icount);
-		for (k = 0; k < n; k++) {
-			const struct insn *i = &blk[k];
-			uint64_t next = c->rip + i->len;
-
-			c->cur_rip = c->rip;
-			c->rip = next;
-			i->fn(c, i);
-			c->icount++;
-			if (c->rip != next || c->flushed)
-				break;
-		}
-		if (c->stop)
-			return 0;
-	}
-	exit->reason = CPU_EXIT_LIMIT;
+	run_blocks(c);
+	if (!c->stop)
+		exit->reason = CPU_EXIT_LIMIT;
 	return 0;
 }
 

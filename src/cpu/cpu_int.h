@@ -252,6 +252,8 @@ static inline __attribute__((always_inline)) void reg_write(struct cpu *c, unsig
 /* tlb.c: memory access. Addresses are linear (segment bases applied). */
 void *cpu_tlb_slow(struct cpu *c, uint64_t addr, int access);
 void cpu_mem_read_slow(struct cpu *c, uint64_t addr, void *buf, unsigned len);
+/* Read for a read-modify-write: faults as a write (Vol. 3 §4.7). */
+void cpu_mem_read_slow_w(struct cpu *c, uint64_t addr, void *buf, unsigned len);
 void cpu_mem_write_slow(struct cpu *c, uint64_t addr, const void *buf, unsigned len);
 /* Host pointer valid for len bytes at addr for access, or NULL if the range
  * crosses a page (caller must use the slow byte path). Raises #PF. */
@@ -284,6 +286,19 @@ static inline __attribute__((always_inline)) uint64_t mem_read(struct cpu *c, ui
 		}
 	}
 	cpu_mem_read_slow(c, addr, &v, (unsigned)size);
+	return v;
+}
+
+static inline __attribute__((always_inline)) uint64_t mem_read_w(struct cpu *c, uint64_t addr, int size)
+{
+	void *p = cpu_mem_ptr(c, addr, (unsigned)size, CPU_ACC_WRITE);
+	uint64_t v = 0;
+
+	if (__builtin_expect(p != NULL, 1)) {
+		memcpy(&v, p, (size_t)size);
+		return v;
+	}
+	cpu_mem_read_slow_w(c, addr, &v, (unsigned)size);
 	return v;
 }
 
@@ -369,7 +384,7 @@ static inline __attribute__((always_inline)) uint64_t cpu_rmw_read(struct cpu *c
 	if (!(i->flags & IF_MEM))
 		return reg_read(c, i->rm, size, i->flags);
 	if (__builtin_expect(!(i->flags & IF_LOCK), 1))
-		return mem_read(c, insn_ea(c, i), size);
+		return mem_read_w(c, insn_ea(c, i), size);
 	return cpu_rmw_read_locked(c, i, size);
 }
 
@@ -425,6 +440,20 @@ void cpu_exec_init_x87(void);
 void cpu_blocks_flush(struct cpu *c);
 bool cpu_is_code_page(struct cpu *c, uint64_t page);
 const struct insn *cpu_block_lookup(struct cpu *c, uint64_t rip, unsigned *count);
+static inline __attribute__((always_inline)) unsigned cpu_block_hash(uint64_t rip)
+{
+	return (unsigned)((rip * 0x9E3779B97F4A7C15ULL) >> 51) & (BLOCK_HASH - 1);
+}
+
+/* exec_fast.c: a specialised handler for the insn, or NULL. */
+cpu_handler cpu_fast_handler(const struct insn *i);
+/* flags.c: move the current CF into rflags (INC/DEC keep it). */
+void cpu_keep_cf_slow(struct cpu *c);
+static inline __attribute__((always_inline)) void cpu_keep_cf(struct cpu *c)
+{
+	if (c->cc_op != CC_INC && c->cc_op != CC_DEC && c->cc_op != CC_EAGER)
+		cpu_keep_cf_slow(c);
+}
 
 /* Misc shared. */
 void cpu_do_cpuid(struct cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4]);

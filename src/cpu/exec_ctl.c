@@ -29,9 +29,12 @@ static void h_call_rel(struct cpu *c, const struct insn *i)
 {
 	uint64_t target = c->rip + i->imm;
 
+	/* Hardware stores the return address before checking the target:
+	 * a #GP leaves the slot below RSP written but RSP unchanged. */
+	mem_write(c, c->gpr[4] - 8, 8, c->rip);
 	if ((uint64_t)((int64_t)(target << 16) >> 16) != target)
 		cpu_gp0(c);
-	push64(c, c->rip);
+	c->gpr[4] -= 8;
 	c->rip = target;
 }
 
@@ -188,9 +191,10 @@ static void h_grp5(struct cpu *c, const struct insn *i)
 		return;
 	case 2:
 		t = rm_read(c, i, 8);
+		mem_write(c, c->gpr[4] - 8, 8, c->rip); /* before the check, as in h_call_rel */
 		if ((uint64_t)((int64_t)(t << 16) >> 16) != t)
 			cpu_gp0(c);
-		push64(c, c->rip);
+		c->gpr[4] -= 8;
 		c->rip = t;
 		return;
 	case 4:
@@ -248,6 +252,13 @@ static void h_syscall(struct cpu *c, const struct insn *i)
  * them their system-mode meaning). */
 static void h_priv(struct cpu *c, const struct insn *i)
 {
+	unsigned op = i->op;
+
+	/* MOV to/from CR1, CR5-7, CR9-15 is #UD whatever the CPL (Vol. 2
+	 * "MOV—Move to/from Control Registers"). */
+	if ((op == OP_0F + 0x20 || op == OP_0F + 0x22) && i->reg != 0 && i->reg != 2 &&
+	    i->reg != 3 && i->reg != 4 && i->reg != 8)
+		cpu_ud(c);
 	cpu_gp0(c);
 }
 

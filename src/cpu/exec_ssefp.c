@@ -122,11 +122,17 @@ static bool fp_run(struct cpu *c, unsigned id, union xmm *dst, const union xmm *
 		return false;
 	}
 	raised = mxout & 0x3f;
-	c->mxcsr |= raised;
 	if (!fast && (raised & ~(c->mxcsr >> 7) & 0x3f)) {
+		/* An unmasked pre-computation exception (IE, DE, ZE) stops the
+		 * instruction before post-computation exceptions (OE, UE, PE)
+		 * are even detected (Vol. 1 §11.5.1). */
+		if (raised & ~(c->mxcsr >> 7) & 0x7)
+			raised &= 0x7;
+		c->mxcsr |= raised;
 		/* Unmasked SIMD exception: #XM with CR4.OSXMMEXCPT (Vol. 3 §6.15). */
 		cpu_raise(c, (c->cr4 & 0x400) ? CPU_VEC_XM : CPU_VEC_UD, 0);
 	}
+	c->mxcsr |= raised;
 	_mm_storeu_pd(dst->df, a);
 	*gp = g;
 	return true;

@@ -67,6 +67,8 @@ static void h_movs(struct cpu *c, const struct insn *i)
 		areg_set(c, i, 7, c->gpr[7] + (uint64_t)delta(c, i));
 		return;
 	}
+	if (i->asz == 4)
+		c->gpr[1] = (uint32_t)c->gpr[1]; /* REP writes ECX even for a zero count */
 	while (c->gpr[1] & m) {
 		uint64_t n = c->gpr[1] & m, s = src_addr(c, i), d = dst_addr(c, i), k;
 
@@ -99,6 +101,8 @@ static void h_stos(struct cpu *c, const struct insn *i)
 		areg_set(c, i, 7, c->gpr[7] + (uint64_t)delta(c, i));
 		return;
 	}
+	if (i->asz == 4)
+		c->gpr[1] = (uint32_t)c->gpr[1]; /* REP writes ECX even for a zero count */
 	while (c->gpr[1] & m) {
 		uint64_t n = c->gpr[1] & m, d = dst_addr(c, i), k;
 
@@ -131,6 +135,8 @@ static void h_lods(struct cpu *c, const struct insn *i)
 		areg_set(c, i, 6, c->gpr[6] + (uint64_t)delta(c, i));
 		return;
 	}
+	if (i->asz == 4)
+		c->gpr[1] = (uint32_t)c->gpr[1]; /* REP writes ECX even for a zero count */
 	while (c->gpr[1] & m) {
 		reg_write(c, 0, i->osz, 0, mem_read(c, src_addr(c, i), i->osz));
 		areg_set(c, i, 6, c->gpr[6] + (uint64_t)delta(c, i));
@@ -152,6 +158,8 @@ static void h_scas(struct cpu *c, const struct insn *i)
 		areg_set(c, i, 7, c->gpr[7] + (uint64_t)delta(c, i));
 		return;
 	}
+	if (i->asz == 4)
+		c->gpr[1] = (uint32_t)c->gpr[1]; /* REP writes ECX even for a zero count */
 	while (c->gpr[1] & m) {
 		uint64_t b = mem_read(c, dst_addr(c, i), sz);
 
@@ -177,6 +185,8 @@ static void h_cmps(struct cpu *c, const struct insn *i)
 		areg_set(c, i, 7, c->gpr[7] + (uint64_t)delta(c, i));
 		return;
 	}
+	if (i->asz == 4)
+		c->gpr[1] = (uint32_t)c->gpr[1]; /* REP writes ECX even for a zero count */
 	while (c->gpr[1] & m) {
 		uint64_t a = mem_read(c, src_addr(c, i), sz);
 		uint64_t b = mem_read(c, dst_addr(c, i), sz);

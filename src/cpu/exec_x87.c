@@ -147,21 +147,34 @@ static inline bool is_snan(long double v)
 	return (se & 0x7fff) == 0x7fff && (m & 0x7fffffffffffffffULL) && !(m & 0x4000000000000000ULL);
 }
 
-/* Arithmetic by ModRM.reg: 0 ADD, 1 MUL, 4 SUB, 5 SUBR, 6 DIV, 7 DIVR. */
+/* Arithmetic by ModRM.reg: 0 ADD, 1 MUL, 4 SUB, 5 SUBR, 6 DIV, 7 DIVR.
+ * The host instruction runs with ST0 = a, ST1 = b, and the status word is
+ * taken right after it (a later store would reset C1, the round-up bit).
+ * The popping forms are spelled as bytes: AT&T mnemonics for the reversed
+ * forms are notoriously swapped. */
+#define ARITH_ASM(bytes)                                                                           \
+	__asm__ volatile("fnstcw %[h]\n\tfnclex\n\tfldcw %[cw]\n\tfldt %[b]\n\tfldt %[a]\n\t"      \
+			 ".byte " bytes "\n\tfnstsw %[sw]\n\tfstpt %[r]\n\tfnclex\n\tfldcw %[h]"       \
+			 : [h] "=m"(host), [r] "=m"(r), [sw] "=m"(sw)                              \
+			 : [cw] "m"(cw), [a] "m"(a), [b] "m"(b))
+
 static void arith(struct cpu *c, unsigned op, unsigned dst, long double a, long double b)
 {
-	uint16_t h = x87_begin(c);
+	uint16_t cw = c->fcw | 0x3f, host, sw;
 	unsigned p = phys(c, dst);
+	long double r;
 
 	switch (op) {
-	case 0: c->st[p] = a + b; break;
-	case 1: c->st[p] = a * b; break;
-	case 4: c->st[p] = a - b; break;
-	case 5: c->st[p] = b - a; break;
-	case 6: c->st[p] = a / b; break;
-	default: c->st[p] = b / a; break;
+	case 0: ARITH_ASM("0xde, 0xc1"); break; /* FADDP: ST1 = ST1 + ST0 */
+	case 1: ARITH_ASM("0xde, 0xc9"); break; /* FMULP */
+	case 4: ARITH_ASM("0xde, 0xe1"); break; /* FSUBRP: ST1 = ST0 - ST1 = a - b */
+	case 5: ARITH_ASM("0xde, 0xe9"); break; /* FSUBP: ST1 = ST1 - ST0 = b - a */
+	case 6: ARITH_ASM("0xde, 0xf1"); break; /* FDIVRP: ST1 = ST0 / ST1 = a / b */
+	default: ARITH_ASM("0xde, 0xf9"); break; /* FDIVP: ST1 = ST1 / ST0 = b / a */
 	}
-	x87_end(c, h);
+	c->st[p] = r;
+	c->fsw = (uint16_t)((c->fsw & ~SW_C1) | (sw & (0x3f | SW_C1)));
+	check_exc(c);
 	c->ftw_empty &= (uint16_t)~(1u << p);
 }
 

@@ -135,3 +135,16 @@ bool cpu_cond(struct cpu *c, unsigned cc)
 	}
 	return (cc & 1) ? !r : r;
 }
+
+/* CF alone, for INC/DEC which must preserve it. */
+void cpu_keep_cf_slow(struct cpu *c)
+{
+	uint64_t a = c->cc_a, b = c->cc_b, r = c->cc_r, cf = 0;
+	unsigned top = (unsigned)c->cc_size * 8 - 1;
+
+	if (c->cc_op == CC_ADD)
+		cf = (((a & b) | ((a | b) & ~r)) >> top) & 1;
+	else if (c->cc_op == CC_SUB)
+		cf = (((~a & b) | (~(a ^ b) & r)) >> top) & 1;
+	c->rflags = (c->rflags & ~(uint64_t)FL_CF) | cf;
+}
