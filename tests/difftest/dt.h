@@ -66,6 +66,9 @@ enum {
 	 * address below RSP (the #GP for a non-canonical target comes after
 	 * the push): memory below the restored RSP is not architectural. */
 	DT_CMP_SP_JUNK = 1 << 3,
+	/* Not a comparison switch: the code page is writable for this vector
+	 * (self-modifying code tests). */
+	DT_CODE_WRITABLE = 1 << 4,
 };
 #define DT_CMP_ALL (DT_CMP_X87 | DT_CMP_XMM | DT_CMP_MXCSR)
 

@@ -12,6 +12,7 @@
 struct dt_emu {
 	struct cpu *cpu;
 	bool bp_after; /* #BP exits report RIP after the INT3 (trap style) */
+	bool code_writable; /* self-modifying code vectors */
 	uint8_t code[DT_CODE_SIZE] __attribute__((aligned(4096)));
 	uint8_t data[DT_DATA_SIZE] __attribute__((aligned(4096)));
 };
@@ -22,7 +23,7 @@ static void *dt_emu_translate(void *opaque, uint64_t gva, uint64_t len, int acce
 
 	if (gva >= DT_CODE_BASE && gva - DT_CODE_BASE < DT_CODE_SIZE &&
 	    len <= DT_CODE_SIZE - (gva - DT_CODE_BASE)) {
-		if (access & CPU_ACC_WRITE)
+		if ((access & CPU_ACC_WRITE) && !emu->code_writable)
 			return NULL;
 		return emu->code + (gva - DT_CODE_BASE);
 	}
@@ -100,6 +101,7 @@ void dt_emu_run(struct dt_emu *emu, const struct dt_vector *vec, struct dt_resul
 		len = DT_CODE_SIZE - vec->code_off; /* fetch-crossing cases */
 	memcpy(emu->code + vec->code_off, vec->code, len);
 	memcpy(emu->data, vec->data, DT_DATA_SIZE);
+	emu->code_writable = vec->cmp & DT_CODE_WRITABLE;
 	/* The code page changed behind the CPU's back. */
 	cpu_invalidate_code(emu->cpu, DT_CODE_BASE, DT_CODE_SIZE);
 	cpu_tlb_flush(emu->cpu);

@@ -186,6 +186,61 @@ static void dt_gen_call(struct dt_gen *g)
 	snprintf(v->name, sizeof(v->name), "call rel32");
 }
 
+/* Self-modifying code: stores into the code page must take effect on the
+ * next execution of the modified bytes, whether they are in the current
+ * block, a later one, or a block that already ran (Intel SDM Vol. 3
+ * §8.1.3). The emulator's decoded-block cache must be invalidated. */
+static void dt_gen_smc(struct dt_gen *g)
+{
+	struct dt_rng *r = &g->rng;
+	struct dt_vector *v = g->v;
+	uint64_t base = DT_CODE_BASE + v->code_off;
+	unsigned kind = (unsigned)dt_rng_below(r, 3);
+	uint8_t k = (uint8_t)dt_rng_next(r);
+	v->cmp |= DT_CODE_WRITABLE;
+	/* mov byte [rip + disp32], imm8 patching code offset `target` when
+	 * placed at code offset `at` */
+#define SMC_STORE(at, target, val)                                                                 \
+	do {                                                                                       \
+		int32_t d_ = (int32_t)((int64_t)(target) - (int64_t)((at) + 7));                   \
+		uint8_t s_[7] = { 0xc6, 0x05, (uint8_t)d_, (uint8_t)(d_ >> 8), (uint8_t)(d_ >> 16), \
+				  (uint8_t)(d_ >> 24), (val) };                                    \
+		dt_gen_emit(g, s_, 7);                                                             \
+	} while (0)
+	(void)base;
+	if (kind == 0) {
+		/* the very next instruction's immediate (same block) */
+		SMC_STORE(0, 7 + 1, k);
+		static const uint8_t mov[] = { 0xb8, 0x11, 0x11, 0x11, 0x11 };
+		dt_gen_emit(g, mov, sizeof(mov));
+		snprintf(v->name, sizeof(v->name), "smc next insn");
+	} else if (kind == 1) {
+		/* a loop body patched after its first execution */
+		static const uint8_t mov_ecx[] = { 0xb9, 0x03, 0x00, 0x00, 0x00 };
+		dt_gen_emit(g, mov_ecx, sizeof(mov_ecx));
+		unsigned l = g->pos; /* add eax, imm8 at l; its imm at l + 2 */
+		static const uint8_t add[] = { 0x83, 0xc0, 0x01 };
+		dt_gen_emit(g, add, sizeof(add));
+		SMC_STORE(g->pos, l + 2, k);
+		static const uint8_t dec[] = { 0xff, 0xc9 };
+		dt_gen_emit(g, dec, sizeof(dec));
+		uint8_t jnz[2] = { 0x75, (uint8_t)(int8_t)((int)l - (int)(g->pos + 2)) };
+		dt_gen_emit(g, jnz, sizeof(jnz));
+		snprintf(v->name, sizeof(v->name), "smc loop body");
+	} else {
+		/* an instruction after a jump: FF C0 (inc eax) becomes dec eax,
+		 * call rax, jmp rax or push rax */
+		static const uint8_t modrm[] = { 0xc8, 0xc0, 0xd0, 0xe0, 0xf0 };
+		SMC_STORE(0, 7 + 2 + 1, modrm[dt_rng_below(r, 5)]);
+		static const uint8_t jmp[] = { 0xeb, 0x00 };
+		dt_gen_emit(g, jmp, sizeof(jmp));
+		static const uint8_t inc[] = { 0xff, 0xc0 };
+		dt_gen_emit(g, inc, sizeof(inc));
+		snprintf(v->name, sizeof(v->name), "smc after jump");
+	}
+#undef SMC_STORE
+}
+
 /* Encodings that must fault the same way natively (64-bit mode, CPL3). */
 struct dt_fixed {
 	const char *name;
@@ -279,6 +334,7 @@ const struct dt_group dt_groups[] = {
 	{ .name = "flagops", .tmpl = dt_t_flagops, .ntmpl = &dt_n_flagops, .weight = 1 },
 	{ .name = "lahf-sahf", .tmpl = dt_t_lahf, .ntmpl = &dt_n_lahf, .weight = 1, .need = DT_NEED_LAHF },
 	{ .name = "sequence", .gen = dt_gen_mix, .weight = 6 },
+	{ .name = "self-modifying-code", .gen = dt_gen_smc, .weight = 1 },
 	{ .name = "invalid-privileged", .gen = dt_gen_invalid, .weight = 2 },
 	{ .name = "fetch-page-cross", .gen = dt_gen_fetch, .weight = 1 },
 	{ .name = "popcnt", .tmpl = dt_t_popcnt, .ntmpl = &dt_n_popcnt, .weight = 1, .need = DT_NEED_POPCNT },

@@ -223,7 +223,17 @@ static void dt_child(const struct dt_vector *vec, struct dt_shared *sh, size_t s
 			len = DT_CODE_SIZE - v->code_off; /* fetch-crossing cases */
 		memcpy(code_rw + v->code_off, v->code, len);
 		memcpy((void *)DT_DATA_BASE, v->data, DT_DATA_SIZE);
+		bool smc = v->cmp & DT_CODE_WRITABLE;
+		if (smc && mprotect((void *)DT_CODE_BASE, DT_CODE_SIZE,
+				    PROT_READ | PROT_WRITE | PROT_EXEC)) {
+			res->status = DT_HARNESS;
+			snprintf(res->msg, sizeof(res->msg), "mprotect: %s", strerror(errno));
+			sh->done = (uint32_t)(i + 1);
+			continue;
+		}
 		dt_child_one(v, res);
+		if (smc)
+			mprotect((void *)DT_CODE_BASE, DT_CODE_SIZE, PROT_READ | PROT_EXEC);
 		sh->done = (uint32_t)(i + 1);
 	}
 	_exit(0);
