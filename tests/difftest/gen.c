@@ -512,6 +512,12 @@ static uint64_t dt_gen_mem(struct dt_gen *g, struct dt_enc *e, unsigned n, unsig
 		e->disp = (int32_t)ea;
 		return lin;
 	}
+	/* Now and then a non-canonical address: #GP, or #SS when the base is
+	 * RSP or RBP (stack segment; Intel SDM Vol. 3 §6.15, #SS). */
+	if (g->fixed_base < 0 && !a32 && !gs && dt_rng_chance(r, 3)) {
+		lin += dt_rng_chance(r, 50) ? 1ULL << 47 : 0xfff0000000000000ULL;
+		ea = lin;
+	}
 	int base = g->fixed_base >= 0 ? g->fixed_base : dt_pick_gpr(g, excl, false);
 	bool use_idx = g->fixed_base < 0 && form >= 60;
 	int idx = -1;
@@ -903,6 +909,13 @@ void dt_gen_tmpl(struct dt_gen *g, const struct dt_tmpl *t)
 		e.pfx[e.npfx++] = t->pfx;
 	if (w)
 		e.rex |= 0x48;
+	/* A REX prefix followed by a legacy prefix is ignored (Intel SDM Vol. 2
+	 * §2.2.1): put a stale one in front now and then. */
+	if (e.npfx && e.npfx < sizeof(e.pfx) && dt_rng_chance(r, 4)) {
+		memmove(e.pfx + 1, e.pfx, e.npfx);
+		e.pfx[0] = (uint8_t)(0x40 | dt_rng_below(r, 16));
+		e.npfx++;
+	}
 	bool byte = t->osz == OS_B;
 	bool extra_rex = t->regk != RK_X87 && dt_rng_chance(r, 15);
 	if (extra_rex)
