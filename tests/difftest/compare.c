@@ -196,6 +196,8 @@ enum dt_verdict dt_compare(const struct dt_vector *vec, const struct dt_result *
 		uint64_t addr = DT_DATA_BASE + i;
 		if (addr >= junk_lo && addr < junk_hi)
 			continue;
+		if (i >= vec->skip_off && i < (size_t)vec->skip_off + vec->skip_len)
+			continue;
 		if (a->data[i] != b->data[i]) {
 			size_t s = i & ~7ULL;
 			snprintf(why, whylen,

@@ -88,6 +88,9 @@ struct dt_vector {
 	uint64_t gpr_cmp[16]; /* per-register compared bits */
 	uint16_t fsw_cmp;     /* x87 status word bits compared */
 	uint32_t cmp;         /* DT_CMP_* */
+	/* data bytes not compared (e.g. FPU instruction/data pointers stored
+	 * by FNSTENV: implementation-specific); len 0 = none */
+	uint16_t skip_off, skip_len;
 	uint8_t data[DT_DATA_SIZE];
 };
 

@@ -241,6 +241,104 @@ static void dt_gen_smc(struct dt_gen *g)
 #undef SMC_STORE
 }
 
+/* Stack instructions whose operands involve RSP itself: PUSH RSP pushes the
+ * old value, POP RSP loads the popped value, POP [RSP+d] computes the address
+ * after the increment, PUSH [RSP+d] before the decrement (Intel SDM Vol. 2,
+ * PUSH/POP). */
+static void dt_gen_stack_rsp(struct dt_gen *g)
+{
+	struct dt_rng *r = &g->rng;
+	struct dt_vector *v = g->v;
+	v->init.gpr[R_SP] = DT_DATA_BASE + 0x100 + 8 * dt_rng_below(r, 0x3c0);
+	if (dt_rng_chance(r, 10))
+		v->init.gpr[R_SP] += 1 + dt_rng_below(r, 7);
+	uint8_t d = (uint8_t)(dt_rng_below(r, 32) * 8 - 128);
+	const uint8_t forms[][6] = {
+		{ 2, 0x54 },                     /* push rsp */
+		{ 2, 0x5c },                     /* pop rsp */
+		{ 5, 0xff, 0x74, 0x24, d },      /* push qword [rsp+d] */
+		{ 5, 0x8f, 0x44, 0x24, d },      /* pop qword [rsp+d] */
+		{ 5, 0x8f, 0x04, 0x24 },         /* pop qword [rsp] */
+		{ 3, 0x66, 0x54 },               /* push sp */
+		{ 3, 0x66, 0x5c },               /* pop sp */
+		{ 5, 0x48, 0x8d, 0x64, 0x24 },   /* lea rsp, [rsp+d] (d appended) */
+		{ 4, 0x48, 0x87, 0xe0 },         /* xchg rax, rsp */
+		{ 3, 0xc2, 0x10 },               /* ret 16 (imm high byte appended) */
+	};
+	unsigned k = (unsigned)dt_rng_below(r, sizeof(forms) / sizeof(forms[0]));
+	uint8_t buf[8];
+	unsigned n = forms[k][0] - 1;
+	memcpy(buf, forms[k] + 1, n);
+	if (k == 7)
+		buf[n++] = d;
+	if (k == 9)
+		buf[n++] = 0;
+	if (k == 8)
+		v->init.gpr[R_AX] = DT_DATA_BASE + 0x800 + 8 * dt_rng_below(r, 64);
+	if (k == 9) /* return to the final INT3 */
+		for (int i = 0; i < 8; i++)
+			v->data[v->init.gpr[R_SP] - DT_DATA_BASE + (uint64_t)i] =
+				(uint8_t)((DT_CODE_BASE + v->code_off + n) >> (8 * i));
+	dt_gen_emit(g, buf, n);
+	snprintf(v->name, sizeof(v->name), "stack form %u", k);
+}
+
+/* FNSTENV/FLDENV/FNSAVE/FRSTOR/FNSTSW/FNSTCW: what glibc's fenv functions use.
+ * The stored FPU instruction and data pointers (bytes 12-27 of the
+ * environment) are not compared. */
+static void dt_gen_x87_env(struct dt_gen *g)
+{
+	struct dt_rng *r = &g->rng;
+	struct dt_vector *v = g->v;
+	dt_gen_x87_stack(g);
+	uint64_t off = 0x100 + 16 * dt_rng_below(r, 0x100);
+	v->init.gpr[R_BX] = DT_DATA_BASE + off;
+	unsigned k = (unsigned)dt_rng_below(r, 6);
+	static const uint8_t ops[][3] = {
+		{ 2, 0xd9, 0x33 }, /* fnstenv [rbx] */
+		{ 2, 0xdd, 0x33 }, /* fnsave [rbx] */
+		{ 2, 0xd9, 0x23 }, /* fldenv [rbx] */
+		{ 2, 0xdd, 0x23 }, /* frstor [rbx] */
+		{ 2, 0xd9, 0x33 }, /* fnstenv + fldenv round trip */
+		{ 2, 0xdd, 0x33 }, /* fnsave + frstor round trip */
+	};
+	static const char *const names[] = { "fnstenv", "fnsave", "fldenv", "frstor",
+					     "fnstenv+fldenv", "fnsave+frstor" };
+	if (k == 2 || k == 3) {
+		/* a plausible environment in memory: control, status, full tag word */
+		uint8_t *m = v->data + off;
+		uint16_t fcw = (uint16_t)(0x40 | (dt_rng_chance(r, 70) ? 0x3f : dt_rng_below(r, 64)) |
+					  (unsigned)(dt_rng_below(r, 4) << 10) | 0x300);
+		uint16_t fsw = (uint16_t)(dt_rng_below(r, 8) << 11);
+		uint16_t ftw = (uint16_t)dt_rng_next(r);
+		memset(m, 0, 28);
+		memcpy(m, &fcw, 2);
+		memcpy(m + 4, &fsw, 2);
+		memcpy(m + 8, &ftw, 2);
+		if (k == 3)
+			for (int i = 0; i < 8; i++)
+				dt_gen_x87_value(g, m + 28 + 10 * i);
+	}
+	uint8_t buf[4];
+	memcpy(buf, ops[k] + 1, 2);
+	if (dt_rng_chance(r, 30)) { /* REX.W: same formats in 64-bit mode */
+		buf[2] = buf[1];
+		buf[1] = buf[0];
+		buf[0] = 0x48;
+		dt_gen_emit(g, buf, 3);
+	} else {
+		dt_gen_emit(g, buf, 2);
+	}
+	if (k >= 4) {
+		uint8_t back[2] = { ops[k][1], (uint8_t)(ops[k][2] - 0x10) };
+		dt_gen_emit(g, back, 2);
+		/* the restore reads the pointers back: keep them out of state too */
+	}
+	v->skip_off = (uint16_t)(off + 12);
+	v->skip_len = 16;
+	snprintf(v->name, sizeof(v->name), "%s", names[k]);
+}
+
 /* Encodings that must fault the same way natively (64-bit mode, CPL3). */
 struct dt_fixed {
 	const char *name;
@@ -331,6 +429,8 @@ const struct dt_group dt_groups[] = {
 	{ .name = "cmpxchg16b", .tmpl = dt_t_cx16, .ntmpl = &dt_n_cx16, .weight = 1, .need = DT_NEED_CX16 },
 	{ .name = "string", .gen = dt_gen_string, .weight = 6 },
 	{ .name = "stack", .tmpl = dt_t_stack, .ntmpl = &dt_n_stack, .weight = 4 },
+	{ .name = "stack-rsp", .gen = dt_gen_stack_rsp, .weight = 1 },
+	{ .name = "x87-env", .gen = dt_gen_x87_env, .weight = 1 },
 	{ .name = "flagops", .tmpl = dt_t_flagops, .ntmpl = &dt_n_flagops, .weight = 1 },
 	{ .name = "lahf-sahf", .tmpl = dt_t_lahf, .ntmpl = &dt_n_lahf, .weight = 1, .need = DT_NEED_LAHF },
 	{ .name = "sequence", .gen = dt_gen_mix, .weight = 6 },
