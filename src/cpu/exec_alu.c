@@ -246,7 +246,7 @@ static void h_xchg_rm_r(struct cpu *c, const struct insn *i)
 			default: old = __atomic_exchange_n((uint64_t *)p, r, __ATOMIC_SEQ_CST); break;
 			}
 		} else {
-			old = mem_read(c, addr, i->osz);
+			old = mem_read_w(c, addr, i->osz);
 			mem_write(c, addr, i->osz, r);
 		}
 	} else {
@@ -411,7 +411,7 @@ static void h_cmpxchg8b(struct cpu *c, const struct insn *i)
 			eq = __atomic_compare_exchange_n(p, &cur, want, false, __ATOMIC_SEQ_CST,
 							 __ATOMIC_SEQ_CST);
 		} else {
-			cur = mem_read(c, addr, 8);
+			cur = mem_read_w(c, addr, 8);
 			eq = cur == expect;
 			mem_write(c, addr, 8, eq ? want : cur);
 		}

@@ -15,7 +15,7 @@ static void shift_op(struct cpu *c, const struct insn *i, unsigned cnt)
 	if (cnt == 0) {
 		/* Nothing changes, but a 32-bit register destination is still
 		 * written, so it zero-extends (as hardware does). */
-		uint64_t v = rm_read(c, i, sz);
+		uint64_t v = (i->flags & IF_MEM) ? mem_read_w(c, insn_ea(c, i), sz) : rm_read(c, i, sz);
 
 		if (sz == 4 && !(i->flags & IF_MEM))
 			c->gpr[i->rm] = (uint32_t)v;
@@ -127,7 +127,7 @@ static void h_shd(struct cpu *c, const struct insn *i)
 	bool left = (i->op & 0xff) < 0xa8;
 
 	if (cnt == 0) {
-		uint64_t v = rm_read(c, i, sz);
+		uint64_t v = (i->flags & IF_MEM) ? mem_read_w(c, insn_ea(c, i), sz) : rm_read(c, i, sz);
 
 		if (sz == 4 && !(i->flags & IF_MEM))
 			c->gpr[i->rm] = (uint32_t)v;

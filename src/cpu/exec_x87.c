@@ -21,6 +21,9 @@
 #define SW_B 0x8000
 #define SW_CC (SW_C0 | SW_C1 | SW_C2 | SW_C3)
 
+static bool pre_abort(struct cpu *c, uint16_t sw);
+static void x87_pop(struct cpu *c);
+
 static inline unsigned x87_top(const struct cpu *c)
 {
 	return (c->fsw >> 11) & 7;
@@ -81,6 +84,35 @@ static void st_set(struct cpu *c, unsigned i, long double v)
 	c->ftw_empty &= (uint16_t)~(1u << p);
 }
 
+static inline bool st_empty(const struct cpu *c, unsigned i)
+{
+	return c->ftw_empty & (1u << phys(c, i));
+}
+
+/* Stack underflow on a source (Vol. 1 §8.5.1.1): IE|SF, C1 = 0; with IE
+ * masked the destination gets the real indefinite (and a popping form
+ * still pops), otherwise nothing changes. Returns true if it happened. */
+static bool underflow(struct cpu *c, unsigned a, unsigned b, int dst, bool pop)
+{
+	if (!st_empty(c, a) && !st_empty(c, b))
+		return false;
+	stack_fault(c, false);
+	if ((c->fcw & 1) && dst >= 0) {
+		st_set(c, (unsigned)dst, indefinite());
+		if (pop)
+			x87_pop(c);
+	}
+	return true;
+}
+
+/* Memory stores probe their destination first so a #PF leaves the FPU
+ * state untouched (precise exceptions). */
+static void probe_store(struct cpu *c, uint64_t addr, unsigned len)
+{
+	mem_read_w(c, addr, 1);
+	mem_read_w(c, addr + len - 1, 1);
+}
+
 static void x87_push(struct cpu *c, long double v)
 {
 	unsigned top = (x87_top(c) - 1) & 7;
@@ -89,6 +121,8 @@ static void x87_push(struct cpu *c, long double v)
 		stack_fault(c, true);
 		v = indefinite();
 	}
+	else
+		c->fsw &= (uint16_t)~SW_C1;
 	x87_set_top(c, top);
 	c->st[top] = v;
 	c->ftw_empty &= (uint16_t)~(1u << top);
@@ -113,13 +147,18 @@ static inline uint16_t x87_begin(struct cpu *c)
 	return host;
 }
 
-static inline void x87_end(struct cpu *c, uint16_t host)
+/* Returns true if an unmasked pre-computation exception aborts the
+ * instruction (see pre_abort). */
+static inline bool x87_end(struct cpu *c, uint16_t host)
 {
 	uint16_t sw;
 
 	__asm__ volatile("fnstsw %0\n\tfnclex\n\tfldcw %1" : "=m"(sw) : "m"(host) : "memory");
+	if (pre_abort(c, sw))
+		return true;
 	c->fsw = (uint16_t)((c->fsw & ~SW_C1) | (sw & (0x3f | SW_C1)));
 	check_exc(c);
+	return false;
 }
 
 /* Waiting instructions report a pending unmasked exception first. */
@@ -147,6 +186,18 @@ static inline bool is_snan(long double v)
 	return (se & 0x7fff) == 0x7fff && (m & 0x7fffffffffffffffULL) && !(m & 0x4000000000000000ULL);
 }
 
+/* An unmasked invalid-operation, denormal or divide-by-zero exception
+ * leaves the destination and the stack untouched (Vol. 1 §8.5): record
+ * the flags and tell the caller to abort. */
+static bool pre_abort(struct cpu *c, uint16_t sw)
+{
+	if (!(sw & ~c->fcw & 0x7))
+		return false;
+	c->fsw |= sw & 0x3f;
+	check_exc(c);
+	return true;
+}
+
 /* Arithmetic by ModRM.reg: 0 ADD, 1 MUL, 4 SUB, 5 SUBR, 6 DIV, 7 DIVR.
  * The host instruction runs with ST0 = a, ST1 = b, and the status word is
  * taken right after it (a later store would reset C1, the round-up bit).
@@ -158,7 +209,7 @@ static inline bool is_snan(long double v)
 			 : [h] "=m"(host), [r] "=m"(r), [sw] "=m"(sw)                              \
 			 : [cw] "m"(cw), [a] "m"(a), [b] "m"(b))
 
-static void arith(struct cpu *c, unsigned op, unsigned dst, long double a, long double b)
+static bool arith(struct cpu *c, unsigned op, unsigned dst, long double a, long double b)
 {
 	uint16_t cw = c->fcw | 0x3f, host, sw;
 	unsigned p = phys(c, dst);
@@ -172,10 +223,13 @@ static void arith(struct cpu *c, unsigned op, unsigned dst, long double a, long 
 	case 6: ARITH_ASM("0xde, 0xf1"); break; /* FDIVRP: ST1 = ST0 / ST1 = a / b */
 	default: ARITH_ASM("0xde, 0xf9"); break; /* FDIVP: ST1 = ST1 / ST0 = b / a */
 	}
+	if (pre_abort(c, sw))
+		return false;
 	c->st[p] = r;
 	c->fsw = (uint16_t)((c->fsw & ~SW_C1) | (sw & (0x3f | SW_C1)));
 	check_exc(c);
 	c->ftw_empty &= (uint16_t)~(1u << p);
+	return true;
 }
 
 /* FCOM/FUCOM: C3 C2 C0 = 000 (>), 001 (<), 100 (=), 111 (unordered).
@@ -206,48 +260,50 @@ static void set_cc_from(struct cpu *c, uint64_t f)
 			    ((f & FL_PF) ? SW_C2 : 0) | ((f & FL_ZF) ? SW_C3 : 0));
 }
 
-static long double load_mem(struct cpu *c, uint64_t addr, unsigned kind)
+/* Load a memory operand as an 80-bit value. Floating-point forms go
+ * through the host FLD so denormal (DE) and SNaN (IE) operands flag as
+ * they do in the memory forms of the arithmetic instructions. Returns
+ * false if an unmasked exception aborts the instruction. */
+static bool load_mem(struct cpu *c, uint64_t addr, unsigned kind, long double *out)
 {
+	uint16_t cw = c->fcw | 0x3f, host, sw = 0;
+	long double v = 0;
+
 	switch (kind) {
-	case 0: { /* m32fp */
+	case 0: {
 		uint32_t u = (uint32_t)mem_read(c, addr, 4);
-		float f;
-		long double v;
-		uint16_t h;
 
-		memcpy(&f, &u, 4);
-		h = x87_begin(c); /* SNaN loads raise IE */
-		v = f;
-		x87_end(c, h);
-		return v;
+		__asm__ volatile("fnstcw %[h]\n\tfnclex\n\tfldcw %[cw]\n\tflds %[m]\n\tfnstsw %[sw]\n\t"
+				 "fstpt %[r]\n\tfnclex\n\tfldcw %[h]"
+				 : [h] "=m"(host), [r] "=m"(v), [sw] "=m"(sw)
+				 : [cw] "m"(cw), [m] "m"(u));
+		break;
 	}
-	case 1: { /* m64fp */
+	case 1: {
 		uint64_t u = mem_read(c, addr, 8);
-		double d;
-		long double v;
-		uint16_t h;
 
-		memcpy(&d, &u, 8);
-		h = x87_begin(c);
-		v = d;
-		x87_end(c, h);
-		return v;
+		__asm__ volatile("fnstcw %[h]\n\tfnclex\n\tfldcw %[cw]\n\tfldl %[m]\n\tfnstsw %[sw]\n\t"
+				 "fstpt %[r]\n\tfnclex\n\tfldcw %[h]"
+				 : [h] "=m"(host), [r] "=m"(v), [sw] "=m"(sw)
+				 : [cw] "m"(cw), [m] "m"(u));
+		break;
 	}
-	case 2: return (long double)(int32_t)mem_read(c, addr, 4);
-	case 3: return (long double)(int16_t)mem_read(c, addr, 2);
-	case 4: return (long double)(int64_t)mem_read(c, addr, 8);
-	default: {
-		long double v = 0;
-
-		mem_read_buf(c, addr, &v, 10);
-		return v;
+	case 2: v = (long double)(int32_t)mem_read(c, addr, 4); break;
+	case 3: v = (long double)(int16_t)mem_read(c, addr, 2); break;
+	case 4: v = (long double)(int64_t)mem_read(c, addr, 8); break;
+	default: mem_read_buf(c, addr, &v, 10); break;
 	}
-	}
+	if (pre_abort(c, sw))
+		return false;
+	c->fsw |= sw & 0x3f;
+	check_exc(c);
+	*out = v;
+	return true;
 }
 
 /* FIST/FISTP under the guest rounding mode: the host instruction gives the
  * exact result, including the integer indefinite and IE on overflow. */
-static uint64_t fist(struct cpu *c, long double v, int size)
+static bool fist(struct cpu *c, long double v, int size, uint64_t *out)
 {
 	uint16_t cw = c->fcw | 0x3f, host, sw;
 	int16_t r16 = 0;
@@ -274,9 +330,12 @@ static uint64_t fist(struct cpu *c, long double v, int size)
 				 : [cw] "m"(cw), [v] "m"(v));
 		break;
 	}
+	if (pre_abort(c, sw))
+		return false; /* unmasked IE: nothing stored, nothing popped */
 	c->fsw = (uint16_t)((c->fsw & ~SW_C1) | (sw & (0x3f | SW_C1)));
 	check_exc(c);
-	return size == 2 ? (uint16_t)r16 : size == 4 ? (uint32_t)r32 : (uint64_t)r64;
+	*out = size == 2 ? (uint16_t)r16 : size == 4 ? (uint32_t)r32 : (uint64_t)r64;
+	return true;
 }
 
 /* Full tag word for FNSTENV/FNSAVE: 00 valid, 01 zero, 10 special, 11 empty. */
@@ -345,7 +404,7 @@ static void fninit(struct cpu *c)
 static void h_x87_mem(struct cpu *c, const struct insn *i)
 {
 	unsigned slot = i->op - OP_X87, opc = slot >> 3, reg = slot & 7;
-	uint64_t addr = insn_ea(c, i);
+	uint64_t addr = insn_ea(c, i), iv;
 	long double v;
 
 	/* Control instructions that do not wait. */
@@ -353,7 +412,7 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 		switch (reg) {
 		case 4: load_env(c, addr); return;
 		case 5: c->fcw = (uint16_t)mem_read(c, addr, 2); check_exc(c); return;
-		case 6: store_env(c, addr); c->fcw |= 0x3f; return;
+		case 6: probe_store(c, addr, 28); store_env(c, addr); c->fcw |= 0x3f; return;
 		default: mem_write(c, addr, 2, c->fcw); return;
 		}
 	}
@@ -364,6 +423,7 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 	if (opc == 5 && reg == 6) { /* FNSAVE: env + 8 registers, then FNINIT */
 		uint8_t regs[80];
 
+		probe_store(c, addr, 108);
 		for (unsigned k = 0; k < 8; k++)
 			memcpy(regs + 10 * k, &c->st[phys(c, k)], 10);
 		mem_write_buf(c, addr + 28, regs, 80);
@@ -385,12 +445,25 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 		return;
 	}
 	x87_wait(c);
+	{
+		/* D9 /2 /3, DB /2 /3 /7, DD /2 /3, DF /2 /3 /7 store. */
+		static const uint8_t st_len[8][8] = {
+			[1] = { [2] = 4, [3] = 4 }, [3] = { [2] = 4, [3] = 4, [7] = 10 },
+			[5] = { [2] = 8, [3] = 8 }, [7] = { [2] = 2, [3] = 2, [7] = 8 },
+		};
+
+		if (st_len[opc][reg])
+			probe_store(c, addr, st_len[opc][reg]);
+	}
 	note_insn(c, i);
 	switch (opc) {
 	case 0: case 2: case 4: case 6: { /* arithmetic with m32fp, m32int, m64fp, m16int */
 		static const unsigned kind[8] = { 0, 0, 2, 0, 1, 0, 3, 0 };
 
-		v = load_mem(c, addr, kind[opc]);
+		if (!load_mem(c, addr, kind[opc], &v))
+			return;
+		if (reg != 2 && reg != 3 && underflow(c, 0, 0, 0, false))
+			return;
 		if (reg == 2 || reg == 3) {
 			set_cc_from(c, compare(c, st_get(c, 0), v, false));
 			if (reg == 3)
@@ -402,7 +475,8 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 	}
 	case 1: /* D9: FLD m32, FST m32, FSTP m32 */
 		if (reg == 0) {
-			x87_push(c, load_mem(c, addr, 0));
+			if (load_mem(c, addr, 0, &v))
+				x87_push(c, v);
 			return;
 		}
 		if (reg == 2 || reg == 3) {
@@ -411,7 +485,8 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 			volatile float f = (float)s;
 			uint32_t u;
 
-			x87_end(c, h);
+			if (x87_end(c, h))
+				return;
 			memcpy(&u, (const void *)&f, 4);
 			mem_write(c, addr, 4, u);
 			if (reg == 3)
@@ -421,13 +496,15 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 		break;
 	case 3: /* DB: FILD m32, FIST(P) m32, FLD m80, FSTP m80 */
 		switch (reg) {
-		case 0: x87_push(c, load_mem(c, addr, 2)); return;
+		case 0: if (load_mem(c, addr, 2, &v)) x87_push(c, v); return;
 		case 2: case 3:
-			mem_write(c, addr, 4, fist(c, st_get(c, 0), 4));
+			if (!fist(c, st_get(c, 0), 4, &iv))
+				return;
+			mem_write(c, addr, 4, iv);
 			if (reg == 3)
 				x87_pop(c);
 			return;
-		case 5: x87_push(c, load_mem(c, addr, 5)); return;
+		case 5: if (load_mem(c, addr, 5, &v)) x87_push(c, v); return;
 		case 7:
 			v = st_get(c, 0);
 			mem_write_buf(c, addr, &v, 10);
@@ -438,7 +515,8 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 		break;
 	case 5: /* DD: FLD m64, FST m64, FSTP m64 */
 		if (reg == 0) {
-			x87_push(c, load_mem(c, addr, 1));
+			if (load_mem(c, addr, 1, &v))
+				x87_push(c, v);
 			return;
 		}
 		if (reg == 2 || reg == 3) {
@@ -447,7 +525,8 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 			volatile double d = (double)s;
 			uint64_t u;
 
-			x87_end(c, h);
+			if (x87_end(c, h))
+				return;
 			memcpy(&u, (const void *)&d, 8);
 			mem_write(c, addr, 8, u);
 			if (reg == 3)
@@ -457,15 +536,19 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 		break;
 	case 7: /* DF: FILD m16, FIST(P) m16, FILD m64, FISTP m64 */
 		switch (reg) {
-		case 0: x87_push(c, load_mem(c, addr, 3)); return;
+		case 0: if (load_mem(c, addr, 3, &v)) x87_push(c, v); return;
 		case 2: case 3:
-			mem_write(c, addr, 2, fist(c, st_get(c, 0), 2));
+			if (!fist(c, st_get(c, 0), 2, &iv))
+				return;
+			mem_write(c, addr, 2, iv);
 			if (reg == 3)
 				x87_pop(c);
 			return;
-		case 5: x87_push(c, load_mem(c, addr, 4)); return;
+		case 5: if (load_mem(c, addr, 4, &v)) x87_push(c, v); return;
 		case 7:
-			mem_write(c, addr, 8, fist(c, st_get(c, 0), 8));
+			if (!fist(c, st_get(c, 0), 8, &iv))
+				return;
+			mem_write(c, addr, 8, iv);
 			x87_pop(c);
 			return;
 		default: break;
@@ -481,10 +564,15 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 #define UNARY(insn)                                                                                \
 	do {                                                                                       \
 		long double x = st_get(c, 0);                                                      \
-		uint16_t h = x87_begin(c);                                                         \
-		__asm__ volatile(insn : "+t"(x));                                                  \
+		uint16_t cw_ = c->fcw | 0x3f, h_, sw_;                                             \
+		__asm__ volatile("fnstcw %[h]\n\tfnclex\n\tfldcw %[cw]\n\t" insn "\n\t"           \
+				 "fnstsw %[sw]\n\tfnclex\n\tfldcw %[h]"                              \
+				 : "+t"(x), [h] "=m"(h_), [sw] "=m"(sw_) : [cw] "m"(cw_));               \
+		if (pre_abort(c, sw_))                                                             \
+			break;                                                                     \
 		c->st[phys(c, 0)] = x;                                                             \
-		x87_end(c, h);                                                                     \
+		c->fsw = (uint16_t)((c->fsw & ~SW_C1) | (sw_ & (0x3f | SW_C1)));                  \
+		check_exc(c);                                                                      \
 	} while (0)
 
 static void fxam(struct cpu *c)
@@ -540,6 +628,8 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 				x87_pop(c);
 			return;
 		}
+		if (underflow(c, 0, r, 0, false))
+			return;
 		arith(c, reg, 0, st_get(c, 0), st_get(c, r));
 		return;
 	case 4: /* DC: ST(i) op= ST(0), with SUB/SUBR and DIV/DIVR swapped */
@@ -554,8 +644,9 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 				x87_pop(c);
 			return;
 		}
-		arith(c, reg >= 4 ? reg ^ 1 : reg, r, st_get(c, r), st_get(c, 0));
-		if (opc == 6)
+		if (underflow(c, 0, r, (int)r, opc == 6))
+			return;
+		if (arith(c, reg >= 4 ? reg ^ 1 : reg, r, st_get(c, r), st_get(c, 0)) && opc == 6)
 			x87_pop(c);
 		return;
 	case 1: /* D9 */
@@ -594,7 +685,7 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 			case 5: __asm__ volatile("fldln2" : "=t"(k)); break;
 			default: __asm__ volatile("fldz" : "=t"(k)); break;
 			}
-			x87_end(c, h);
+			(void)x87_end(c, h);
 			x87_push(c, k);
 			return;
 		}
@@ -602,7 +693,13 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 			switch (r) {
 			case 0: UNARY("f2xm1"); return;
 			case 1: case 3: case 5: { /* FYL2X, FPATAN, FPREM1 style binaries */
-				long double x = st_get(c, 0), y = st_get(c, 1), res;
+				long double x, y, res;
+
+				if (r == 5 && st_empty(c, 0) + st_empty(c, 1))
+					c->fsw &= (uint16_t)~SW_C2;
+				if (underflow(c, 0, 1, r == 5 ? 0 : 1, r != 5))
+					return;
+				x = st_get(c, 0), y = st_get(c, 1);
 				uint16_t h = x87_begin(c), sw = 0;
 
 				if (r == 1) {
@@ -612,12 +709,14 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 				} else {
 					__asm__ volatile("fprem1\n\tfnstsw %%ax" : "=t"(res), "=a"(sw)
 							 : "0"(x), "u"(y));
+					if (x87_end(c, h))
+						return;
 					c->st[phys(c, 0)] = res;
-					x87_end(c, h);
 					c->fsw = (uint16_t)((c->fsw & ~SW_CC) | (sw & SW_CC));
 					return;
 				}
-				x87_end(c, h);
+				if (x87_end(c, h))
+					return;
 				x87_pop(c);
 				st_set(c, 0, res);
 				return;
@@ -627,7 +726,8 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 				uint16_t h = x87_begin(c), sw;
 
 				__asm__ volatile("fptan\n\tfnstsw %%ax" : "=t"(one), "=u"(t), "=a"(sw) : "0"(x));
-				x87_end(c, h);
+				if (x87_end(c, h))
+					return;
 				c->fsw = (uint16_t)((c->fsw & ~SW_C2) | (sw & SW_C2));
 				if (sw & SW_C2)
 					return; /* out of range: unchanged */
@@ -640,7 +740,8 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 				uint16_t h = x87_begin(c);
 
 				__asm__ volatile("fxtract" : "=t"(sig), "=u"(ex) : "0"(x));
-				x87_end(c, h);
+				if (x87_end(c, h))
+					return;
 				st_set(c, 0, ex);
 				x87_push(c, sig);
 				return;
@@ -657,7 +758,13 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 		default: /* reg 7 */
 			switch (r) {
 			case 0: case 5: { /* FPREM, FSCALE (ST1 unchanged) */
-				long double x = st_get(c, 0), y = st_get(c, 1), res;
+				long double x, y, res;
+
+				if (r == 0 && st_empty(c, 0) + st_empty(c, 1))
+					c->fsw &= (uint16_t)~SW_C2;
+				if (underflow(c, 0, 1, 0, false))
+					return;
+				x = st_get(c, 0), y = st_get(c, 1);
 				uint16_t h = x87_begin(c), sw = 0;
 
 				if (r == 0)
@@ -665,18 +772,24 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 							 : "0"(x), "u"(y));
 				else
 					__asm__ volatile("fscale" : "=t"(res) : "0"(x), "u"(y));
+				if (x87_end(c, h))
+					return;
 				c->st[phys(c, 0)] = res;
-				x87_end(c, h);
 				if (r == 0)
 					c->fsw = (uint16_t)((c->fsw & ~SW_CC) | (sw & SW_CC));
 				return;
 			}
 			case 1: { /* FYL2XP1 */
-				long double x = st_get(c, 0), y = st_get(c, 1), res;
+				long double x, y, res;
+
+				if (underflow(c, 0, 1, 1, true))
+					return;
+				x = st_get(c, 0), y = st_get(c, 1);
 				uint16_t h = x87_begin(c);
 
 				__asm__ volatile("fyl2xp1" : "=t"(res) : "0"(x), "u"(y) : "st(1)");
-				x87_end(c, h);
+				if (x87_end(c, h))
+					return;
 				x87_pop(c);
 				st_set(c, 0, res);
 				return;
@@ -687,7 +800,8 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 				uint16_t h = x87_begin(c), sw;
 
 				__asm__ volatile("fsincos\n\tfnstsw %%ax" : "=t"(co), "=u"(s), "=a"(sw) : "0"(x));
-				x87_end(c, h);
+				if (x87_end(c, h))
+					return;
 				c->fsw = (uint16_t)((c->fsw & ~SW_C2) | (sw & SW_C2));
 				if (sw & SW_C2)
 					return;
