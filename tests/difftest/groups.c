@@ -452,6 +452,7 @@ const struct dt_group dt_groups[] = {
 	{ .name = "sse4.1", .tmpl = dt_t_sse41, .ntmpl = &dt_n_sse41, .weight = 3, .need = DT_NEED_SSE41 },
 	{ .name = "sse4.2", .tmpl = dt_t_sse42, .ntmpl = &dt_n_sse42, .weight = 1, .need = DT_NEED_SSE42 },
 	{ .name = "x87", .tmpl = dt_t_x87, .ntmpl = &dt_n_x87, .gen = dt_gen_x87, .weight = 8 },
+	{ .name = "mmx", .tmpl = dt_t_mmx, .ntmpl = &dt_n_mmx, .gen = dt_gen_x87, .weight = 3 },
 	{ .name = "x87-fisttp", .tmpl = dt_t_fisttp, .ntmpl = &dt_n_fisttp, .gen = dt_gen_x87,
 	  .weight = 1, .need = DT_NEED_SSE3 },
 	{ .name = "x87-transcendental", .tmpl = dt_t_x87_transc, .ntmpl = &dt_n_x87_transc, .gen = dt_gen_x87, .weight = 1,

@@ -35,6 +35,7 @@ DT_TABLE(sse42);
 DT_TABLE(x87);
 DT_TABLE(x87_transc);
 DT_TABLE(fisttp);
+DT_TABLE(mmx);
 DT_TABLE(popcnt);
 DT_TABLE(lzcnt);
 DT_TABLE(tzcnt);

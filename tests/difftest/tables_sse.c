@@ -199,6 +199,63 @@ const struct dt_tmpl dt_t_sse42[] = {
 };
 const unsigned dt_n_sse42 = sizeof(dt_t_sse42) / sizeof(dt_t_sse42[0]);
 
+/* MMX (baseline x86-64) and the SSE/SSE2 instructions on MMX registers.
+ * REX.R/B do not extend MMX register numbers. */
+#define MX(nm, o) T(nm " mm", .map = 1, .op = o, .ext = -1, .form = FM_RM, .osz = OS_NW,           \
+		    .regk = RK_XMM, .msz = 8)
+#define MXI(nm, o, e) T(nm " mm, imm", .map = 1, .op = o, .ext = e, .form = FM_R, .imm = IM_B,      \
+			.osz = OS_NW, .regk = RK_XMM)
+const struct dt_tmpl dt_t_mmx[] = {
+	MX("punpcklbw", 0x60), MX("punpcklwd", 0x61), MX("punpckldq", 0x62), MX("packsswb", 0x63),
+	MX("pcmpgtb", 0x64), MX("pcmpgtw", 0x65), MX("pcmpgtd", 0x66), MX("packuswb", 0x67),
+	MX("punpckhbw", 0x68), MX("punpckhwd", 0x69), MX("punpckhdq", 0x6a), MX("packssdw", 0x6b),
+	MX("movq", 0x6f), MX("movq st", 0x7f), MX("pcmpeqb", 0x74), MX("pcmpeqw", 0x75),
+	MX("pcmpeqd", 0x76), MX("psrlw", 0xd1), MX("psrld", 0xd2), MX("psrlq", 0xd3),
+	MX("paddq", 0xd4), MX("pmullw", 0xd5), MX("psubusb", 0xd8), MX("psubusw", 0xd9),
+	MX("pminub", 0xda), MX("pand", 0xdb), MX("paddusb", 0xdc), MX("paddusw", 0xdd),
+	MX("pmaxub", 0xde), MX("pandn", 0xdf), MX("pavgb", 0xe0), MX("psraw", 0xe1),
+	MX("psrad", 0xe2), MX("pavgw", 0xe3), MX("pmulhuw", 0xe4), MX("pmulhw", 0xe5),
+	MX("psubsb", 0xe8), MX("psubsw", 0xe9), MX("pminsw", 0xea), MX("por", 0xeb),
+	MX("paddsb", 0xec), MX("paddsw", 0xed), MX("pmaxsw", 0xee), MX("pxor", 0xef),
+	MX("psllw", 0xf1), MX("pslld", 0xf2), MX("psllq", 0xf3), MX("pmuludq", 0xf4),
+	MX("pmaddwd", 0xf5), MX("psadbw", 0xf6), MX("psubb", 0xf8), MX("psubw", 0xf9),
+	MX("psubd", 0xfa), MX("psubq", 0xfb), MX("paddb", 0xfc), MX("paddw", 0xfd),
+	MX("paddd", 0xfe),
+	T("pshufw", .map = 1, .op = 0x70, .ext = -1, .form = FM_RM, .imm = IM_B, .osz = OS_NW,
+	  .regk = RK_XMM, .msz = 8),
+	MXI("psrlw", 0x71, 2), MXI("psraw", 0x71, 4), MXI("psllw", 0x71, 6),
+	MXI("psrld", 0x72, 2), MXI("psrad", 0x72, 4), MXI("pslld", 0x72, 6),
+	MXI("psrlq", 0x73, 2), MXI("psllq", 0x73, 6),
+	T("movd/movq mm, r/m", .map = 1, .op = 0x6e, .ext = -1, .form = FM_RM, .osz = OS_DQ,
+	  .regk = RK_XMM_GPR),
+	T("movd/movq r/m, mm", .map = 1, .op = 0x7e, .ext = -1, .form = FM_RM, .osz = OS_DQ,
+	  .regk = RK_XMM_GPR),
+	T("pinsrw mm", .map = 1, .op = 0xc4, .ext = -1, .form = FM_RM, .imm = IM_B, .osz = OS_NW,
+	  .regk = RK_XMM_GPR, .msz = 2),
+	T("pextrw mm", .map = 1, .op = 0xc5, .ext = -1, .form = FM_R, .imm = IM_B, .osz = OS_NW,
+	  .regk = RK_GPR_XMM),
+	T("pmovmskb mm", .map = 1, .op = 0xd7, .ext = -1, .form = FM_R, .osz = OS_NW,
+	  .regk = RK_GPR_XMM),
+	T("movntq", .map = 1, .op = 0xe7, .ext = -1, .form = FM_M, .osz = OS_NW, .regk = RK_XMM,
+	  .msz = 8),
+	T("emms", .map = 1, .op = 0x77, .form = FM_NONE, .osz = OS_NW),
+	T("cvtpi2ps", .map = 1, .op = 0x2a, .ext = -1, .form = FM_RM, .osz = OS_NW, .regk = RK_XMM,
+	  .msz = 8),
+	T("cvtps2pi", .map = 1, .op = 0x2d, .ext = -1, .form = FM_RM, .osz = OS_NW, .regk = RK_XMM,
+	  .msz = 8, .lane = LN_PS),
+	T("cvttps2pi", .map = 1, .op = 0x2c, .ext = -1, .form = FM_RM, .osz = OS_NW, .regk = RK_XMM,
+	  .msz = 8, .lane = LN_PS),
+	T("cvtpi2pd", .pfx = 0x66, .map = 1, .op = 0x2a, .ext = -1, .form = FM_RM, .osz = OS_NW,
+	  .regk = RK_XMM, .msz = 8),
+	T("cvtpd2pi", .pfx = 0x66, .map = 1, .op = 0x2d, .ext = -1, .form = FM_RM, .osz = OS_NW,
+	  .regk = RK_XMM, .msz = 16, .align = 16, .lane = LN_PD),
+	T("movq2dq", .pfx = 0xf3, .map = 1, .op = 0xd6, .ext = -1, .form = FM_R, .osz = OS_NW,
+	  .regk = RK_XMM),
+	T("movdq2q", .pfx = 0xf2, .map = 1, .op = 0xd6, .ext = -1, .form = FM_R, .osz = OS_NW,
+	  .regk = RK_XMM),
+};
+const unsigned dt_n_mmx = sizeof(dt_t_mmx) / sizeof(dt_t_mmx[0]);
+
 /* ---- x87 ---- */
 
 #define FU_ARITH (FSW_C0 | FSW_C2 | FSW_C3)
