@@ -903,6 +903,11 @@ void dt_gen_tmpl(struct dt_gen *g, const struct dt_tmpl *t)
 	}
 	if (dt_rng_chance(r, 4))
 		e.pfx[e.npfx++] = (uint8_t[]){ 0x2e, 0x3e, 0x26, 0x36 }[dt_rng_below(r, 4)];
+	/* F2/F3 on one-byte-map integer instructions is ignored (or an HLE
+	 * hint with LOCK): the decoder must not change meaning. */
+	if (t->map == 0 && t->regk == RK_GPR && !t->pfx && t->hook != HK_RET &&
+	    dt_rng_chance(r, 4))
+		e.pfx[e.npfx++] = dt_rng_chance(r, 50) ? 0xf2 : 0xf3;
 	if (os == 2 && (t->osz == OS_V || t->osz == OS_V64))
 		e.pfx[e.npfx++] = 0x66;
 	if (t->pfx)

@@ -176,6 +176,7 @@ struct dt_counts {
 	char first_diff[1024];
 	char first_lacks[256];
 	char first_broken[512];
+	unsigned rechecked, leaks; /* diffs that pass on a fresh CPU */
 	/* distinct kinds of mismatch: (differing field, instruction template) */
 	unsigned nkinds;
 	struct {
@@ -230,9 +231,29 @@ static void dt_record(const struct dt_opts *opt, const char *gname, const struct
 		      const struct dt_result *nat, const struct dt_result *emu,
 		      struct dt_counts *c)
 {
-	char why[400], dis[512];
+	char why[480], dis[512];
 	enum dt_verdict vd = dt_compare(v, nat, emu, why, sizeof(why));
 	c->total++;
+	if (vd == DT_DIFF && opt->emu && c->rechecked < 50) {
+		/* The CPU is reused across cases; a mismatch that goes away on a
+		 * fresh CPU means state leaks from earlier cases (caches, lazy
+		 * flags, pending exceptions...). */
+		char msg[128], why2[400];
+		struct dt_emu *fresh = dt_emu_create(msg, sizeof(msg));
+		struct dt_result *r2 = malloc(sizeof(*r2));
+		c->rechecked++;
+		if (fresh && r2) {
+			dt_emu_run(fresh, v, r2);
+			if (dt_compare(v, nat, r2, why2, sizeof(why2)) == DT_SAME) {
+				c->leaks++;
+				size_t l = strlen(why);
+				snprintf(why + l, sizeof(why) - l,
+					 " [passes on a fresh CPU: state leaks from earlier cases]");
+			}
+		}
+		free(r2);
+		dt_emu_destroy(fresh);
+	}
 	if (opt->dump && vd != DT_SAME) {
 		dt_disasm_all(v, dis, sizeof(dis));
 		printf("# %s case %u: %s: %s\n", gname, v->index, dis, why);
@@ -349,8 +370,10 @@ static int dt_run_group(const struct dt_opts *opt, unsigned gi, unsigned ncases)
 		printf("skip difftest-%s: %u/%u cases differ (implementation-specific approximations); "
 		       "first: %s\n", grp->name, c.diff, c.total, c.first_diff);
 	} else if (c.diff) {
-		printf("not ok difftest-%s: %u/%u cases differ (%u need unimplemented instructions); "
-		       "first: %s\n", grp->name, c.diff, c.total, c.lacks, c.first_diff);
+		printf("not ok difftest-%s: %u/%u cases differ (%u need unimplemented instructions%s); "
+		       "first: %s\n", grp->name, c.diff, c.total, c.lacks,
+		       c.leaks ? ", some only after earlier cases: state leaks between cpu_run calls" : "",
+		       c.first_diff);
 	} else if (c.lacks) {
 		printf("skip difftest-%s: %u/%u cases need unimplemented instructions (first: %s); "
 		       "the other %u agree\n", grp->name, c.lacks, c.total, c.first_lacks, c.same);
