@@ -100,7 +100,10 @@ enum dt_verdict dt_compare(const struct dt_vector *vec, const struct dt_result *
 	if (a->status == DT_EXC) {
 		bool same = true;
 		if (a->vector == 14)
-			same = a->fault_addr == b->fault_addr &&
+			same = (a->fault_addr == b->fault_addr ||
+				((vec->cmp & DT_CMP_PF_PAGE) &&
+				 (a->fault_addr ^ b->fault_addr) < 0x1000 &&
+				 ((a->fault_addr ^ b->fault_addr) & ~0xfffULL) == 0)) &&
 			       ((a->error_code ^ b->error_code) & 2) == 0; /* W bit */
 		else if (a->vector == 13 || a->vector == 12)
 			same = a->error_code == b->error_code;

@@ -69,6 +69,10 @@ enum {
 	/* Not a comparison switch: the code page is writable for this vector
 	 * (self-modifying code tests). */
 	DT_CODE_WRITABLE = 1 << 4,
+	/* Multi-part accesses (FXSAVE, FNSAVE...): the order in which the CPU
+	 * touches the bytes, hence CR2 of a #PF, is implementation-specific;
+	 * only the faulting page is compared. */
+	DT_CMP_PF_PAGE = 1 << 5,
 };
 #define DT_CMP_ALL (DT_CMP_X87 | DT_CMP_XMM | DT_CMP_MXCSR)
 

@@ -964,6 +964,8 @@ void dt_gen_tmpl(struct dt_gen *g, const struct dt_tmpl *t)
 			o.mem = true;
 			o.msz = msz;
 			o.ea = dt_gen_mem(g, &e, msz, t->align, excl, INT64_MIN, locked);
+			if (msz > 16)
+				v->cmp |= DT_CMP_PF_PAGE;
 		} else {
 			int rr;
 			if (t->rm_fix1)

@@ -334,6 +334,7 @@ static void dt_gen_x87_env(struct dt_gen *g)
 		dt_gen_emit(g, back, 2);
 		/* the restore reads the pointers back: keep them out of state too */
 	}
+	v->cmp |= DT_CMP_PF_PAGE;
 	v->skip_off = (uint16_t)(off + 12);
 	v->skip_len = 16;
 	snprintf(v->name, sizeof(v->name), "%s", names[k]);

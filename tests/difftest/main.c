@@ -556,7 +556,7 @@ int main(int argc, char **argv)
 		opt.seed = strtoull(e, NULL, 0);
 	e = getenv("VIREO_LONG");
 	if (e && *e && strcmp(e, "0"))
-		opt.cases = 400000;
+		opt.cases = 200000;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "--seed") && i + 1 < argc)

@@ -259,6 +259,6 @@ const struct dt_tmpl dt_t_mix[] = {
 	T("mov r, r/m", .op = 0x8b, .ext = -1, .form = FM_RM, .osz = OS_V),
 	T("mov r/m, r", .op = 0x89, .ext = -1, .form = FM_RM, .osz = OS_V),
 	T("xadd r/m, r", .map = 1, .op = 0xc1, .ext = -1, .form = FM_RM, .osz = OS_V),
-	T("imul r, r/m", .map = 1, .op = 0xaf, .ext = -1, .form = FM_RM, .osz = OS_V, .undef = SZAP),
+	/* no IMUL here: its undefined SF/ZF/PF would reach SETcc/CMOVcc */
 };
 const unsigned dt_n_mix = sizeof(dt_t_mix) / sizeof(dt_t_mix[0]);
