@@ -549,7 +549,7 @@ static bool dt_group_selected(const char *list, const char *name)
 
 int main(int argc, char **argv)
 {
-	struct dt_opts opt = { .seed = 0x5eed2026, .cases = 12000, .one_case = -1,
+	struct dt_opts opt = { .seed = 0x5eed2026, .cases = 10000, .one_case = -1,
 			       .selftest = true, .run_groups = true, .emu = true };
 	const char *e = getenv("VIREO_DIFFTEST_SEED");
 	if (e)
