@@ -104,7 +104,7 @@ enum dt_verdict dt_compare(const struct dt_vector *vec, const struct dt_result *
 				((vec->cmp & DT_CMP_PF_PAGE) &&
 				 (a->fault_addr ^ b->fault_addr) < 0x1000 &&
 				 ((a->fault_addr ^ b->fault_addr) & ~0xfffULL) == 0)) &&
-			       ((a->error_code ^ b->error_code) & 2) == 0; /* W bit */
+			       ((a->error_code ^ b->error_code) & 0x12) == 0; /* W, I/D */
 		else if (a->vector == 13 || a->vector == 12)
 			same = a->error_code == b->error_code;
 		if (!same) {
