@@ -193,6 +193,10 @@ cpu_handler cpu_fast_handler(const struct insn *i)
 
 	if (i->op == OP_UD || (i->flags & IF_LOCK))
 		return NULL;
+	if ((op >= 0x70 && op <= 0x7f) || (op >= OP_0F + 0x80 && op <= OP_0F + 0x8f))
+		return cpu_jcc_handlers[op & 15];
+	if (op >= OP_0F + 0x58 && op <= OP_0F + 0x5e)
+		return cpu_ssefp_fast_handler(i);
 	if (i->osz != 4 && i->osz != 8)
 		return NULL;
 	s = i->osz == 8;

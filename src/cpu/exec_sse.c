@@ -449,6 +449,7 @@ static void h_0fae(struct cpu *c, const struct insn *i)
 		return;
 	}
 	case 3: /* STMXCSR */
+		cpu_mx_collect(c);
 		mem_write(c, addr, 4, c->mxcsr);
 		return;
 	case 7: /* CLFLUSH: the line must be accessible */

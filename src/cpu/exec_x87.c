@@ -105,12 +105,34 @@ static bool underflow(struct cpu *c, unsigned a, unsigned b, int dst, bool pop)
 	return true;
 }
 
+/* FPTAN/FXTRACT/FSINCOS replace ST0 and push: with no free register the
+ * stack overflows, and with IE masked both ST1 and ST0 end up holding the
+ * indefinite (as the differential tests show on hardware). */
+static void x87_push(struct cpu *c, long double v);
+static bool grow_overflow(struct cpu *c)
+{
+	if (c->ftw_empty & (1u << ((x87_top(c) - 1) & 7)))
+		return false;
+	if (underflow(c, 0, 0, 0, false))
+		return true;
+	if (c->fcw & 1) {
+		st_set(c, 0, indefinite());
+		x87_push(c, indefinite());
+	} else {
+		stack_fault(c, true);
+	}
+	return true;
+}
+
 /* Memory stores probe their destination first so a #PF leaves the FPU
  * state untouched (precise exceptions). */
 static void probe_store(struct cpu *c, uint64_t addr, unsigned len)
 {
+	uint64_t last = addr + len - 1;
+
 	mem_read_w(c, addr, 1);
-	mem_read_w(c, addr + len - 1, 1);
+	if ((last & CPU_PAGE_MASK) != (addr & CPU_PAGE_MASK))
+		mem_read_w(c, last & CPU_PAGE_MASK, 1); /* #PF reports the page start */
 }
 
 static void x87_push(struct cpu *c, long double v)
@@ -234,24 +256,48 @@ static bool arith(struct cpu *c, unsigned op, unsigned dst, long double a, long 
 
 /* FCOM/FUCOM: C3 C2 C0 = 000 (>), 001 (<), 100 (=), 111 (unordered).
  * Returns the same pattern as ZF PF CF for FCOMI. */
+/* Bit 63 of a compare result: an unmasked exception occurred. The
+ * condition codes / EFLAGS are still set (hardware does), but a popping
+ * form does not pop. */
+#define CMP_ABORT (1ULL << 63)
+
+/* Compare on the host (FCOMI/FUCOMI) so IE and DE come out exactly.
+ * Returns the ZF/PF/CF pattern, or CMP_ABORT if an unmasked exception
+ * stops the instruction. */
 static uint64_t compare(struct cpu *c, long double a, long double b, bool unordered_ok)
 {
+	uint16_t cw = c->fcw | 0x3f, host, sw;
+	bool z, p, cf;
 	uint64_t f;
 
-	if (isnan(a) || isnan(b)) {
-		if (!unordered_ok || is_snan(a) || is_snan(b)) {
-			c->fsw |= SW_IE;
-			check_exc(c);
-		}
-		f = FL_ZF | FL_PF | FL_CF;
-	} else if (a > b) {
-		f = 0;
-	} else if (a < b) {
-		f = FL_CF;
-	} else {
-		f = FL_ZF;
-	}
+	if (unordered_ok)
+		__asm__ volatile("fnstcw %[h]\n\tfnclex\n\tfldcw %[cw]\n\tfldt %[b]\n\tfldt %[a]\n\t"
+				 "fucomip %%st(1), %%st\n\tfstp %%st(0)\n\tfnstsw %[sw]\n\tfnclex\n\t"
+				 "fldcw %[h]"
+				 : [h] "=m"(host), [sw] "=m"(sw), "=@ccz"(z), "=@ccp"(p), "=@ccc"(cf)
+				 : [cw] "m"(cw), [a] "m"(a), [b] "m"(b));
+	else
+		__asm__ volatile("fnstcw %[h]\n\tfnclex\n\tfldcw %[cw]\n\tfldt %[b]\n\tfldt %[a]\n\t"
+				 "fcomip %%st(1), %%st\n\tfstp %%st(0)\n\tfnstsw %[sw]\n\tfnclex\n\t"
+				 "fldcw %[h]"
+				 : [h] "=m"(host), [sw] "=m"(sw), "=@ccz"(z), "=@ccp"(p), "=@ccc"(cf)
+				 : [cw] "m"(cw), [a] "m"(a), [b] "m"(b));
+	f = (z ? FL_ZF : 0) | (p ? FL_PF : 0) | (cf ? FL_CF : 0);
+	if (pre_abort(c, sw))
+		return f | CMP_ABORT;
+	c->fsw |= sw & 0x3f;
+	check_exc(c);
 	return f;
+}
+
+/* Compare ST(a) with ST(b) with stack-underflow handling. */
+static uint64_t compare_regs(struct cpu *c, unsigned a, unsigned b, bool unordered_ok)
+{
+	if (st_empty(c, a) || st_empty(c, b)) {
+		stack_fault(c, false);
+		return (FL_ZF | FL_PF | FL_CF) | ((c->fcw & 1) ? 0 : CMP_ABORT);
+	}
+	return compare(c, c->st[phys(c, a)], c->st[phys(c, b)], unordered_ok);
 }
 
 static void set_cc_from(struct cpu *c, uint64_t f)
@@ -401,6 +447,116 @@ static void fninit(struct cpu *c)
 	c->fop = 0;
 }
 
+/* Arithmetic (reg 0,1,4-7) or compare (reg 2,3) of ST0 with a memory
+ * operand, as one host instruction so operand flags (DE, IE) follow the
+ * hardware rules exactly. kind: 0 m32fp, 1 m64fp, 2 m32int, 3 m16int. */
+#define MEMOP(insn, m)                                                                             \
+	__asm__ volatile("fnstcw %[h]\n\tfnclex\n\tfldcw %[cw]\n\tfldt %[a]\n\t" insn " %[mm]\n\t"  \
+			 "fnstsw %[sw]\n\tfstpt %[r]\n\tfnclex\n\tfldcw %[h]"                      \
+			 : [h] "=m"(host), [r] "=m"(r), [sw] "=m"(sw)                              \
+			 : [cw] "m"(cw), [a] "m"(a), [mm] "m"(m))
+#define MEMOPS(k, m, s32)                                                                          \
+	case k * 8 + 0: MEMOP("fadd" s32, m); break;                                               \
+	case k * 8 + 1: MEMOP("fmul" s32, m); break;                                               \
+	case k * 8 + 2: case k * 8 + 3: MEMOP("fcom" s32, m); break;                               \
+	case k * 8 + 4: MEMOP("fsub" s32, m); break;                                               \
+	case k * 8 + 5: MEMOP("fsubr" s32, m); break;                                              \
+	case k * 8 + 6: MEMOP("fdiv" s32, m); break;                                               \
+	case k * 8 + 7: MEMOP("fdivr" s32, m); break
+#define MEMOPI(k, m, s32)                                                                          \
+	case k * 8 + 0: MEMOP("fiadd" s32, m); break;                                              \
+	case k * 8 + 1: MEMOP("fimul" s32, m); break;                                              \
+	case k * 8 + 2: case k * 8 + 3: MEMOP("ficom" s32, m); break;                              \
+	case k * 8 + 4: MEMOP("fisub" s32, m); break;                                              \
+	case k * 8 + 5: MEMOP("fisubr" s32, m); break;                                             \
+	case k * 8 + 6: MEMOP("fidiv" s32, m); break;                                              \
+	case k * 8 + 7: MEMOP("fidivr" s32, m); break
+
+static void arith_mem(struct cpu *c, unsigned reg, unsigned kind, uint64_t addr)
+{
+	static const uint8_t size[4] = { 4, 8, 4, 2 };
+	uint64_t raw = mem_read(c, addr, size[kind]);
+	uint32_t m32 = (uint32_t)raw;
+	uint16_t m16 = (uint16_t)raw;
+	uint16_t cw = c->fcw | 0x3f, host, sw;
+	long double a, r;
+
+	if (st_empty(c, 0)) {
+		stack_fault(c, false);
+		if (!(c->fcw & 1))
+			return;
+		if (reg == 2 || reg == 3) {
+			set_cc_from(c, FL_ZF | FL_PF | FL_CF);
+			if (reg == 3)
+				x87_pop(c);
+		} else {
+			st_set(c, 0, indefinite());
+		}
+		return;
+	}
+	a = c->st[phys(c, 0)];
+	switch (kind * 8 + reg) {
+	MEMOPS(0, m32, "s");
+	MEMOPS(1, raw, "l");
+	MEMOPI(2, m32, "l");
+	MEMOPI(3, m16, "s");
+	default: return;
+	}
+	if (reg == 2 || reg == 3) {
+		/* Condition codes are set even when an unmasked exception
+		 * stops the pop. */
+		c->fsw = (uint16_t)((c->fsw & ~SW_CC) | (sw & (SW_C0 | SW_C2 | SW_C3)));
+		if (pre_abort(c, sw))
+			return;
+		c->fsw |= sw & 0x3f;
+		check_exc(c);
+		if (reg == 3)
+			x87_pop(c);
+		return;
+	}
+	if (pre_abort(c, sw))
+		return;
+	c->st[phys(c, 0)] = r;
+	c->fsw = (uint16_t)((c->fsw & ~SW_C1) | (sw & (0x3f | SW_C1)));
+	check_exc(c);
+}
+
+/* A push onto a full register: IE|SF|C1; with IE masked the indefinite is
+ * pushed, otherwise nothing changes. The operand is not even read. */
+static bool push_overflow(struct cpu *c)
+{
+	unsigned top = (x87_top(c) - 1) & 7;
+
+	if (c->ftw_empty & (1u << top))
+		return false;
+	if (c->fcw & 1)
+		x87_push(c, indefinite()); /* records the overflow itself */
+	else
+		stack_fault(c, true);
+	return true;
+}
+
+/* Store of an empty ST0: with IE masked the format's indefinite is stored
+ * (and a popping form pops); otherwise nothing happens. */
+static bool store_underflow(struct cpu *c, uint64_t addr, unsigned len, uint64_t indef, bool pop)
+{
+	if (!st_empty(c, 0))
+		return false;
+	stack_fault(c, false);
+	if (!(c->fcw & 1))
+		return true;
+	if (len == 10) {
+		long double v = indefinite();
+
+		mem_write_buf(c, addr, &v, 10);
+	} else {
+		mem_write(c, addr, (int)len, indef);
+	}
+	if (pop)
+		x87_pop(c);
+	return true;
+}
+
 static void h_x87_mem(struct cpu *c, const struct insn *i)
 {
 	unsigned slot = i->op - OP_X87, opc = slot >> 3, reg = slot & 7;
@@ -460,31 +616,26 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 	case 0: case 2: case 4: case 6: { /* arithmetic with m32fp, m32int, m64fp, m16int */
 		static const unsigned kind[8] = { 0, 0, 2, 0, 1, 0, 3, 0 };
 
-		if (!load_mem(c, addr, kind[opc], &v))
-			return;
-		if (reg != 2 && reg != 3 && underflow(c, 0, 0, 0, false))
-			return;
-		if (reg == 2 || reg == 3) {
-			set_cc_from(c, compare(c, st_get(c, 0), v, false));
-			if (reg == 3)
-				x87_pop(c);
-			return;
-		}
-		arith(c, reg, 0, st_get(c, 0), v);
+		arith_mem(c, reg, kind[opc], addr);
 		return;
 	}
 	case 1: /* D9: FLD m32, FST m32, FSTP m32 */
 		if (reg == 0) {
-			if (load_mem(c, addr, 0, &v))
+			if (!push_overflow(c) && load_mem(c, addr, 0, &v))
 				x87_push(c, v);
 			return;
 		}
 		if (reg == 2 || reg == 3) {
-			long double s = st_get(c, 0);
-			uint16_t h = x87_begin(c);
-			volatile float f = (float)s;
+			long double s;
+			uint16_t h;
+			volatile float f;
 			uint32_t u;
 
+			if (store_underflow(c, addr, 4, 0xffc00000u, reg == 3))
+				return;
+			s = c->st[phys(c, 0)];
+			h = x87_begin(c);
+			f = (float)s;
 			if (x87_end(c, h))
 				return;
 			memcpy(&u, (const void *)&f, 4);
@@ -496,18 +647,25 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 		break;
 	case 3: /* DB: FILD m32, FIST(P) m32, FLD m80, FSTP m80 */
 		switch (reg) {
-		case 0: if (load_mem(c, addr, 2, &v)) x87_push(c, v); return;
+		case 0:
+		case 5:
+			if (!push_overflow(c) && load_mem(c, addr, reg == 0 ? 2 : 5, &v))
+				x87_push(c, v);
+			return;
 		case 2: case 3:
-			if (!fist(c, st_get(c, 0), 4, &iv))
+			if (store_underflow(c, addr, 4, 0x80000000u, reg == 3) ||
+			    !fist(c, c->st[phys(c, 0)], 4, &iv))
 				return;
 			mem_write(c, addr, 4, iv);
 			if (reg == 3)
 				x87_pop(c);
 			return;
-		case 5: if (load_mem(c, addr, 5, &v)) x87_push(c, v); return;
 		case 7:
-			v = st_get(c, 0);
+			if (store_underflow(c, addr, 10, 0, true))
+				return;
+			v = c->st[phys(c, 0)];
 			mem_write_buf(c, addr, &v, 10);
+			c->fsw &= (uint16_t)~SW_C1;
 			x87_pop(c);
 			return;
 		default: break;
@@ -515,16 +673,21 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 		break;
 	case 5: /* DD: FLD m64, FST m64, FSTP m64 */
 		if (reg == 0) {
-			if (load_mem(c, addr, 1, &v))
+			if (!push_overflow(c) && load_mem(c, addr, 1, &v))
 				x87_push(c, v);
 			return;
 		}
 		if (reg == 2 || reg == 3) {
-			long double s = st_get(c, 0);
-			uint16_t h = x87_begin(c);
-			volatile double d = (double)s;
+			long double s;
+			uint16_t h;
+			volatile double d;
 			uint64_t u;
 
+			if (store_underflow(c, addr, 8, 0xfff8000000000000ULL, reg == 3))
+				return;
+			s = c->st[phys(c, 0)];
+			h = x87_begin(c);
+			d = (double)s;
 			if (x87_end(c, h))
 				return;
 			memcpy(&u, (const void *)&d, 8);
@@ -536,17 +699,22 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 		break;
 	case 7: /* DF: FILD m16, FIST(P) m16, FILD m64, FISTP m64 */
 		switch (reg) {
-		case 0: if (load_mem(c, addr, 3, &v)) x87_push(c, v); return;
+		case 0:
+		case 5:
+			if (!push_overflow(c) && load_mem(c, addr, reg == 0 ? 3 : 4, &v))
+				x87_push(c, v);
+			return;
 		case 2: case 3:
-			if (!fist(c, st_get(c, 0), 2, &iv))
+			if (store_underflow(c, addr, 2, 0x8000u, reg == 3) ||
+			    !fist(c, c->st[phys(c, 0)], 2, &iv))
 				return;
 			mem_write(c, addr, 2, iv);
 			if (reg == 3)
 				x87_pop(c);
 			return;
-		case 5: if (load_mem(c, addr, 4, &v)) x87_push(c, v); return;
 		case 7:
-			if (!fist(c, st_get(c, 0), 8, &iv))
+			if (store_underflow(c, addr, 8, 0x8000000000000000ULL, true) ||
+			    !fist(c, c->st[phys(c, 0)], 8, &iv))
 				return;
 			mem_write(c, addr, 8, iv);
 			x87_pop(c);
@@ -563,7 +731,10 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 /* One-operand host instructions on ST(0). */
 #define UNARY(insn)                                                                                \
 	do {                                                                                       \
-		long double x = st_get(c, 0);                                                      \
+		long double x;                                                                     \
+		if (underflow(c, 0, 0, 0, false))                                                  \
+			break;                                                                     \
+		x = c->st[phys(c, 0)];                                                             \
 		uint16_t cw_ = c->fcw | 0x3f, h_, sw_;                                             \
 		__asm__ volatile("fnstcw %[h]\n\tfnclex\n\tfldcw %[cw]\n\t" insn "\n\t"           \
 				 "fnstsw %[sw]\n\tfnclex\n\tfldcw %[h]"                              \
@@ -597,6 +768,16 @@ static void fxam(struct cpu *c)
 	c->fsw = (uint16_t)((c->fsw & ~SW_CC) | cc);
 }
 
+/* FPREM/FPREM1 condition codes: the quotient bits and C2 from the host;
+ * on an invalid operand only C2 is cleared (hardware keeps C0 C1 C3). */
+static void fprem_cc(struct cpu *c, uint16_t sw)
+{
+	if (sw & SW_IE)
+		c->fsw &= (uint16_t)~SW_C2;
+	else
+		c->fsw = (uint16_t)((c->fsw & ~SW_CC) | (sw & SW_CC));
+}
+
 static void h_x87_reg(struct cpu *c, const struct insn *i)
 {
 	unsigned slot = i->op - OP_X87 - 0x40, opc = slot >> 3, reg = slot & 7, r = i->modrm & 7;
@@ -623,8 +804,10 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 	switch (opc) {
 	case 0: /* D8: ST(0) op= ST(i); FCOM/FCOMP */
 		if (reg == 2 || reg == 3) {
-			set_cc_from(c, compare(c, st_get(c, 0), st_get(c, r), false));
-			if (reg == 3)
+			uint64_t f = compare_regs(c, 0, r, false);
+
+			set_cc_from(c, f);
+			if (reg == 3 && !(f & CMP_ABORT))
 				x87_pop(c);
 			return;
 		}
@@ -637,7 +820,11 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 		if (reg == 2 || reg == 3) {
 			if (opc == 6 && !(reg == 3 && r == 1))
 				cpu_ud(c);
-			set_cc_from(c, compare(c, st_get(c, 0), st_get(c, r), false));
+			uint64_t f = compare_regs(c, 0, r, false);
+
+			set_cc_from(c, f);
+			if ((f & CMP_ABORT))
+				return;
 			if (reg == 3)
 				x87_pop(c); /* FCOMP (DC D8+i alias), FCOMPP pops twice */
 			if (opc == 6)
@@ -652,8 +839,19 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 	case 1: /* D9 */
 		switch (reg) {
 		case 0: x87_push(c, st_get(c, r)); return;
-		case 1: /* FXCH */
-			a = st_get(c, 0), b = st_get(c, r);
+		case 1: /* FXCH: empty operands become the indefinite (IE masked) */
+			if (st_empty(c, 0) || st_empty(c, r)) {
+				stack_fault(c, false);
+				if (!(c->fcw & 1))
+					return;
+				if (st_empty(c, 0))
+					st_set(c, 0, indefinite());
+				if (st_empty(c, r))
+					st_set(c, r, indefinite());
+			} else {
+				c->fsw &= (uint16_t)~SW_C1;
+			}
+			a = c->st[phys(c, 0)], b = c->st[phys(c, r)];
 			st_set(c, 0, b), st_set(c, r, a);
 			return;
 		case 2:
@@ -662,9 +860,25 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 			break;
 		case 4:
 			switch (r) {
-			case 0: st_set(c, 0, -st_get(c, 0)); return;
-			case 1: st_set(c, 0, fabsl(st_get(c, 0))); return;
-			case 4: set_cc_from(c, compare(c, st_get(c, 0), 0.0L, false)); return;
+			case 0: case 1: { /* FCHS, FABS: sign-bit operations, C1 = 0 */
+				uint8_t *bytes;
+
+				if (underflow(c, 0, 0, 0, false))
+					return;
+				bytes = (uint8_t *)&c->st[phys(c, 0)];
+				bytes[9] = r == 0 ? (uint8_t)(bytes[9] ^ 0x80) : (uint8_t)(bytes[9] & 0x7f);
+				c->fsw &= (uint16_t)~SW_C1;
+				return;
+			}
+			case 4: /* FTST */
+				if (st_empty(c, 0)) {
+					stack_fault(c, false);
+					if (c->fcw & 1)
+						set_cc_from(c, FL_ZF | FL_PF | FL_CF);
+					return;
+				}
+				set_cc_from(c, compare(c, c->st[phys(c, 0)], 0.0L, false));
+				return;
 			case 5: fxam(c); return;
 			default: break;
 			}
@@ -712,7 +926,7 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 					if (x87_end(c, h))
 						return;
 					c->st[phys(c, 0)] = res;
-					c->fsw = (uint16_t)((c->fsw & ~SW_CC) | (sw & SW_CC));
+					fprem_cc(c, sw);
 					return;
 				}
 				if (x87_end(c, h))
@@ -721,7 +935,11 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 				st_set(c, 0, res);
 				return;
 			}
-			case 2: { /* FPTAN: ST0 = tan, push 1 */
+			case 2: /* FPTAN: ST0 = tan, push 1 */
+				if (grow_overflow(c))
+					return;
+				/* fall through */
+			case 0x102: {
 				long double x = st_get(c, 0), one, t;
 				uint16_t h = x87_begin(c), sw;
 
@@ -735,7 +953,11 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 				x87_push(c, one);
 				return;
 			}
-			case 4: { /* FXTRACT */
+			case 4: /* FXTRACT */
+				if (grow_overflow(c))
+					return;
+				/* fall through */
+			case 0x104: {
 				long double x = st_get(c, 0), sig, ex;
 				uint16_t h = x87_begin(c);
 
@@ -771,12 +993,15 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 					__asm__ volatile("fprem\n\tfnstsw %%ax" : "=t"(res), "=a"(sw)
 							 : "0"(x), "u"(y));
 				else
-					__asm__ volatile("fscale" : "=t"(res) : "0"(x), "u"(y));
+					__asm__ volatile("fscale\n\tfnstsw %%ax" : "=t"(res), "=a"(sw)
+							 : "0"(x), "u"(y));
 				if (x87_end(c, h))
 					return;
 				c->st[phys(c, 0)] = res;
 				if (r == 0)
-					c->fsw = (uint16_t)((c->fsw & ~SW_CC) | (sw & SW_CC));
+					fprem_cc(c, sw);
+				else
+					c->fsw = (uint16_t)((c->fsw & ~SW_C1) | (sw & SW_C1));
 				return;
 			}
 			case 1: { /* FYL2XP1 */
@@ -795,7 +1020,11 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 				return;
 			}
 			case 2: UNARY("fsqrt"); return;
-			case 3: { /* FSINCOS */
+			case 3: /* FSINCOS */
+				if (grow_overflow(c))
+					return;
+				/* fall through */
+			case 0x103: {
 				long double x = st_get(c, 0), s, co;
 				uint16_t h = x87_begin(c), sw;
 
@@ -822,18 +1051,30 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 		if (reg < 4) {
 			bool t = cpu_cond(c, cc[reg] ^ (opc == 3));
 
+			if (st_empty(c, 0) || st_empty(c, r)) {
+				stack_fault(c, false);
+				if (c->fcw & 1) /* even when the condition is false */
+					st_set(c, 0, indefinite());
+				return;
+			}
 			if (t)
 				st_set(c, 0, st_get(c, r));
 			return;
 		}
 		if (opc == 2 && reg == 5 && r == 1) { /* FUCOMPP */
-			set_cc_from(c, compare(c, st_get(c, 0), st_get(c, 1), true));
+			uint64_t f = compare_regs(c, 0, 1, true);
+
+			set_cc_from(c, f);
+			if ((f & CMP_ABORT))
+				return;
 			x87_pop(c);
 			x87_pop(c);
 			return;
 		}
 		if (opc == 3 && (reg == 5 || reg == 6)) {
-			cpu_set_flags_arith(c, compare(c, st_get(c, 0), st_get(c, r), reg == 5));
+			uint64_t f = compare_regs(c, 0, r, reg == 5);
+
+			cpu_set_flags_arith(c, f & ~CMP_ABORT);
 			return;
 		}
 		break;
@@ -844,8 +1085,10 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 		case 2: st_set(c, r, st_get(c, 0)); return;
 		case 3: st_set(c, r, st_get(c, 0)); x87_pop(c); return;
 		case 4: case 5:
-			set_cc_from(c, compare(c, st_get(c, 0), st_get(c, r), true));
-			if (reg == 5)
+			uint64_t f = compare_regs(c, 0, r, true);
+
+			set_cc_from(c, f);
+			if (reg == 5 && !(f & CMP_ABORT))
 				x87_pop(c);
 			return;
 		default: break;
@@ -853,8 +1096,11 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 		break;
 	default: /* DF: FUCOMIP, FCOMIP */
 		if (reg == 5 || reg == 6) {
-			cpu_set_flags_arith(c, compare(c, st_get(c, 0), st_get(c, r), reg == 5));
-			x87_pop(c);
+			uint64_t f = compare_regs(c, 0, r, reg == 5);
+
+			cpu_set_flags_arith(c, f & ~CMP_ABORT);
+			if (!(f & CMP_ABORT))
+				x87_pop(c);
 			return;
 		}
 		break;
