@@ -835,8 +835,6 @@ static void dt_hook(struct dt_gen *g, const struct dt_tmpl *t, struct dt_enc *e,
 			img[FX_MXCSR + 2] = (uint8_t)(1 + dt_rng_below(r, 255)); /* reserved: #GP */
 		break;
 	}
-	case HK_SAHF:
-		break;
 	case HK_IMM3:
 		if (dt_rng_chance(r, 90))
 			e->imm &= 7;

@@ -55,13 +55,10 @@ enum {
 	HK_STACK,    /* RSP into the data region */
 	HK_POPF,     /* POPF value at [RSP] */
 	HK_RET,      /* return address at [RSP] */
-	HK_ENTER,
+	HK_ENTER,    /* ENTER/LEAVE: RSP and RBP into the data region */
 	HK_LDMXCSR,  /* mostly valid MXCSR in memory */
 	HK_FXRSTOR,  /* a valid FXSAVE image in memory */
-	HK_SAHF,
-	HK_XMM0,     /* blendv: XMM0 is an implicit mask */
 	HK_CNT,      /* LZCNT/TZCNT/POPCNT: zero sources */
-	HK_CVTSI,    /* cvtsi2ss/sd and friends */
 	HK_MASKMOV,  /* MASKMOVDQU: RDI into the data region */
 	HK_CALLIND,  /* CALL/JMP r/m: target after emission */
 	HK_IMM3,     /* CMPPS & co: predicate 0-7 */
