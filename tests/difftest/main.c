@@ -179,6 +179,7 @@ struct dt_counts {
 	unsigned rechecked, leaks; /* diffs that pass on a fresh CPU */
 	unsigned approx;           /* approximation-only diffs (approx groups) */
 	unsigned inconclusive;     /* the native run touched host memory */
+	unsigned native_reruns, native_flaky; /* failing cases re-run natively */
 	char first_approx[700];
 	/* distinct kinds of mismatch: (differing field, instruction template) */
 	unsigned nkinds;
@@ -285,6 +286,25 @@ static void dt_record(const struct dt_opts *opt, const char *gname, const struct
 			printf("#   %s case %u: inconclusive (0x%llx is mapped in the host process)\n",
 			       gname, v->index, (unsigned long long)emu->fault_addr);
 		return;
+	}
+	if (vd == DT_DIFF && c->native_reruns < 200) {
+		/* Confirm the host's answer: a case whose native result changes
+		 * from run to run (an environmental effect such as a bus-lock
+		 * trap) says nothing about the emulator. */
+		struct dt_result *r2 = malloc(sizeof(*r2));
+		char why2[400];
+		c->native_reruns++;
+		if (r2 && dt_native_run(v, r2, 1) == 0 &&
+		    dt_compare(v, nat, r2, why2, sizeof(why2)) != DT_SAME) {
+			c->native_flaky++;
+			c->inconclusive++;
+			printf("#   %s case %u (seed 0x%llx): the host gave different results on a "
+			       "re-run (%s); not counted\n", gname, v->index,
+			       (unsigned long long)v->seed, why2);
+			free(r2);
+			return;
+		}
+		free(r2);
 	}
 	if (vd == DT_DIFF && opt->emu && c->rechecked < 50) {
 		/* The CPU is reused across cases; a mismatch that goes away on a
