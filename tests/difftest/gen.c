@@ -464,11 +464,13 @@ static uint64_t dt_gen_mem(struct dt_gen *g, struct dt_enc *e, unsigned n, unsig
 	struct dt_vector *v = g->v;
 	int64_t off = force_off != INT64_MIN ? force_off : dt_pick_off(g, n, align);
 	/* A locked access split across cache lines is a bus lock: Linux then
-	 * slows the task down (split_lock_mitigate) by 10 ms or more. Keep
-	 * them rare; they are still generated occasionally. */
-	for (int i = 0; locked && i < 32 && (off & 63) + n > 64 && off >= 0 &&
-			off + n <= (int64_t)DT_DATA_SIZE && !dt_rng_chance(r, 2); i++)
+	 * throttles the task (split_lock_mitigate, bus-lock rate limit shared
+	 * by the whole machine) for 10 ms to many seconds, even when the access
+	 * then faults. Never generate one. */
+	for (int i = 0; locked && i < 32 && (off & 63) + n > 64; i++)
 		off = dt_pick_off(g, n, align);
+	if (locked && (off & 63) + n > 64)
+		off &= ~63LL;
 	uint64_t lin = DT_DATA_BASE + (uint64_t)off;
 	uint64_t ea = lin; /* offset before the segment base is added */
 	e->modrm = true;
@@ -537,7 +539,9 @@ static uint64_t dt_gen_mem(struct dt_gen *g, struct dt_enc *e, unsigned n, unsig
 	else if (dk == 2)
 		disp = dt_rng_chance(r, 50) ? (int32_t)dt_rng_below(r, 0x20000) - 0x10000
 					    : (int32_t)dt_rng_next(r);
-	bool no_base = use_idx && dt_rng_chance(r, 10); /* [index*s + disp32] */
+	/* [index*s + disp32]; not with a GS base, which may be too far from
+	 * the data for a disp32 to make up */
+	bool no_base = use_idx && !gs && dt_rng_chance(r, 10);
 	if (no_base) {
 		/* disp32 = ea - index*scale must fit: pick a small index */
 		idxval = dt_rng_below(r, 0x10000);

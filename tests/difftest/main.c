@@ -3,7 +3,8 @@
  *   difftest [--seed N] [--cases N] [--group NAME[,NAME...]] [--case INDEX]
  *            [--selftest-only] [--no-selftest] [--native-only] [--verbose]
  *            [--dump] [--list]
- * --dump prints initial/native/emulated state of every differing case.
+ * --dump prints initial/native/emulated state of every differing case;
+ * --show the disassembly of every generated case.
  *
  * Each group runs in its own child process (so an emulator crash or a
  * sanitizer report fails that group only) and prints one line in
@@ -35,6 +36,7 @@ struct dt_opts {
 	bool run_groups;
 	bool emu;
 	bool dump;
+	bool show;
 };
 
 static bool dt_native_has(uint32_t need)
@@ -418,6 +420,12 @@ static int dt_run_group(const struct dt_opts *opt, unsigned gi, unsigned ncases)
 		for (size_t i = 0; i < n; i++)
 			dt_gen_one(grp, dt_case_seed(opt->seed, gi, base + i), (uint32_t)(base + i),
 				   &vec[i]);
+		for (size_t i = 0; opt->show && i < n; i++) {
+			char dis[512];
+			dt_disasm_all(&vec[i], dis, sizeof(dis));
+			printf("#   %s case %u (seed 0x%llx): %s\n", grp->name, vec[i].index,
+			       (unsigned long long)vec[i].seed, dis);
+		}
 		int r = dt_native_run(vec, nat, n);
 		if (r && r != -EIO) {
 			printf("not ok difftest-%s: native runner: %s\n", grp->name, strerror(-r));
@@ -617,7 +625,7 @@ out:
 static void dt_usage(void)
 {
 	fprintf(stderr, "usage: difftest [--seed N] [--cases N] [--group NAME[,NAME]] [--case INDEX]\n"
-			"                [--selftest-only] [--no-selftest] [--native-only] [--verbose] [--dump] [--list]\n");
+			"                [--selftest-only] [--no-selftest] [--native-only] [--verbose] [--dump] [--show] [--list]\n");
 }
 
 static bool dt_group_selected(const char *list, const char *name)
@@ -657,6 +665,8 @@ int main(int argc, char **argv)
 			opt.groups = argv[++i];
 		else if (!strcmp(a, "--case") && i + 1 < argc)
 			opt.one_case = strtol(argv[++i], NULL, 0);
+		else if (!strcmp(a, "--show"))
+			opt.show = true;
 		else if (!strcmp(a, "--dump"))
 			opt.dump = true;
 		else if (!strcmp(a, "--verbose"))
