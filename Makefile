@@ -51,7 +51,7 @@ $(B)/vireo: $(B)/obj/src/main.o $(B)/libvireo.a
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 .SECONDEXPANSION:
-$(TOOL_BINS): $(B)/%: $$(patsubst %.c,$(B)/obj/%.o,$$(wildcard tools/%/*.c)) $(B)/libvireo.a
+$(TOOL_BINS): $(B)/%: $$(addprefix $(B)/obj/,$$(addsuffix .o,$$(basename $$(wildcard tools/%/*.c)))) $(B)/libvireo.a
 	@echo '  LD   $@'
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
