@@ -1,0 +1,54 @@
+/* System call dispatch: each group (table-driven passthrough, files,
+ * memory, processes, signals) claims its numbers; the rest get -ENOSYS and
+ * one line on stderr per number. */
+#include "user/user_syscall.h"
+
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "user/user_sys.h"
+#include "user/user_sysnames.h"
+
+enum { USER_RAX = 0, USER_RCX = 1, USER_RDX = 2, USER_RSI = 6, USER_RDI = 7, USER_R8 = 8,
+       USER_R9 = 9, USER_R10 = 10, USER_R11 = 11 };
+
+/* Calls whose absence glibc or busybox handle on their own: no message. */
+static bool user_sys_quiet(long nr)
+{
+	return nr == SYS_rseq || nr == SYS_clone3 || nr == SYS_statx || nr == SYS_faccessat2;
+}
+
+void user_syscall(struct user_proc *p, struct cpu_state *st)
+{
+	long nr = (long)st->gpr[USER_RAX];
+	uint64_t a[6] = { st->gpr[USER_RDI], st->gpr[USER_RSI], st->gpr[USER_RDX],
+			  st->gpr[USER_R10], st->gpr[USER_R8], st->gpr[USER_R9] };
+	long r = USER_SYS_NONE;
+
+	/* SYSCALL itself: RCX = return RIP, R11 = RFLAGS (Intel SDM Vol. 2B, SYSCALL). */
+	st->gpr[USER_RCX] = st->rip;
+	st->gpr[USER_R11] = st->rflags;
+	if (r == USER_SYS_NONE)
+		r = user_sys_pass(p, nr, a);
+	if (r == USER_SYS_NONE)
+		r = user_sys_fs(p, nr, a);
+	if (r == USER_SYS_NONE)
+		r = user_sys_mem(p, nr, a);
+	if (r == USER_SYS_NONE)
+		r = user_sys_proc(p, st, nr, a);
+	if (r == USER_SYS_NONE)
+		r = user_sys_signal(p, st, nr, a);
+	if (r == USER_SYS_NONE) {
+		if (!user_sys_quiet(nr))
+			user_report_once(p, (unsigned long)nr, "unsupported");
+		r = -ENOSYS;
+	}
+	if (p->trace)
+		fprintf(stderr, "vireo-user: [%d] %s(0x%llx, 0x%llx, 0x%llx) = %ld\n", (int)getpid(),
+			user_sysname((unsigned long)nr), (unsigned long long)a[0],
+			(unsigned long long)a[1], (unsigned long long)a[2],
+			r == USER_SYS_NORET ? (long)st->gpr[USER_RAX] : r);
+	if (r != USER_SYS_NORET)
+		st->gpr[USER_RAX] = (uint64_t)r;
+}
