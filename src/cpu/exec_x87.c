@@ -1,0 +1,4 @@
+#include "cpu/cpu_int.h"
+void cpu_exec_init_x87(void)
+{
+}
