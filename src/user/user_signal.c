@@ -92,8 +92,10 @@ static int user_host_sigaction(int sig, uint64_t handler, uint64_t flags)
 	if (handler > 1) {
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_sigaction = user_sig_host_handler;
-		sa.sa_flags = (int)(SA_SIGINFO | (flags & (SA_RESTART | SA_NOCLDSTOP |
-							   SA_NOCLDWAIT)));
+		/* Never SA_RESTART on the host: an interrupted host call comes back
+		 * as EINTR, and user_syscall() restarts it in the guest after the
+		 * handler ran when the guest asked for SA_RESTART, as Linux does. */
+		sa.sa_flags = (int)(SA_SIGINFO | (flags & (SA_NOCLDSTOP | SA_NOCLDWAIT)));
 		sigemptyset(&sa.sa_mask);
 		return sigaction(sig, &sa, NULL) ? -errno : 0;
 	}
@@ -261,6 +263,16 @@ bool user_signal_deliver(struct user_proc *p, struct cpu_state *st)
 		p->sigmask = saved;
 		user_host_sigmask(saved);
 	}
+	return false;
+}
+
+bool user_signal_restart(const struct user_proc *p)
+{
+	int sig;
+
+	for (sig = 1; sig <= USER_NSIG; sig++)
+		if (user_sig_pending[sig] && !(p->sigmask & user_sigbit(sig)))
+			return p->sigact[sig].handler > 1 && p->sigact[sig].flags & SA_RESTART;
 	return false;
 }
 

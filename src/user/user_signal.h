@@ -22,6 +22,10 @@ bool user_signal_pending(void);
  * ST; returns true when ST changed. */
 bool user_signal_deliver(struct user_proc *p, struct cpu_state *st);
 
+/* Will the signal delivered next have SA_RESTART (so that a system call
+ * it interrupted is to be restarted)? */
+bool user_signal_restart(const struct user_proc *p);
+
 /* CPU exception EX at ST->rip: start the guest's handler for the matching
  * signal, or print one line and die of that signal like a native process. */
 void user_signal_exception(struct user_proc *p, struct cpu_state *st, const struct cpu_exit *ex);

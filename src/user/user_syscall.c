@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "user/user_signal.h"
 #include "user/user_sys.h"
 #include "user/user_sysnames.h"
 
@@ -17,6 +18,20 @@ enum { USER_RAX = 0, USER_RCX = 1, USER_RDX = 2, USER_RSI = 6, USER_RDI = 7, USE
 static bool user_sys_quiet(long nr)
 {
 	return nr == SYS_rseq || nr == SYS_clone3 || nr == SYS_statx || nr == SYS_faccessat2;
+}
+
+/* Calls Linux never restarts after a handler ran, even with SA_RESTART:
+ * they return -ERESTARTNOHAND or -ERESTART_RESTARTBLOCK, or EINTR always
+ * (signal(7), "Interruption of system calls by signal handlers"). */
+static bool user_sys_no_restart(long nr)
+{
+	switch (nr) {
+	case SYS_pause: case SYS_rt_sigsuspend: case SYS_rt_sigtimedwait: case SYS_poll:
+	case SYS_ppoll: case SYS_select: case SYS_pselect6: case SYS_nanosleep:
+	case SYS_clock_nanosleep: case SYS_epoll_wait: case SYS_epoll_pwait:
+		return true;
+	}
+	return false;
 }
 
 void user_syscall(struct user_proc *p, struct cpu_state *st)
@@ -49,6 +64,11 @@ void user_syscall(struct user_proc *p, struct cpu_state *st)
 			user_sysname((unsigned long)nr), (unsigned long long)a[0],
 			(unsigned long long)a[1], (unsigned long long)a[2],
 			r == USER_SYS_NORET ? (long)st->gpr[USER_RAX] : r);
+	if (r == -EINTR && !user_sys_no_restart(nr) && user_signal_restart(p)) {
+		/* Re-execute the SYSCALL (2 bytes, 0F 05) once the handler returns. */
+		st->rip -= 2;
+		r = nr;
+	}
 	if (r != USER_SYS_NORET)
 		st->gpr[USER_RAX] = (uint64_t)r;
 }

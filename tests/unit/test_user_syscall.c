@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -263,6 +264,37 @@ int main(void)
 		act[0] = 0;
 		memcpy(g + 3000, act, sizeof(act));
 		CHECK_EQ(S(SYS_rt_sigaction, SIGUSR2, gb + 3000, 0, 8), 0);
+	}
+	TEST_END();
+
+	TEST_BEGIN("user_sys_restart_after_handler");
+	{
+		uint64_t act[4] = { U(on_handler), 0x04000000 | SA_RESTART, 0x401234, 0 };
+		struct itimerval it = { { 0, 0 }, { 0, 20000 } };
+
+		memcpy(g + 3000, act, sizeof(act));
+		CHECK_EQ(S(SYS_rt_sigaction, SIGALRM, gb + 3000, 0, 8), 0);
+		st.rip = 0x400302;
+		setitimer(ITIMER_REAL, &it, NULL);
+		/* A blocking read interrupted by a SA_RESTART handler is rewound
+		 * onto its SYSCALL with RAX = the number again. */
+		CHECK_EQ(S(SYS_read, fds[0], gb + 500, 10), SYS_read);
+		CHECK_EQ(st.rip, 0x400300);
+		CHECK(user_signal_deliver(p, &st));
+		st.gpr[4] += 8;
+		S(SYS_rt_sigreturn, 0);
+		CHECK_EQ(st.rip, 0x400300);
+		act[1] = 0x04000000;
+		memcpy(g + 3000, act, sizeof(act));
+		CHECK_EQ(S(SYS_rt_sigaction, SIGALRM, gb + 3000, 0, 8), 0);
+		setitimer(ITIMER_REAL, &it, NULL);
+		CHECK_EQ(S(SYS_read, fds[0], gb + 500, 10), -EINTR);
+		CHECK(user_signal_deliver(p, &st));
+		st.gpr[4] += 8;
+		S(SYS_rt_sigreturn, 0);
+		act[0] = 1; /* SIG_IGN */
+		memcpy(g + 3000, act, sizeof(act));
+		CHECK_EQ(S(SYS_rt_sigaction, SIGALRM, gb + 3000, 0, 8), 0);
 	}
 	TEST_END();
 
