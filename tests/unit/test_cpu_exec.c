@@ -96,6 +96,27 @@ CPUENV_SNIPPET(t_cross_page, "mov $0x480ffd, %rdi\n mov $0x1122334455667788, %rc
 CPUENV_SNIPPET(t_jcc_signed, "mov $-5, %eax\n cmp $3, %eax\n jl 1f\n mov $1, %ebx\n int3\n"
 			     "1: mov $2, %ebx\n cmp $3, %eax\n ja 2f\n int3\n2: mov $3, %ecx\n int3");
 
+CPUENV_SNIPPET(t_sse_strlen, "lea s_strlen(%rip), %rdi\n pxor %xmm0, %xmm0\n movdqu (%rdi), %xmm1\n"
+			      "pcmpeqb %xmm0, %xmm1\n pmovmskb %xmm1, %eax\n bsf %eax, %eax\n int3\n"
+			      "s_strlen: .asciz \"hello, world\"\n .fill 8");
+CPUENV_SNIPPET(t_sse_fp, "mov $3, %eax\n cvtsi2sd %eax, %xmm0\n mov $2, %eax\n cvtsi2sd %eax, %xmm1\n"
+			 "divsd %xmm1, %xmm0\n cvtsd2si %xmm0, %ebx\n cvttsd2si %xmm0, %ecx\n"
+			 "ucomisd %xmm1, %xmm0\n setb %dl\n sqrtsd %xmm1, %xmm2\n movq %xmm2, %rsi\n int3");
+CPUENV_SNIPPET(t_sse_round, "ldmxcsr mr(%rip)\n mov $5, %eax\n cvtsi2sd %eax, %xmm0\n"
+			    "mov $2, %eax\n cvtsi2sd %eax, %xmm1\n divsd %xmm1, %xmm0\n"
+			    "cvtsd2si %xmm0, %ebx\n stmxcsr mr2(%rip)\n mov mr2(%rip), %ecx\n int3\n"
+			    ".align 4\nmr: .long 0x5f80\nmr2: .long 0");
+CPUENV_SNIPPET(t_sse_align, "mov $0x480008, %rax\n movdqa (%rax), %xmm0\n int3");
+CPUENV_SNIPPET(t_sse_xm, "ldmxcsr mx(%rip)\n xorpd %xmm1, %xmm1\n mov $1, %eax\n cvtsi2sd %eax, %xmm0\n"
+			 "divsd %xmm1, %xmm0\n int3\n.align 4\nmx: .long 0x1d80");
+CPUENV_SNIPPET(t_sse_shuf, "mov $0x0706050403020100, %rax\n movq %rax, %xmm0\n"
+			   "mov $0x0f0e0d0c0b0a0908, %rax\n pinsrw $4, %eax, %xmm0\n shr $16, %rax\n"
+			   "pinsrw $5, %eax, %xmm0\n shr $16, %rax\n pinsrw $6, %eax, %xmm0\n"
+			   "shr $16, %rax\n pinsrw $7, %eax, %xmm0\n pshufd $0x1b, %xmm0, %xmm1\n"
+			   "movq %xmm1, %rbx\n movdqa %xmm0, %xmm2\n psrldq $3, %xmm2\n movq %xmm2, %rcx\n"
+			   "movdqa %xmm0, %xmm3\n punpcklbw %xmm0, %xmm3\n movq %xmm3, %rdx\n"
+			   "psllq $4, %xmm0\n movq %xmm0, %rsi\n int3");
+
 int main(void)
 {
 	if (cpuenv_init(&env)) {
@@ -364,6 +385,51 @@ int main(void)
 	cpuenv_run(&env, 3);
 	CHECK_EQ(env.ex.reason, CPU_EXIT_LIMIT);
 	CHECK_EQ(env.st.gpr[0], 10);
+	TEST_END();
+
+	TEST_BEGIN("cpu_exec_sse_strlen_idiom");
+	RUN(t_sse_strlen);
+	CHECK_EQ(env.st.gpr[0], 12);
+	TEST_END();
+
+	TEST_BEGIN("cpu_exec_sse_fp_convert_compare");
+	RUN(t_sse_fp);
+	CHECK_EQ(env.st.gpr[3], 2); /* 1.5 rounds to even */
+	CHECK_EQ(env.st.gpr[1], 1); /* truncation */
+	CHECK_EQ(env.st.gpr[2] & 0xff, 1);
+	CHECK_EQ(env.st.gpr[6], 0x3ff6a09e667f3bcdULL); /* sqrt(2) */
+	RUN(t_sse_round);
+	CHECK_EQ(env.st.gpr[3], 3); /* round up mode: 2.5 -> 3 */
+	CHECK_EQ(env.st.gpr[1], 0x5fa0); /* PE from the inexact conversion */
+	TEST_END();
+
+	TEST_BEGIN("cpu_exec_sse_alignment_gp");
+	RUN(t_sse_align);
+	CHECK_EQ(env.ex.vector, 13);
+	CHECK_EQ(env.st.rip, CPUENV_BASE + 7);
+	TEST_END();
+
+	TEST_BEGIN("cpu_exec_sse_unmasked_exception");
+	RUN(t_sse_xm);
+	CHECK_EQ(env.ex.reason, CPU_EXIT_EXCEPTION);
+	CHECK_EQ(env.ex.vector, 19);
+	{
+		uint32_t mx;
+		uint64_t x0;
+
+		memcpy(&mx, env.st.fxsave + 24, 4);
+		memcpy(&x0, env.st.fxsave + 160, 8);
+		CHECK_EQ(mx & 0x3f, 0x4); /* ZE set */
+		CHECK_EQ(x0, 0x3ff0000000000000ULL); /* destination untouched */
+	}
+	TEST_END();
+
+	TEST_BEGIN("cpu_exec_sse_shuffles");
+	RUN(t_sse_shuf);
+	CHECK_EQ(env.st.gpr[3], 0x0b0a09080f0e0d0cULL);
+	CHECK_EQ(env.st.gpr[1], 0x0a09080706050403ULL);
+	CHECK_EQ(env.st.gpr[2], 0x0303020201010000ULL);
+	CHECK_EQ(env.st.gpr[6], 0x7060504030201000ULL);
 	TEST_END();
 
 	cpuenv_fini(&env);
