@@ -58,11 +58,11 @@ long user_strncpy(struct user_proc *p, uint64_t addr, char *buf, size_t len)
 	return -ENAMETOOLONG;
 }
 
-long user_path(struct user_proc *p, uint64_t addr, char *buf)
+long user_path(struct user_proc *p, uint64_t addr, char *buf, bool exe)
 {
 	long n = user_strncpy(p, addr, buf, PATH_MAX);
 
-	if (n >= 0 && p->exe_path[0] && !strcmp(buf, "/proc/self/exe")) {
+	if (n >= 0 && exe && p->exe_path[0] && !strcmp(buf, "/proc/self/exe")) {
 		snprintf(buf, PATH_MAX, "%s", p->exe_path);
 		n = (long)strlen(buf);
 	}

@@ -51,9 +51,10 @@ bool user_writable(struct user_proc *p, uint64_t addr, uint64_t len);
  * it does not fit. */
 long user_strncpy(struct user_proc *p, uint64_t addr, char *buf, size_t len);
 
-/* user_strncpy for a path, also mapping "/proc/self/exe" to the guest
- * program (the host's would name vireo-user). BUF has PATH_MAX bytes. */
-long user_path(struct user_proc *p, uint64_t addr, char *buf);
+/* user_strncpy for a path; BUF has PATH_MAX bytes. With EXE, "/proc/self/exe"
+ * becomes the guest program (the host's names vireo-user): only for calls
+ * that read or run it, so the guest can never write the real file through it. */
+long user_path(struct user_proc *p, uint64_t addr, char *buf, bool exe);
 
 /* The guest's memory at [addr, addr+len) changed or its mapping did:
  * drop the CPU's cached translations and decoded code for it. */

@@ -3,6 +3,8 @@
  * against the guest map first: a table gives each call's argument kinds.
  *   v       a value (fd, flags, mode, pid, offset...)
  *   p / P   a path string (P: or NULL); copied out of guest memory
+ *   e       a path that may be "/proc/self/exe", meaning the guest program
+ *           (calls that only read: open for reading, stat, access)
  *   iN / IN an input buffer of N bytes (I: or NULL)
  *   oN / ON an output buffer of N bytes (O: or NULL)
  *   xN / XN an in/out buffer of N bytes (X: or NULL)
@@ -10,6 +12,7 @@
  *           shortened to the guest-owned part (a short read or write is
  *           legal), and EFAULT if none of it is
  * Struct sizes are those of the x86-64 Linux ABI, which host and guest share. */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -23,21 +26,21 @@ static const char *const user_pass_spec[] = {
 	[SYS_write] = "v b2 v",
 	[SYS_pread64] = "v B2 v v",
 	[SYS_pwrite64] = "v b2 v v",
-	[SYS_open] = "p v v",
-	[SYS_openat] = "v p v v",
+	[SYS_open] = "e v v",
+	[SYS_openat] = "v e v v",
 	[SYS_creat] = "p v",
 	[SYS_close] = "v",
-	[SYS_stat] = "p o144",
+	[SYS_stat] = "e o144",
 	[SYS_lstat] = "p o144",
 	[SYS_fstat] = "v o144",
-	[SYS_newfstatat] = "v p o144 v",
-	[SYS_statx] = "v p v v o256",
+	[SYS_newfstatat] = "v e o144 v",
+	[SYS_statx] = "v e v v o256",
 	[SYS_statfs] = "p o120",
 	[SYS_fstatfs] = "v o120",
 	[SYS_lseek] = "v v v",
-	[SYS_access] = "p v",
-	[SYS_faccessat] = "v p v",
-	[SYS_faccessat2] = "v p v v",
+	[SYS_access] = "e v",
+	[SYS_faccessat] = "v e v",
+	[SYS_faccessat2] = "v e v v",
 	[SYS_getcwd] = "B1 v",
 	[SYS_chdir] = "p",
 	[SYS_fchdir] = "v",
@@ -154,6 +157,23 @@ uint64_t user_extent(struct user_proc *p, uint64_t addr, uint64_t len, int acces
 	return done;
 }
 
+/* May "/proc/self/exe" stand for the guest program in this call? Not when
+ * it would write the file or ask about the link itself. */
+static bool user_pass_exe_ok(long nr, const uint64_t *a)
+{
+	switch (nr) {
+	case SYS_open:
+		return !(a[1] & (O_ACCMODE | O_CREAT | O_TRUNC));
+	case SYS_openat:
+		return !(a[2] & (O_ACCMODE | O_CREAT | O_TRUNC));
+	case SYS_newfstatat:
+		return !(a[3] & AT_SYMLINK_NOFOLLOW);
+	case SYS_statx:
+		return !(a[2] & AT_SYMLINK_NOFOLLOW);
+	}
+	return true;
+}
+
 static unsigned user_pass_num(const char **s)
 {
 	unsigned n = 0;
@@ -190,8 +210,8 @@ long user_sys_pass(struct user_proc *p, long nr, const uint64_t *a)
 			if (!a[i])
 				break;
 			/* fall through */
-		case 'p':
-			r = user_path(p, a[i], path[npath]);
+		case 'p': case 'e':
+			r = user_path(p, a[i], path[npath], kind == 'e' && user_pass_exe_ok(nr, a));
 			if (r < 0)
 				return r;
 			arg[i] = (uint64_t)(uintptr_t)path[npath++];

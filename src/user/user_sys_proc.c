@@ -212,7 +212,7 @@ static long user_sys_execve(struct user_proc *p, int dfd, uint64_t path_addr, ui
 	long argc, envc, r;
 	int n = 0, i;
 
-	r = user_path(p, path_addr, path);
+	r = user_path(p, path_addr, path, true);
 	if (r < 0)
 		return r;
 	if (dfd != AT_FDCWD && path[0] != '/')
