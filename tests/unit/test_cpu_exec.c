@@ -117,6 +117,15 @@ CPUENV_SNIPPET(t_sse_shuf, "mov $0x0706050403020100, %rax\n movq %rax, %xmm0\n"
 			   "movdqa %xmm0, %xmm3\n punpcklbw %xmm0, %xmm3\n movq %xmm3, %rdx\n"
 			   "psllq $4, %xmm0\n movq %xmm0, %rsi\n int3");
 
+CPUENV_SNIPPET(t_x87, "mov $0x480000, %rdi\n fninit\n fld1\n fldpi\n faddp\n fstpl (%rdi)\n"
+		      "movl $-7, 8(%rdi)\n fildl 8(%rdi)\n fld1\n fadd %st(0), %st(0)\n fdivrp\n"
+		      "fistpl 12(%rdi)\n fld1\n fldz\n fcomip %st(1), %st(0)\n setb %al\n fstp %st(0)\n"
+		      "fnstsw %ax\n mov %eax, %ebx\n fldz\n fxam\n fnstsw %ax\n mov %eax, %ecx\n"
+		      "fstp %st(0)\n fnstcw 16(%rdi)\n int3");
+CPUENV_SNIPPET(t_x87_round, "mov $0x480000, %rdi\n fninit\n movw $0xb7f, (%rdi)\n fldcw (%rdi)\n"
+			    "movl $5, 4(%rdi)\n fildl 4(%rdi)\n movl $2, 4(%rdi)\n fidivl 4(%rdi)\n"
+			    "fistpl 8(%rdi)\n mov 8(%rdi), %ebx\n fnstsw %ax\n int3");
+
 int main(void)
 {
 	if (cpuenv_init(&env)) {
@@ -430,6 +439,31 @@ int main(void)
 	CHECK_EQ(env.st.gpr[1], 0x0a09080706050403ULL);
 	CHECK_EQ(env.st.gpr[2], 0x0303020201010000ULL);
 	CHECK_EQ(env.st.gpr[6], 0x7060504030201000ULL);
+	TEST_END();
+
+	TEST_BEGIN("cpu_exec_x87_basic");
+	RUN(t_x87);
+	EXPECT_INT3();
+	{
+		double d;
+		int32_t q;
+		uint16_t cw;
+
+		memcpy(&d, cpuenv_ptr(&env, CPUENV_DATA), 8);
+		memcpy(&q, cpuenv_ptr(&env, CPUENV_DATA + 12), 4);
+		memcpy(&cw, cpuenv_ptr(&env, CPUENV_DATA + 16), 2);
+		CHECK(d > 4.14159 && d < 4.1416);
+		CHECK_EQ((uint32_t)q, (uint32_t)-4); /* -3.5 rounds to even */
+		CHECK_EQ(cw, 0x37f);
+	}
+	CHECK_EQ(env.st.gpr[3] & 0x3800, 0);               /* stack balanced: TOP = 0 */
+	CHECK_EQ(env.st.gpr[1] & 0x4700, 0x4000);           /* FXAM of +0: C3 */
+	TEST_END();
+
+	TEST_BEGIN("cpu_exec_x87_rounding_control");
+	RUN(t_x87_round);
+	CHECK_EQ(env.st.gpr[3], 3); /* RC = up: 2.5 -> 3 */
+	CHECK_EQ(env.st.gpr[0] & 0x20, 0x20); /* PE */
 	TEST_END();
 
 	cpuenv_fini(&env);
