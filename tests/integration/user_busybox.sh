@@ -91,7 +91,10 @@ E2
 echo done >out.txt; cat out.txt
 EOF
 cat >"$w/prog.awk" <<'EOF'
-{ count[$3]++; total += $1 } END { for (k in count) print k, count[k] | "sort"; close("sort"); printf "total %d avg %.3f\n", total, total / NR }
+# (no pipes to commands: popen runs /bin/sh, which is dash and dynamic here)
+{ count[$3]++; total += $1; t = $2; gsub(/-0*/, ":", t); if (NR % 500 == 0) print toupper(t), length($0), substr($2, 3, 4), sprintf("%08.2f", $1 / 7) }
+END { n = split("x yy", ks, " "); for (i = 1; i <= n; i++) print ks[i], count[ks[i]]
+	printf "total %d avg %.3f ratio %g %e\n", total, total / NR, total / 7, NR / 3 }
 EOF
 
 run_cmp user_bb_sh "$w" "$BB" sh script.sh
