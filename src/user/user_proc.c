@@ -14,6 +14,7 @@ int user_proc_init(struct user_proc *p, struct cpu *cpu)
 	memset(p, 0, sizeof(*p));
 	user_map_init(&p->map);
 	p->cpu = cpu;
+	p->vfork_fd = -1;
 	return 0;
 }
 

@@ -32,6 +32,7 @@ struct user_proc {
 	uint64_t altstack_sp, altstack_size;
 	int altstack_flags;
 	uint64_t clear_child_tid;
+	int vfork_fd;             /* a vfork child's end of its parent's wait pipe, or -1 */
 	bool exited;
 	int exit_status;
 	bool trace;               /* VIREO_USER_STRACE: log every system call */

@@ -63,6 +63,11 @@ static long user_sys_fork(struct user_proc *p, struct cpu_state *st, uint64_t fl
 		return -errno;
 	}
 	if (pid == 0) {
+		/* A vfork child's children must not hold its parent's wait pipe
+		 * open (busybox timeout forks a watcher from a vfork child). */
+		if (p->vfork_fd >= 0)
+			close(p->vfork_fd);
+		p->vfork_fd = pfd[1];
 		if (pfd[0] >= 0)
 			close(pfd[0]);
 		if (newsp)

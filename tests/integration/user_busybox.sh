@@ -90,6 +90,29 @@ E2
 (exit 5); echo "subshell $?"
 echo done >out.txt; cat out.txt
 EOF
+# More applets and the system calls under them: files and links, times,
+# modes, signals (trap, SIGPIPE), jobs, redirections, re-exec through
+# /proc/self/exe (timeout, env), vfork.
+cat >"$w/applets.sh" <<'EOF'
+find tree | sort; stat -c '%n %s %F' tree/a.txt tree
+cp tree/a.txt c.txt && mv c.txt d.txt && cat d.txt && rm d.txt && ls
+touch -d '2020-01-02 03:04:05' t && stat -c %Y t
+ln -s tree/a.txt l && readlink l && cat l && rm l t
+chmod 640 lines.txt && stat -c %a lines.txt
+umask 027; mkdir m; stat -c %a m; rmdir m
+dd if=lines.txt bs=100 count=3 2>/dev/null | wc -c
+timeout 2 sleep 0.1; echo "timeout $?"
+env -i A=1 B=2 env | sort
+trap 'echo got USR1' USR1; kill -USR1 $$; echo after trap
+yes | head -n 2; echo "pipe ${PIPESTATUS:-done}"
+(sleep 0.1; echo background) & wait $!; echo "waited $?"
+exec 3>fd3.txt; echo via fd 3 >&3; exec 3>&-; cat fd3.txt
+cut -d' ' -f2 lines.txt | head -3; od -An -tx1 tree/a.txt; echo abc | hexdump -C
+expr 6 \* 7; printf '%5.2f|%x|%s|%c\n' 3.14159 255 str 65
+seq -s, 1 10; uniq -c tree/sub/b.txt; echo hello | bzip2 -c | bzip2 -dc
+uname -m; id -u; test -d tree && echo isdir; [ 3 -lt 4 ] && echo lt
+sh -c 'exit 7'; echo "child $?"; /proc/self/exe echo via proc self exe
+EOF
 cat >"$w/prog.awk" <<'EOF'
 # (no pipes to commands: popen runs /bin/sh, which is dash and dynamic here)
 { count[$3]++; total += $1; t = $2; gsub(/-0*/, ":", t); if (NR % 500 == 0) print toupper(t), length($0), substr($2, 3, 4), sprintf("%08.2f", $1 / 7) }
@@ -98,6 +121,7 @@ END { n = split("x yy", ks, " "); for (i = 1; i <= n; i++) print ks[i], count[ks
 EOF
 
 run_cmp user_bb_sh "$w" "$BB" sh script.sh
+run_cmp user_bb_applets "$w" "$BB" sh applets.sh
 run_cmp user_bb_md5sum "$w" "$BB" md5sum random.bin lines.txt
 run_cmp user_bb_sha256sum "$w" "$BB" sha256sum random.bin lines.txt
 run_cmp user_bb_gzip "$w" "$BB" sh -c 'gzip -9 -c random.bin >r.gz && gzip -6 -c lines.txt >l.gz && md5sum r.gz l.gz'
