@@ -235,6 +235,34 @@ void cmain(u64 *sp)
 	}
 	if (streq(mode, "segv")) { *(volatile int *)16 = 1; }
 	if (streq(mode, "div0")) { volatile u64 z = 0; putu(5 / z); }
+	if (streq(mode, "isolation")) {
+		/* Find the emulator's own heap in the host's /proc/self/maps
+		 * (under vireo-user that file describes vireo-user) and try to
+		 * leak it through write(2), then to read it directly. */
+		static char maps[65536];
+		long fd = sc(2, (long)"/proc/self/maps", 0, 0, 0, 0, 0), n = 0, r;
+		u64 addr = 0;
+		char *l;
+		while ((r = sc(0, fd, (long)maps + n, (long)sizeof(maps) - 1 - n, 0, 0, 0)) > 0) n += r;
+		maps[n] = 0;
+		for (l = maps; *l; ) {
+			char *e = l; while (*e && *e != '\n') e++;
+			int is_heap = 0;
+			char *q;
+			for (q = l; q + 6 <= e; q++)
+				if (q[0] == '[' && q[1] == 'h' && q[2] == 'e' && q[3] == 'a' && q[4] == 'p')
+					is_heap = 1;
+			if (is_heap) {
+				for (q = l; *q != '-'; q++)
+					addr = addr * 16 + (u64)(*q <= '9' ? *q - '0' : *q - 'a' + 10);
+				break;
+			}
+			l = *e ? e + 1 : e;
+		}
+		puts_("heap found "); putu(addr != 0); puts_("\n");
+		puts_("write errno "); putu((u64)-sc(1, 1, (long)addr, 8, 0, 0, 0)); puts_("\n");
+		puts_("read: "); putu(*(volatile unsigned char *)addr); puts_("\n");
+	}
 	if (streq(mode, "handler")) {
 		u64 act[4] = { (u64)on_segv, 0x04000000 | 4 /* SA_SIGINFO */, (u64)restorer, 0 };
 		sc(13, 11, (long)act, 0, 8, 0, 0);
@@ -255,6 +283,15 @@ EOF
 		-fno-builtin -o "$c/nolibc" "$c/nolibc.c" 2>"$c/cc.err"; then
 		run_cmp user_nolibc_start "$c" ./nolibc a "b c" ""
 		run_cmp user_nolibc_sighandler "$c" ./nolibc handler
+		# The guest cannot reach the emulator's memory, by system call or load.
+		(cd "$c" && "$VU" ./nolibc isolation >"$tmp/iso.out" 2>"$tmp/iso.err"); rc=$?
+		if grep -q "heap found 1" "$tmp/iso.out" && grep -q "write errno 14" "$tmp/iso.out" &&
+		   ! grep -q "^read:.*[0-9]" "$tmp/iso.out" && [ "$rc" = 139 ] &&
+		   grep -q "page fault" "$tmp/iso.err"; then
+			echo "ok user_isolation"
+		else
+			echo "not ok user_isolation: status $rc: $(tr '\n' '|' <"$tmp/iso.out") $(head -c 200 "$tmp/iso.err")"
+		fi
 		# Death by signal: same status as native (128 + signal in a shell).
 		for m in segv div0; do
 			(cd "$c" && ./nolibc $m >/dev/null 2>&1); nrc=$?
