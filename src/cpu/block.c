@@ -65,14 +65,9 @@ static void mark_code_page(struct cpu *c, uint64_t page)
 		e->tag_w = ~0ULL;
 }
 
-static unsigned block_hash(uint64_t rip)
-{
-	return (unsigned)((rip * 0x9E3779B97F4A7C15ULL) >> 51) & (BLOCK_HASH - 1);
-}
-
 const struct insn *cpu_block_lookup(struct cpu *c, uint64_t rip, unsigned *count)
 {
-	struct block *b = &c->blocks[block_hash(rip)];
+	struct block *b = &c->blocks[cpu_block_hash(rip)];
 	uint64_t addr = rip, page = rip & CPU_PAGE_MASK;
 	struct insn *out;
 	unsigned n = 0;
@@ -114,6 +109,9 @@ const struct insn *cpu_block_lookup(struct cpu *c, uint64_t rip, unsigned *count
 			cpu_gp0(c);
 		}
 		addr += out[n].len;
+		out[n].fn = cpu_fast_handler(&out[n]);
+		if (!out[n].fn)
+			out[n].fn = cpu_handlers[out[n].op];
 		if (op_ends_block(&out[n++]))
 			break;
 	}

@@ -95,6 +95,7 @@ void cpu_set_state(struct cpu *c, const struct cpu_state *st)
 	c->fs_base = st->fs_base;
 	c->gs_base = st->gs_base;
 	cpu_fx_restore(c, st->fxsave, false);
+	c->mx_synced = false;
 }
 
 void cpu_raise(struct cpu *c, uint8_t vector, uint32_t error_code)
@@ -106,43 +107,59 @@ void cpu_raise(struct cpu *c, uint8_t vector, uint32_t error_code)
 	longjmp(c->jb, 1);
 }
 
-int cpu_run(struct cpu *c, uint64_t max_insns, struct cpu_exit *exit)
+/* The interpreter loop, outside the setjmp frame so the compiler keeps its
+ * state in registers. Within a block, execution falls through until an
+ * instruction changes RIP non-sequentially or the cache was flushed. */
+static __attribute__((noinline)) void run_blocks(struct cpu *c)
 {
-	int r;
-
-	memset(exit, 0, sizeof(*exit));
-	c->exit = exit;
-	c->stop = false;
-	c->limit = c->icount + max_insns;
-	r = setjmp(c->jb);
-	if (r == 1) {
-		c->lock_ptr = NULL;
-		return 0;
-	}
 	while (c->icount < c->limit) {
 		const struct insn *blk;
+		uint64_t left = c->limit - c->icount;
 		unsigned n, k;
+		struct block *b = &c->blocks[cpu_block_hash(c->rip)];
 
 		c->cur_rip = c->rip;
-		blk = cpu_block_lookup(c, c->rip, &n);
+		if (__builtin_expect(b->valid && b->rip == c->rip, 1)) {
+			blk = &c->insns[b->first];
+			n = b->count;
+		} else {
+			blk = cpu_block_lookup(c, c->rip, &n);
+		}
 		c->flushed = false;
-		if (n > c->limit - c->icount)
-			n = (unsigned)(c->limit - c->icount);
-		for (k = 0; k < n; k++) {
-			const struct insn *i = &blk[k];
+		if (n > left)
+			n = (unsigned)left;
+		for (k = 0; k < n;) {
+			const struct insn *i = &blk[k++];
 			uint64_t next = c->rip + i->len;
 
 			c->cur_rip = c->rip;
 			c->rip = next;
-			cpu_handlers[i->op](c, i);
-			c->icount++;
-			if (c->rip != next || c->flushed)
+			i->fn(c, i);
+			if (__builtin_expect(c->rip != next || c->flushed, 0))
 				break;
 		}
+		c->icount += k;
 		if (c->stop)
-			return 0;
+			return;
 	}
-	exit->reason = CPU_EXIT_LIMIT;
+}
+
+int cpu_run(struct cpu *c, uint64_t max_insns, struct cpu_exit *exit)
+{
+	memset(exit, 0, sizeof(*exit));
+	c->exit = exit;
+	c->stop = false;
+	c->limit = c->icount + max_insns;
+	c->host_mx_default = (_mm_getcsr() & 0xffc0) == 0x1f80;
+	c->mx_synced = false;
+	if (setjmp(c->jb) == 1) {
+		/* An exception: the faulting instruction did not retire. */
+		c->lock_ptr = NULL;
+		return 0;
+	}
+	run_blocks(c);
+	if (!c->stop)
+		exit->reason = CPU_EXIT_LIMIT;
 	return 0;
 }
 
@@ -245,6 +262,7 @@ void cpu_fx_restore(struct cpu *c, const uint8_t *buf, bool check)
 	if (check && (mx & ~0xffffu))
 		cpu_gp0(c);
 	c->mxcsr = mx & 0xffff;
+	c->mx_synced = false;
 	memcpy(&c->fcw, buf + 0, 2);
 	memcpy(&c->fsw, buf + 2, 2);
 	c->ftw_empty = (uint16_t)(~buf[4] & 0xff);

@@ -58,7 +58,12 @@ enum cc_op {
 
 /* One pre-decoded instruction: everything the handler needs, so nothing is
  * decoded twice (DESIGN.md, "blink"). */
+struct cpu;
+struct insn;
+typedef void (*cpu_handler)(struct cpu *c, const struct insn *i);
+
 struct insn {
+	cpu_handler fn; /* cpu_handlers[op], resolved when the block is built */
 	uint16_t op;    /* handler index: 0x000-0x0ff one-byte map, 0x100-0x1ff 0F map, more below */
 	uint8_t len;
 	uint8_t osz;    /* operand size in bytes: 1, 2, 4, 8 */
@@ -121,6 +126,8 @@ struct cpu {
 
 	union xmm xmm[16] __attribute__((aligned(16)));
 	uint32_t mxcsr;
+	bool mx_synced;       /* host MXCSR == guest MXCSR (exec_ssefp.c fast path) */
+	bool host_mx_default; /* host MXCSR control bits are the default 0x1f80 */
 
 	/* x87 (Intel SDM Vol. 1 §8.1): st[] indexed physically, top in fsw. */
 	long double st[8];
@@ -160,8 +167,6 @@ struct cpu {
 	struct insn *insns;
 };
 
-typedef void (*cpu_handler)(struct cpu *c, const struct insn *i);
-
 /* Exceptions: never return. */
 void cpu_raise(struct cpu *c, uint8_t vector, uint32_t error_code) __attribute__((noreturn));
 void cpu_raise_pf(struct cpu *c, uint64_t addr, int access) __attribute__((noreturn));
@@ -174,13 +179,13 @@ void cpu_set_flags_arith(struct cpu *c, uint64_t f); /* arithmetic bits from f, 
 bool cpu_cond(struct cpu *c, unsigned cc);
 extern const uint8_t cpu_parity[256];
 
-static inline void cc_set(struct cpu *c, int op, int size, uint64_t a, uint64_t b, uint64_t r)
+static inline __attribute__((always_inline)) void cc_set(struct cpu *c, int op, int size, uint64_t a, uint64_t b, uint64_t r)
 {
 	c->cc_op = (uint8_t)op, c->cc_size = (uint8_t)size, c->cc_a = a, c->cc_b = b, c->cc_r = r;
 }
 
 /* Materialise lazy flags, then take arithmetic flags as computed eagerly. */
-static inline void cc_eager(struct cpu *c, uint64_t arith)
+static inline __attribute__((always_inline)) void cc_eager(struct cpu *c, uint64_t arith)
 {
 	if (c->cc_op != CC_EAGER) {
 		c->rflags = cpu_get_flags(c);
@@ -189,7 +194,7 @@ static inline void cc_eager(struct cpu *c, uint64_t arith)
 	c->rflags = (c->rflags & ~(uint64_t)FL_ARITH) | (arith & FL_ARITH);
 }
 
-static inline uint64_t szp_flags(uint64_t r, int size)
+static inline __attribute__((always_inline)) uint64_t szp_flags(uint64_t r, int size)
 {
 	uint64_t m = size == 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
 	uint64_t f = cpu_parity[r & 0xff];
@@ -201,12 +206,12 @@ static inline uint64_t szp_flags(uint64_t r, int size)
 	return f;
 }
 
-static inline uint64_t size_mask(int size)
+static inline __attribute__((always_inline)) uint64_t size_mask(int size)
 {
 	return size == 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
 }
 
-static inline int64_t sext(uint64_t v, int size)
+static inline __attribute__((always_inline)) int64_t sext(uint64_t v, int size)
 {
 	switch (size) {
 	case 1: return (int8_t)v;
@@ -217,7 +222,7 @@ static inline int64_t sext(uint64_t v, int size)
 }
 
 /* Registers. Byte registers 4-7 without REX are AH, CH, DH, BH. */
-static inline uint64_t reg_read(struct cpu *c, unsigned r, int size, uint8_t flags)
+static inline __attribute__((always_inline)) uint64_t reg_read(struct cpu *c, unsigned r, int size, uint8_t flags)
 {
 	if (size == 1) {
 		if (r >= 4 && r < 8 && !(flags & IF_REX))
@@ -229,7 +234,7 @@ static inline uint64_t reg_read(struct cpu *c, unsigned r, int size, uint8_t fla
 
 /* Writes follow the SDM: 32-bit results zero-extend to 64 bits, 8/16-bit
  * results merge (Vol. 1 §3.4.1.1). */
-static inline void reg_write(struct cpu *c, unsigned r, int size, uint8_t flags, uint64_t v)
+static inline __attribute__((always_inline)) void reg_write(struct cpu *c, unsigned r, int size, uint8_t flags, uint64_t v)
 {
 	switch (size) {
 	case 1:
@@ -250,7 +255,7 @@ void cpu_mem_read_slow(struct cpu *c, uint64_t addr, void *buf, unsigned len);
 void cpu_mem_write_slow(struct cpu *c, uint64_t addr, const void *buf, unsigned len);
 /* Host pointer valid for len bytes at addr for access, or NULL if the range
  * crosses a page (caller must use the slow byte path). Raises #PF. */
-static inline void *cpu_mem_ptr(struct cpu *c, uint64_t addr, unsigned len, int access)
+static inline __attribute__((always_inline)) void *cpu_mem_ptr(struct cpu *c, uint64_t addr, unsigned len, int access)
 {
 	uint64_t page = addr & CPU_PAGE_MASK;
 	struct tlb_entry *e;
@@ -265,7 +270,7 @@ static inline void *cpu_mem_ptr(struct cpu *c, uint64_t addr, unsigned len, int 
 	return (char *)cpu_tlb_slow(c, addr, access) + (addr & ~CPU_PAGE_MASK);
 }
 
-static inline uint64_t mem_read(struct cpu *c, uint64_t addr, int size)
+static inline __attribute__((always_inline)) uint64_t mem_read(struct cpu *c, uint64_t addr, int size)
 {
 	void *p = cpu_mem_ptr(c, addr, (unsigned)size, CPU_ACC_READ);
 	uint64_t v = 0;
@@ -282,7 +287,7 @@ static inline uint64_t mem_read(struct cpu *c, uint64_t addr, int size)
 	return v;
 }
 
-static inline void mem_write(struct cpu *c, uint64_t addr, int size, uint64_t v)
+static inline __attribute__((always_inline)) void mem_write(struct cpu *c, uint64_t addr, int size, uint64_t v)
 {
 	void *p = cpu_mem_ptr(c, addr, (unsigned)size, CPU_ACC_WRITE);
 
@@ -293,7 +298,7 @@ static inline void mem_write(struct cpu *c, uint64_t addr, int size, uint64_t v)
 	cpu_mem_write_slow(c, addr, &v, (unsigned)size);
 }
 
-static inline void mem_read_buf(struct cpu *c, uint64_t addr, void *buf, unsigned len)
+static inline __attribute__((always_inline)) void mem_read_buf(struct cpu *c, uint64_t addr, void *buf, unsigned len)
 {
 	void *p = cpu_mem_ptr(c, addr, len, CPU_ACC_READ);
 
@@ -303,7 +308,7 @@ static inline void mem_read_buf(struct cpu *c, uint64_t addr, void *buf, unsigne
 		cpu_mem_read_slow(c, addr, buf, len);
 }
 
-static inline void mem_write_buf(struct cpu *c, uint64_t addr, const void *buf, unsigned len)
+static inline __attribute__((always_inline)) void mem_write_buf(struct cpu *c, uint64_t addr, const void *buf, unsigned len)
 {
 	void *p = cpu_mem_ptr(c, addr, len, CPU_ACC_WRITE);
 
@@ -314,7 +319,7 @@ static inline void mem_write_buf(struct cpu *c, uint64_t addr, const void *buf, 
 }
 
 /* Effective address of a memory operand (Intel SDM Vol. 2 §2.1.5, §2.2.1.6). */
-static inline uint64_t insn_ea(struct cpu *c, const struct insn *i)
+static inline __attribute__((always_inline)) uint64_t insn_ea(struct cpu *c, const struct insn *i)
 {
 	uint64_t ea = (uint64_t)(int64_t)i->disp;
 
@@ -337,14 +342,14 @@ static inline uint64_t insn_ea(struct cpu *c, const struct insn *i)
 }
 
 /* r/m operand access. */
-static inline uint64_t rm_read(struct cpu *c, const struct insn *i, int size)
+static inline __attribute__((always_inline)) uint64_t rm_read(struct cpu *c, const struct insn *i, int size)
 {
 	if (!(i->flags & IF_MEM))
 		return reg_read(c, i->rm, size, i->flags);
 	return mem_read(c, insn_ea(c, i), size);
 }
 
-static inline void rm_write(struct cpu *c, const struct insn *i, int size, uint64_t v)
+static inline __attribute__((always_inline)) void rm_write(struct cpu *c, const struct insn *i, int size, uint64_t v)
 {
 	if (!(i->flags & IF_MEM))
 		reg_write(c, i->rm, size, i->flags, v);
@@ -355,16 +360,38 @@ static inline void rm_write(struct cpu *c, const struct insn *i, int size, uint6
 /* Locked read-modify-write (Vol. 3 §9.1.2): the read remembers the host
  * location and old value; the write is a compare-and-swap, and the whole
  * instruction restarts if another CPU changed the value in between. */
-uint64_t cpu_rmw_read(struct cpu *c, const struct insn *i, int size);
-void cpu_rmw_write(struct cpu *c, const struct insn *i, int size, uint64_t v);
+uint64_t cpu_rmw_read_locked(struct cpu *c, const struct insn *i, int size);
+void cpu_rmw_write_locked(struct cpu *c, const struct insn *i, int size, uint64_t v);
 
-static inline void push64(struct cpu *c, uint64_t v)
+static inline __attribute__((always_inline)) uint64_t cpu_rmw_read(struct cpu *c,
+								    const struct insn *i, int size)
+{
+	if (!(i->flags & IF_MEM))
+		return reg_read(c, i->rm, size, i->flags);
+	if (__builtin_expect(!(i->flags & IF_LOCK), 1))
+		return mem_read(c, insn_ea(c, i), size);
+	return cpu_rmw_read_locked(c, i, size);
+}
+
+static inline __attribute__((always_inline)) void cpu_rmw_write(struct cpu *c,
+								 const struct insn *i, int size,
+								 uint64_t v)
+{
+	if (!(i->flags & IF_MEM))
+		reg_write(c, i->rm, size, i->flags, v);
+	else if (__builtin_expect(!(i->flags & IF_LOCK), 1))
+		mem_write(c, insn_ea(c, i), size, v);
+	else
+		cpu_rmw_write_locked(c, i, size, v);
+}
+
+static inline __attribute__((always_inline)) void push64(struct cpu *c, uint64_t v)
 {
 	mem_write(c, c->gpr[4] - 8, 8, v);
 	c->gpr[4] -= 8;
 }
 
-static inline uint64_t pop64(struct cpu *c)
+static inline __attribute__((always_inline)) uint64_t pop64(struct cpu *c)
 {
 	uint64_t v = mem_read(c, c->gpr[4], 8);
 
@@ -398,6 +425,20 @@ void cpu_exec_init_x87(void);
 void cpu_blocks_flush(struct cpu *c);
 bool cpu_is_code_page(struct cpu *c, uint64_t page);
 const struct insn *cpu_block_lookup(struct cpu *c, uint64_t rip, unsigned *count);
+static inline __attribute__((always_inline)) unsigned cpu_block_hash(uint64_t rip)
+{
+	return (unsigned)((rip * 0x9E3779B97F4A7C15ULL) >> 51) & (BLOCK_HASH - 1);
+}
+
+/* exec_fast.c: a specialised handler for the insn, or NULL. */
+cpu_handler cpu_fast_handler(const struct insn *i);
+/* flags.c: move the current CF into rflags (INC/DEC keep it). */
+void cpu_keep_cf_slow(struct cpu *c);
+static inline __attribute__((always_inline)) void cpu_keep_cf(struct cpu *c)
+{
+	if (c->cc_op != CC_INC && c->cc_op != CC_DEC && c->cc_op != CC_EAGER)
+		cpu_keep_cf_slow(c);
+}
 
 /* Misc shared. */
 void cpu_do_cpuid(struct cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4]);

@@ -109,11 +109,6 @@ static void h_test_a_imm(struct cpu *c, const struct insn *i)
 }
 
 /* INC/DEC keep CF (Vol. 2 "INC"): park the current CF in rflags first. */
-static inline void keep_cf(struct cpu *c)
-{
-	if (c->cc_op != CC_INC && c->cc_op != CC_DEC && c->cc_op != CC_EAGER)
-		c->rflags = (c->rflags & ~(uint64_t)FL_CF) | (cpu_get_flags(c) & FL_CF);
-}
 
 void cpu_incdec(struct cpu *c, const struct insn *i, bool dec);
 void cpu_incdec(struct cpu *c, const struct insn *i, bool dec)
@@ -122,7 +117,7 @@ void cpu_incdec(struct cpu *c, const struct insn *i, bool dec)
 	uint64_t r = (dec ? a - 1 : a + 1) & m;
 
 	cpu_rmw_write(c, i, i->osz, r);
-	keep_cf(c);
+	cpu_keep_cf(c);
 	cc_set(c, dec ? CC_DEC : CC_INC, i->osz, a, 1, r);
 }
 

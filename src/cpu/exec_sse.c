@@ -441,6 +441,7 @@ static void h_0fae(struct cpu *c, const struct insn *i)
 		if (v & ~0xffffu)
 			cpu_gp0(c);
 		c->mxcsr = v;
+		c->mx_synced = false;
 		return;
 	}
 	case 3: /* STMXCSR */

@@ -18,9 +18,11 @@
 /* One host instruction under the guest MXCSR. a: destination xmm (in/out),
  * b: source xmm, g: general register (in/out). */
 #define FP(text)                                                                                   \
-	__asm__ volatile("ldmxcsr %[mxin]\n\t" text "\n\tstmxcsr %[mxout]\n\tldmxcsr %[mxhost]"   \
+	__asm__ volatile("testl %[fast], %[fast]\n\tjnz 1f\n\tldmxcsr %[mxin]\n1:\n\t" text       \
+			 "\n\tstmxcsr %[mxout]\n\ttestl %[fast], %[fast]\n\tjnz 2f\n\t"                \
+			 "ldmxcsr %[mxhost]\n2:"                                                    \
 			 : [a] "+x"(a), [g] "+r"(g), [mxout] "=m"(mxout)                           \
-			 : [b] "x"(b), [mxin] "m"(mxin), [mxhost] "m"(mxhost)                      \
+			 : [b] "x"(b), [mxin] "m"(mxin), [mxhost] "m"(mxhost), [fast] "r"(fast)    \
 			 : "cc")
 
 #define CMP8(insn, p)                                                                              \
@@ -38,7 +40,20 @@ static bool fp_run(struct cpu *c, unsigned id, union xmm *dst, const union xmm *
 {
 	__m128d a = _mm_loadu_pd(dst->df), b = _mm_loadu_pd(src->df);
 	uint64_t g = *gp;
-	uint32_t mxhost = _mm_getcsr(), mxin = (c->mxcsr & ~0x3fu) | 0x1f80u, mxout = mxin, raised;
+	uint32_t mxhost = 0, mxin = (c->mxcsr & ~0x3fu) | 0x1f80u, mxout = mxin, raised;
+	/* LDMXCSR is slow (serialising) on many hosts. When the guest runs
+	 * with the default control bits and everything masked (nearly always)
+	 * and so does the host, the host MXCSR is synchronised with the guest's
+	 * once per cpu_run and used directly: flags only accumulate and no
+	 * exception can trap. Otherwise every operation swaps MXCSR. */
+	uint32_t fast = (c->mxcsr & 0xffc0) == 0x1f80 && c->host_mx_default;
+
+	if (fast && !c->mx_synced) {
+		_mm_setcsr(c->mxcsr);
+		c->mx_synced = true;
+	}
+	if (!fast)
+		mxhost = _mm_getcsr();
 
 	switch (id) {
 	case ID(0x2a, 0, 2): FP("cvtsi2ssl %k[g], %[a]"); break;
@@ -108,7 +123,7 @@ static bool fp_run(struct cpu *c, unsigned id, union xmm *dst, const union xmm *
 	}
 	raised = mxout & 0x3f;
 	c->mxcsr |= raised;
-	if (raised & ~(c->mxcsr >> 7) & 0x3f) {
+	if (!fast && (raised & ~(c->mxcsr >> 7) & 0x3f)) {
 		/* Unmasked SIMD exception: #XM with CR4.OSXMMEXCPT (Vol. 3 §6.15). */
 		cpu_raise(c, (c->cr4 & 0x400) ? CPU_VEC_XM : CPU_VEC_UD, 0);
 	}

@@ -96,11 +96,29 @@ bool cpu_cond(struct cpu *c, unsigned cc)
 		default: break;
 		}
 	} else if (c->cc_op == CC_LOGIC) {
-		uint64_t m = size_mask(c->cc_size);
+		/* CF = OF = 0: every condition follows from the result. */
+		uint64_t m = size_mask(c->cc_size), rr = c->cc_r & m;
+		bool zf = rr == 0, sf = (rr >> (c->cc_size * 8 - 1)) & 1;
 
 		switch (cc) {
-		case 4: return (c->cc_r & m) == 0;
-		case 5: return (c->cc_r & m) != 0;
+		case 0: case 2: return false;
+		case 1: case 3: return true;
+		case 4: case 6: return zf;
+		case 5: case 7: return !zf;
+		case 8: case 0xc: return sf;
+		case 9: case 0xd: return !sf;
+		case 0xe: return zf || sf;
+		case 0xf: return !zf && !sf;
+		default: break; /* parity */
+		}
+	} else if (c->cc_op != CC_EAGER) {
+		uint64_t m = size_mask(c->cc_size), rr = c->cc_r & m;
+
+		switch (cc) {
+		case 4: return rr == 0;
+		case 5: return rr != 0;
+		case 8: return (rr >> (c->cc_size * 8 - 1)) & 1;
+		case 9: return !((rr >> (c->cc_size * 8 - 1)) & 1);
 		default: break;
 		}
 	}
@@ -116,4 +134,17 @@ bool cpu_cond(struct cpu *c, unsigned cc)
 	default: r = (f & FL_ZF) || (!(f & FL_SF) != !(f & FL_OF)); break;
 	}
 	return (cc & 1) ? !r : r;
+}
+
+/* CF alone, for INC/DEC which must preserve it. */
+void cpu_keep_cf_slow(struct cpu *c)
+{
+	uint64_t a = c->cc_a, b = c->cc_b, r = c->cc_r, cf = 0;
+	unsigned top = (unsigned)c->cc_size * 8 - 1;
+
+	if (c->cc_op == CC_ADD)
+		cf = (((a & b) | ((a | b) & ~r)) >> top) & 1;
+	else if (c->cc_op == CC_SUB)
+		cf = (((~a & b) | (~(a ^ b) & r)) >> top) & 1;
+	c->rflags = (c->rflags & ~(uint64_t)FL_CF) | cf;
 }

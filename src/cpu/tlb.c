@@ -92,7 +92,7 @@ void cpu_mem_write_slow(struct cpu *c, uint64_t addr, const void *buf, unsigned 
 	memcpy(b, (const uint8_t *)buf + first, len - first);
 }
 
-uint64_t cpu_rmw_read(struct cpu *c, const struct insn *i, int size)
+uint64_t cpu_rmw_read_locked(struct cpu *c, const struct insn *i, int size)
 {
 	uint64_t addr, v = 0;
 	void *p;
@@ -119,7 +119,7 @@ uint64_t cpu_rmw_read(struct cpu *c, const struct insn *i, int size)
 	return v;
 }
 
-void cpu_rmw_write(struct cpu *c, const struct insn *i, int size, uint64_t v)
+void cpu_rmw_write_locked(struct cpu *c, const struct insn *i, int size, uint64_t v)
 {
 	void *p = c->lock_ptr;
 	bool ok;
