@@ -64,7 +64,7 @@ run_cmp() {
 # Inputs: deterministic data so both runs read the same bytes.
 w=$tmp/work
 mkdir -p "$w/tree/sub"
-size=$((256 * 1024))
+size=$((128 * 1024))
 [ "${VIREO_SANITIZED:-0}" = 1 ] && size=$((64 * 1024))
 head -c $size /dev/urandom >"$w/random.bin"
 "$BB" seq 1 3000 | "$BB" awk '{ printf "%d line-%05d %s\n", ($1 * 7919) % 1009, $1, ($1 % 3 ? "x" : "yy") }' >"$w/lines.txt"
@@ -162,7 +162,7 @@ int main(int argc, char **argv)
 		void *slot[512] = { 0 };
 		unsigned s = 1;
 		size_t total = 0;
-		for (int i = 0; i < 200000; i++) {
+		for (int i = 0; i < 50000; i++) {
 			s = s * 1664525 + 1013904223;
 			int k = (int)(s >> 23) & 511;
 			free(slot[k]);
