@@ -96,11 +96,18 @@ static int user_elf_map_segment(struct user_proc *p, int fd, const Elf64_Phdr *p
 	if (mem_end > file_map_end) {
 		m = mmap((void *)(uintptr_t)file_map_end, mem_end - file_map_end,
 			 PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | fixed_flag, -1, 0);
-		if (m == MAP_FAILED)
-			goto fail;
-		if (m != (void *)(uintptr_t)file_map_end) {
+		if (m != MAP_FAILED && m != (void *)(uintptr_t)file_map_end) {
 			munmap(m, mem_end - file_map_end);
+			m = MAP_FAILED;
 			errno = EEXIST;
+		}
+		if (m == MAP_FAILED) {
+			int e = errno;
+
+			/* Not recorded yet: undo the file part here. */
+			if (file_map_end > start && fixed_flag != MAP_FIXED)
+				munmap((void *)(uintptr_t)start, file_map_end - start);
+			errno = e;
 			goto fail;
 		}
 	}
@@ -221,23 +228,23 @@ int user_elf_load(struct user_proc *p, const char *path, struct user_elf_info *i
 	rc = 0;
 	goto out;
 out_unmap:
-	for (i = 0; i < eh->e_phnum; i++) {
-		uint64_t s, e;
-
-		if (ph[i].p_type != PT_LOAD || !ph[i].p_memsz)
-			continue;
-		s = user_page_down(ph[i].p_vaddr + bias);
-		e = user_page_up(ph[i].p_vaddr + ph[i].p_memsz + bias);
-		if (user_map_check(&p->map, s, e - s, 0) && !reserve) {
-			munmap((void *)(uintptr_t)s, e - s);
-			user_map_remove(&p->map, s, e - s);
-		}
-	}
 	if (reserve) {
+		/* Segments were mapped inside the reservation: drop it all. */
 		user_map_remove(&p->map, lo + bias, reserve);
 		munmap((void *)(uintptr_t)(lo + bias), reserve);
+	} else {
+		/* Recorded segments are exactly those that were mapped. */
+		for (i = 0; i < eh->e_phnum; i++) {
+			uint64_t s = user_page_down(ph[i].p_vaddr);
+			uint64_t e = user_page_up(ph[i].p_vaddr + ph[i].p_memsz);
+
+			if (ph[i].p_type == PT_LOAD && ph[i].p_memsz &&
+			    user_map_check(&p->map, s, e - s, 0)) {
+				munmap((void *)(uintptr_t)s, e - s);
+				user_map_remove(&p->map, s, e - s);
+			}
+		}
 	}
-	goto out_prefix;
 out_prefix:
 	err_prefix(err, "%s", path);
 out:

@@ -192,6 +192,11 @@ EOF
 		for m in float qsort malloc file; do
 			run_cmp "user_c_$m" "$c" ./prog "$m"
 		done
+		if gcc -static-pie -O2 -o "$c/prog-pie" "$c/prog.c" -lm 2>"$c/cc.err"; then
+			run_cmp user_c_static_pie "$c" ./prog-pie float
+		else
+			echo "skip user_c_static_pie: gcc -static-pie failed: $(head -c 200 "$c/cc.err")"
+		fi
 	else
 		echo "skip user_c_programs: gcc -static failed: $(head -c 200 "$c/cc.err")"
 	fi
