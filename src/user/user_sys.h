@@ -26,6 +26,7 @@ static inline long user_host_ret(long r)
 
 long user_sys_pass(struct user_proc *p, long nr, const uint64_t *a);
 long user_sys_fs(struct user_proc *p, long nr, const uint64_t *a);
+long user_sys_net(struct user_proc *p, long nr, const uint64_t *a);
 long user_sys_mem(struct user_proc *p, long nr, const uint64_t *a);
 long user_sys_proc(struct user_proc *p, struct cpu_state *st, long nr, const uint64_t *a);
 long user_sys_signal(struct user_proc *p, struct cpu_state *st, long nr, const uint64_t *a);

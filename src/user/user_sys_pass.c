@@ -139,6 +139,14 @@ static const char *const user_pass_spec[] = {
 	[SYS_getitimer] = "v o32",
 	[SYS_sethostname] = "b1 v",
 	[SYS_personality] = "v",
+	[SYS_socket] = "v v v",
+	[SYS_socketpair] = "v v v o8",
+	[SYS_bind] = "v b2 v",
+	[SYS_connect] = "v b2 v",
+	[SYS_listen] = "v v",
+	[SYS_shutdown] = "v v",
+	[SYS_sendto] = "v b2 v v b5 v",
+	[SYS_setsockopt] = "v v v b4 v",
 };
 
 uint64_t user_extent(struct user_proc *p, uint64_t addr, uint64_t len, int access)

@@ -51,6 +51,8 @@ void user_syscall(struct user_proc *p, struct cpu_state *st)
 	if (r == USER_SYS_NONE)
 		r = user_sys_mem(p, nr, a);
 	if (r == USER_SYS_NONE)
+		r = user_sys_net(p, nr, a);
+	if (r == USER_SYS_NONE)
 		r = user_sys_proc(p, st, nr, a);
 	if (r == USER_SYS_NONE)
 		r = user_sys_signal(p, st, nr, a);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/utsname.h>
@@ -295,6 +296,35 @@ int main(void)
 		act[0] = 1; /* SIG_IGN */
 		memcpy(g + 3000, act, sizeof(act));
 		CHECK_EQ(S(SYS_rt_sigaction, SIGALRM, gb + 3000, 0, 8), 0);
+	}
+	TEST_END();
+
+	TEST_BEGIN("user_sys_sockets");
+	{
+		int32_t sv[2];
+		uint64_t iov[2] = { gb + 5000, 4 };
+		uint64_t msg[7] = { 0, 0, gb + 5100, 1, 0, 0, 0 };
+
+		CHECK_EQ(S(SYS_socketpair, AF_UNIX, SOCK_STREAM, 0, gb + 4096), 0);
+		memcpy(sv, g + 4096, 8);
+		memcpy(g + 5000, "ping", 4);
+		memcpy(g + 5100, iov, sizeof(iov));
+		memcpy(g + 5200, msg, sizeof(msg));
+		CHECK_EQ(S(SYS_sendmsg, sv[0], gb + 5200, 0), 4);
+		iov[0] = gb + 6000;
+		memcpy(g + 5100, iov, sizeof(iov));
+		CHECK_EQ(S(SYS_recvmsg, sv[1], gb + 5200, 0), 4);
+		CHECK(!memcmp(g + 6000, "ping", 4));
+		iov[0] = U(emulator_secret);
+		memcpy(g + 5100, iov, sizeof(iov));
+		CHECK_EQ(S(SYS_sendmsg, sv[0], gb + 5200, 0), -EFAULT);
+		CHECK_EQ(S(SYS_recvmsg, sv[1], gb + 5200, 0), -EFAULT);
+		CHECK_EQ(S(SYS_sendto, sv[0], U(emulator_secret), 6, 0, 0, 0), -EFAULT);
+		*(int32_t *)(g + 4200) = 64;
+		CHECK_EQ(S(SYS_getsockname, sv[0], U(emulator_secret), gb + 4200), -EFAULT);
+		CHECK_EQ(S(SYS_getsockname, sv[0], gb + 4300, gb + 4200), 0);
+		S(SYS_close, sv[0]);
+		S(SYS_close, sv[1]);
 	}
 	TEST_END();
 
