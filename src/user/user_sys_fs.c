@@ -186,9 +186,23 @@ static long user_sys_select(struct user_proc *p, long nr, const uint64_t *a)
 	return user_host_ret(syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]));
 }
 
+/* epoll_wait/epoll_pwait: MAXEVENTS packed 12-byte struct epoll_event out. */
+static long user_sys_epoll_wait(struct user_proc *p, long nr, const uint64_t *a)
+{
+	if ((int)a[2] <= 0 || a[2] > (1u << 20))
+		return -EINVAL;
+	if (!user_writable(p, a[1], a[2] * 12))
+		return -EFAULT;
+	if (nr == SYS_epoll_pwait && a[4] && !user_readable(p, a[4], 8))
+		return -EFAULT;
+	return user_host_ret(syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]));
+}
+
 long user_sys_fs(struct user_proc *p, long nr, const uint64_t *a)
 {
 	switch (nr) {
+	case SYS_epoll_wait: case SYS_epoll_pwait:
+		return user_sys_epoll_wait(p, nr, a);
 	case SYS_readv: case SYS_writev: case SYS_preadv: case SYS_pwritev:
 	case SYS_preadv2: case SYS_pwritev2:
 		return user_sys_vec(p, nr, a);

@@ -17,7 +17,7 @@ enum { USER_RAX = 0, USER_RCX = 1, USER_RDX = 2, USER_RSI = 6, USER_RDI = 7, USE
 /* Calls whose absence glibc or busybox handle on their own: no message. */
 static bool user_sys_quiet(long nr)
 {
-	return nr == SYS_rseq || nr == SYS_clone3 || nr == SYS_statx || nr == SYS_faccessat2;
+	return nr == SYS_rseq || nr == SYS_clone3;
 }
 
 /* Calls Linux never restarts after a handler ran, even with SA_RESTART:
