@@ -240,6 +240,10 @@ void cmain(u64 *sp)
 	}
 	if (streq(mode, "segv")) { *(volatile int *)16 = 1; }
 	if (streq(mode, "div0")) { volatile u64 z = 0; putu(5 / z); }
+	if (streq(mode, "enosys")) {
+		long e1 = sc(400, 0, 0, 0, 0, 0, 0), e2 = sc(400, 1, 0, 0, 0, 0, 0);
+		puts_("enosys "); putu((u64)-e1); puts_(" "); putu((u64)-e2); puts_("\n");
+	}
 	if (streq(mode, "isolation")) {
 		/* Find the emulator's own heap in the host's /proc/self/maps
 		 * (under vireo-user that file describes vireo-user) and try to
@@ -288,6 +292,13 @@ EOF
 		-fno-builtin -o "$c/nolibc" "$c/nolibc.c" 2>"$c/cc.err"; then
 		run_cmp user_nolibc_start "$c" ./nolibc a "b c" ""
 		run_cmp user_nolibc_sighandler "$c" ./nolibc handler
+		# An unknown system call: ENOSYS each time, one line on stderr once.
+		run_cmp user_nolibc_enosys "$c" ./nolibc enosys
+		if [ "$(grep -c 'unsupported system call 400' "$tmp/user_nolibc_enosys.eerr")" != 1 ]; then
+			echo "not ok user_enosys_reported_once: $(head -c 300 "$tmp/user_nolibc_enosys.eerr")"
+		else
+			echo "ok user_enosys_reported_once"
+		fi
 		# The guest cannot reach the emulator's memory, by system call or load.
 		(cd "$c" && "$VU" ./nolibc isolation >"$tmp/iso.out" 2>"$tmp/iso.err"); rc=$?
 		if grep -q "heap found 1" "$tmp/iso.out" && grep -q "write errno 14" "$tmp/iso.out" &&
