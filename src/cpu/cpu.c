@@ -155,9 +155,11 @@ int cpu_run(struct cpu *c, uint64_t max_insns, struct cpu_exit *exit)
 	if (setjmp(c->jb) == 1) {
 		/* An exception: the faulting instruction did not retire. */
 		c->lock_ptr = NULL;
+		cpu_mx_collect(c);
 		return 0;
 	}
 	run_blocks(c);
+	cpu_mx_collect(c);
 	if (!c->stop)
 		exit->reason = CPU_EXIT_LIMIT;
 	return 0;
@@ -239,6 +241,7 @@ void cpu_fx_save(struct cpu *c, uint8_t *buf)
 	uint16_t ftw = (uint16_t)(~c->ftw_empty & 0xff);
 	uint32_t mask = 0xffff;
 
+	cpu_mx_collect(c);
 	memset(buf, 0, 512);
 	memcpy(buf + 0, &c->fcw, 2);
 	memcpy(buf + 2, &c->fsw, 2);

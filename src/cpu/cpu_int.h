@@ -221,6 +221,80 @@ static inline __attribute__((always_inline)) int64_t sext(uint64_t v, int size)
 	}
 }
 
+/* Condition codes tttn (Vol. 1 Appendix B). Common compare-and-branch
+ * pairs are answered straight from the operands. */
+static inline __attribute__((always_inline)) bool cpu_cond_inline(struct cpu *c, unsigned cc)
+{
+	uint64_t f;
+	bool r;
+
+	if (c->cc_op == CC_SUB) {
+		uint64_t m = size_mask(c->cc_size);
+		uint64_t a = c->cc_a & m, b = c->cc_b & m;
+
+		if ((c->cc_r & m) == ((a - b) & m)) { /* no borrow in */
+			switch (cc) {
+			case 2: return a < b;
+			case 3: return a >= b;
+			case 6: return a <= b;
+			case 7: return a > b;
+			case 0xc: return (int64_t)(a << (64 - c->cc_size * 8)) <
+					 (int64_t)(b << (64 - c->cc_size * 8));
+			case 0xd: return (int64_t)(a << (64 - c->cc_size * 8)) >=
+					 (int64_t)(b << (64 - c->cc_size * 8));
+			case 0xe: return (int64_t)(a << (64 - c->cc_size * 8)) <=
+					 (int64_t)(b << (64 - c->cc_size * 8));
+			case 0xf: return (int64_t)(a << (64 - c->cc_size * 8)) >
+					 (int64_t)(b << (64 - c->cc_size * 8));
+			default: break;
+			}
+		}
+		switch (cc) {
+		case 4: return (c->cc_r & m) == 0;
+		case 5: return (c->cc_r & m) != 0;
+		default: break;
+		}
+	} else if (c->cc_op == CC_LOGIC) {
+		/* CF = OF = 0: every condition follows from the result. */
+		uint64_t m = size_mask(c->cc_size), rr = c->cc_r & m;
+		bool zf = rr == 0, sf = (rr >> (c->cc_size * 8 - 1)) & 1;
+
+		switch (cc) {
+		case 0: case 2: return false;
+		case 1: case 3: return true;
+		case 4: case 6: return zf;
+		case 5: case 7: return !zf;
+		case 8: case 0xc: return sf;
+		case 9: case 0xd: return !sf;
+		case 0xe: return zf || sf;
+		case 0xf: return !zf && !sf;
+		default: break; /* parity */
+		}
+	} else if (c->cc_op != CC_EAGER) {
+		uint64_t m = size_mask(c->cc_size), rr = c->cc_r & m;
+
+		switch (cc) {
+		case 4: return rr == 0;
+		case 5: return rr != 0;
+		case 8: return (rr >> (c->cc_size * 8 - 1)) & 1;
+		case 9: return !((rr >> (c->cc_size * 8 - 1)) & 1);
+		default: break;
+		}
+	}
+	f = cpu_get_flags(c);
+	switch (cc >> 1) {
+	case 0: r = f & FL_OF; break;
+	case 1: r = f & FL_CF; break;
+	case 2: r = f & FL_ZF; break;
+	case 3: r = f & (FL_CF | FL_ZF); break;
+	case 4: r = f & FL_SF; break;
+	case 5: r = f & FL_PF; break;
+	case 6: r = !(f & FL_SF) != !(f & FL_OF); break;
+	default: r = (f & FL_ZF) || (!(f & FL_SF) != !(f & FL_OF)); break;
+	}
+	return (cc & 1) ? !r : r;
+}
+
 /* Registers. Byte registers 4-7 without REX are AH, CH, DH, BH. */
 static inline __attribute__((always_inline)) uint64_t reg_read(struct cpu *c, unsigned r, int size, uint8_t flags)
 {
@@ -252,6 +326,8 @@ static inline __attribute__((always_inline)) void reg_write(struct cpu *c, unsig
 /* tlb.c: memory access. Addresses are linear (segment bases applied). */
 void *cpu_tlb_slow(struct cpu *c, uint64_t addr, int access);
 void cpu_mem_read_slow(struct cpu *c, uint64_t addr, void *buf, unsigned len);
+/* Read for a read-modify-write: faults as a write (Vol. 3 §4.7). */
+void cpu_mem_read_slow_w(struct cpu *c, uint64_t addr, void *buf, unsigned len);
 void cpu_mem_write_slow(struct cpu *c, uint64_t addr, const void *buf, unsigned len);
 /* Host pointer valid for len bytes at addr for access, or NULL if the range
  * crosses a page (caller must use the slow byte path). Raises #PF. */
@@ -284,6 +360,19 @@ static inline __attribute__((always_inline)) uint64_t mem_read(struct cpu *c, ui
 		}
 	}
 	cpu_mem_read_slow(c, addr, &v, (unsigned)size);
+	return v;
+}
+
+static inline __attribute__((always_inline)) uint64_t mem_read_w(struct cpu *c, uint64_t addr, int size)
+{
+	void *p = cpu_mem_ptr(c, addr, (unsigned)size, CPU_ACC_WRITE);
+	uint64_t v = 0;
+
+	if (__builtin_expect(p != NULL, 1)) {
+		memcpy(&v, p, (size_t)size);
+		return v;
+	}
+	cpu_mem_read_slow_w(c, addr, &v, (unsigned)size);
 	return v;
 }
 
@@ -369,7 +458,7 @@ static inline __attribute__((always_inline)) uint64_t cpu_rmw_read(struct cpu *c
 	if (!(i->flags & IF_MEM))
 		return reg_read(c, i->rm, size, i->flags);
 	if (__builtin_expect(!(i->flags & IF_LOCK), 1))
-		return mem_read(c, insn_ea(c, i), size);
+		return mem_read_w(c, insn_ea(c, i), size);
 	return cpu_rmw_read_locked(c, i, size);
 }
 
@@ -430,6 +519,20 @@ static inline __attribute__((always_inline)) unsigned cpu_block_hash(uint64_t ri
 	return (unsigned)((rip * 0x9E3779B97F4A7C15ULL) >> 51) & (BLOCK_HASH - 1);
 }
 
+/* exec_ctl.c: Jcc specialised per condition. */
+extern const cpu_handler cpu_jcc_handlers[16];
+/* exec_ssefp.c: specialised scalar SSE arithmetic, or NULL. */
+cpu_handler cpu_ssefp_fast_handler(const struct insn *i);
+/* Fold SSE flags accumulated in the host MXCSR into the guest's. */
+static inline void cpu_mx_collect(struct cpu *c)
+{
+	if (c->mx_synced) {
+		uint32_t host;
+
+		__asm__ volatile("stmxcsr %0" : "=m"(host));
+		c->mxcsr |= host & 0x3f;
+	}
+}
 /* exec_fast.c: a specialised handler for the insn, or NULL. */
 cpu_handler cpu_fast_handler(const struct insn *i);
 /* flags.c: move the current CF into rflags (INC/DEC keep it). */

@@ -246,7 +246,7 @@ static void h_xchg_rm_r(struct cpu *c, const struct insn *i)
 			default: old = __atomic_exchange_n((uint64_t *)p, r, __ATOMIC_SEQ_CST); break;
 			}
 		} else {
-			old = mem_read(c, addr, i->osz);
+			old = mem_read_w(c, addr, i->osz);
 			mem_write(c, addr, i->osz, r);
 		}
 	} else {
@@ -341,7 +341,10 @@ static void h_cmpxchg(struct cpu *c, const struct insn *i)
 	if (d == acc) {
 		cpu_rmw_write(c, i, i->osz, reg_read(c, i->reg, i->osz, i->flags));
 	} else {
-		cpu_rmw_write(c, i, i->osz, d);
+		/* Memory is always written back; a register destination is
+		 * left alone (no zero-extension), as on hardware. */
+		if (i->flags & IF_MEM)
+			cpu_rmw_write(c, i, i->osz, d);
 		reg_write(c, 0, i->osz, 0, d);
 	}
 	cc_set(c, CC_SUB, i->osz, acc, d, (acc - d) & m);
@@ -408,7 +411,7 @@ static void h_cmpxchg8b(struct cpu *c, const struct insn *i)
 			eq = __atomic_compare_exchange_n(p, &cur, want, false, __ATOMIC_SEQ_CST,
 							 __ATOMIC_SEQ_CST);
 		} else {
-			cur = mem_read(c, addr, 8);
+			cur = mem_read_w(c, addr, 8);
 			eq = cur == expect;
 			mem_write(c, addr, 8, eq ? want : cur);
 		}

@@ -42,7 +42,7 @@ static void bit_op(struct cpu *c, const struct insn *i, unsigned op, int64_t off
 				default: v = __atomic_fetch_xor((uint64_t *)p, mask, __ATOMIC_SEQ_CST); break;
 				}
 			} else {
-				v = mem_read(c, addr, sz);
+				v = mem_read_w(c, addr, sz);
 				mem_write(c, addr, sz, op == 1 ? v | mask : op == 2 ? v & ~mask : v ^ mask);
 			}
 			goto flags;

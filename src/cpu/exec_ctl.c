@@ -20,6 +20,19 @@ static void h_jcc(struct cpu *c, const struct insn *i)
 		jump(c, c->rip + i->imm);
 }
 
+#define JCC(n)                                                                                     \
+	static void h_jcc_##n(struct cpu *c, const struct insn *i)                                 \
+	{                                                                                          \
+		if (cpu_cond_inline(c, n))                                                         \
+			jump(c, c->rip + i->imm);                                                  \
+	}
+JCC(0) JCC(1) JCC(2) JCC(3) JCC(4) JCC(5) JCC(6) JCC(7)
+JCC(8) JCC(9) JCC(10) JCC(11) JCC(12) JCC(13) JCC(14) JCC(15)
+const cpu_handler cpu_jcc_handlers[16] = {
+	h_jcc_0, h_jcc_1, h_jcc_2, h_jcc_3, h_jcc_4, h_jcc_5, h_jcc_6, h_jcc_7,
+	h_jcc_8, h_jcc_9, h_jcc_10, h_jcc_11, h_jcc_12, h_jcc_13, h_jcc_14, h_jcc_15,
+};
+
 static void h_jmp_rel(struct cpu *c, const struct insn *i)
 {
 	jump(c, c->rip + i->imm);
@@ -29,9 +42,12 @@ static void h_call_rel(struct cpu *c, const struct insn *i)
 {
 	uint64_t target = c->rip + i->imm;
 
+	/* Hardware stores the return address before checking the target:
+	 * a #GP leaves the slot below RSP written but RSP unchanged. */
+	mem_write(c, c->gpr[4] - 8, 8, c->rip);
 	if ((uint64_t)((int64_t)(target << 16) >> 16) != target)
 		cpu_gp0(c);
-	push64(c, c->rip);
+	c->gpr[4] -= 8;
 	c->rip = target;
 }
 
@@ -139,6 +155,7 @@ static void h_enter(struct cpu *c, const struct insn *i)
 	unsigned level = i->imm2 & 31;
 	uint64_t rsp = c->gpr[4], rbp = c->gpr[5], frame;
 
+
 	mem_write(c, rsp - 8, 8, rbp);
 	rsp -= 8;
 	frame = rsp;
@@ -153,9 +170,9 @@ static void h_enter(struct cpu *c, const struct insn *i)
 	}
 	rsp -= i->imm;
 	/* The final stack pointer must be writable too (Vol. 2 "ENTER": #PF
-	 * if the new RSP is not). */
+	 * if the new RSP is not); checked after the pushes, as hardware does. */
 	if (i->imm)
-		mem_write(c, rsp, 1, mem_read(c, rsp, 1));
+		mem_read_w(c, rsp, 1);
 	c->gpr[5] = frame;
 	c->gpr[4] = rsp;
 }
@@ -188,9 +205,10 @@ static void h_grp5(struct cpu *c, const struct insn *i)
 		return;
 	case 2:
 		t = rm_read(c, i, 8);
+		mem_write(c, c->gpr[4] - 8, 8, c->rip); /* before the check, as in h_call_rel */
 		if ((uint64_t)((int64_t)(t << 16) >> 16) != t)
 			cpu_gp0(c);
-		push64(c, c->rip);
+		c->gpr[4] -= 8;
 		c->rip = t;
 		return;
 	case 4:
@@ -248,6 +266,13 @@ static void h_syscall(struct cpu *c, const struct insn *i)
  * them their system-mode meaning). */
 static void h_priv(struct cpu *c, const struct insn *i)
 {
+	unsigned op = i->op;
+
+	/* MOV to/from CR1, CR5-7, CR9-15 is #UD whatever the CPL (Vol. 2
+	 * "MOV—Move to/from Control Registers"). */
+	if ((op == OP_0F + 0x20 || op == OP_0F + 0x22) && i->reg != 0 && i->reg != 2 &&
+	    i->reg != 3 && i->reg != 4 && i->reg != 8)
+		cpu_ud(c);
 	cpu_gp0(c);
 }
 

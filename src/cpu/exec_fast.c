@@ -70,7 +70,7 @@ AI uint64_t falu(struct cpu *c, unsigned op, int sz, uint64_t a, uint64_t b)
 		}                                                                                  \
 		if (MEM) {                                                                         \
 			uint64_t addr = insn_ea(c, i);                                             \
-			uint64_t r = falu(c, OP, SZ, mem_read(c, addr, SZ), b);                    \
+			uint64_t r = falu(c, OP, SZ, mem_read_w(c, addr, SZ), b);                    \
 			mem_write(c, addr, SZ, r);                                                 \
 		} else {                                                                           \
 			fwrite_reg(c, i->rm, SZ, falu(c, OP, SZ, fread_reg(c, i->rm, SZ), b));      \
@@ -95,7 +95,7 @@ AI uint64_t falu(struct cpu *c, unsigned op, int sz, uint64_t a, uint64_t b)
 		}                                                                                  \
 		if (MEM) {                                                                         \
 			uint64_t addr = insn_ea(c, i);                                             \
-			uint64_t r = falu(c, OP, SZ, mem_read(c, addr, SZ), i->imm);               \
+			uint64_t r = falu(c, OP, SZ, mem_read_w(c, addr, SZ), i->imm);               \
 			mem_write(c, addr, SZ, r);                                                 \
 		} else {                                                                           \
 			fwrite_reg(c, i->rm, SZ, falu(c, OP, SZ, fread_reg(c, i->rm, SZ), i->imm)); \
@@ -142,7 +142,7 @@ F_SIMPLE(f_mov_rm_imm, fwrite_rm(c, i, SZ, MEM, i->imm & size_mask(SZ));)
 
 /* INC/DEC: CF survives, so park it in rflags first (flags.c). */
 #define F_INCDEC(NAME, DEC)                                                                        \
-	F_SIMPLE(NAME, uint64_t a = fread_rm(c, i, SZ, MEM);                                        \
+	F_SIMPLE(NAME, uint64_t a = MEM ? mem_read_w(c, insn_ea(c, i), SZ) : fread_rm(c, i, SZ, MEM);                                        \
 		 uint64_t r = (DEC ? a - 1 : a + 1) & size_mask(SZ);                                \
 		 fwrite_rm(c, i, SZ, MEM, r);                                                       \
 		 cpu_keep_cf(c);                                                                    \
@@ -193,6 +193,10 @@ cpu_handler cpu_fast_handler(const struct insn *i)
 
 	if (i->op == OP_UD || (i->flags & IF_LOCK))
 		return NULL;
+	if ((op >= 0x70 && op <= 0x7f) || (op >= OP_0F + 0x80 && op <= OP_0F + 0x8f))
+		return cpu_jcc_handlers[op & 15];
+	if (op >= OP_0F + 0x58 && op <= OP_0F + 0x5e)
+		return cpu_ssefp_fast_handler(i);
 	if (i->osz != 4 && i->osz != 8)
 		return NULL;
 	s = i->osz == 8;

@@ -1,13 +1,14 @@
 /* MUL, IMUL (one-, two- and three-operand forms), DIV and IDIV (Intel SDM
  * Vol. 2). Division by zero or a quotient that does not fit raises #DE
  * before anything is written. MUL/IMUL define only CF and OF; the other
- * status flags are undefined: we compute SF/ZF/PF from the low result as
- * current Intel cores do and clear AF. */
+ * status flags are undefined: like the Intel cores the differential tests
+ * ran on, SF is the sign of the low half, PF its low byte's parity, ZF and
+ * AF are cleared (undefined flags leak into later CMOVcc/Jcc). */
 #include "cpu/cpu_int.h"
 
 static void mul_flags(struct cpu *c, int size, uint64_t lo, bool over)
 {
-	uint64_t f = szp_flags(lo, size);
+	uint64_t f = cpu_parity[lo & 0xff] | (((lo >> (size * 8 - 1)) & 1) ? FL_SF : 0);
 
 	if (over)
 		f |= FL_CF | FL_OF;

@@ -13,7 +13,12 @@ static void shift_op(struct cpu *c, const struct insn *i, unsigned cnt)
 
 	cnt &= sz == 8 ? 0x3f : 0x1f;
 	if (cnt == 0) {
-		rm_read(c, i, sz); /* still faults like the real access */
+		/* Nothing changes, but a 32-bit register destination is still
+		 * written, so it zero-extends (as hardware does). */
+		uint64_t v = (i->flags & IF_MEM) ? mem_read_w(c, insn_ea(c, i), sz) : rm_read(c, i, sz);
+
+		if (sz == 4 && !(i->flags & IF_MEM))
+			c->gpr[i->rm] = (uint32_t)v;
 		return;
 	}
 	a = cpu_rmw_read(c, i, sz) & m;
@@ -122,7 +127,10 @@ static void h_shd(struct cpu *c, const struct insn *i)
 	bool left = (i->op & 0xff) < 0xa8;
 
 	if (cnt == 0) {
-		rm_read(c, i, sz);
+		uint64_t v = (i->flags & IF_MEM) ? mem_read_w(c, insn_ea(c, i), sz) : rm_read(c, i, sz);
+
+		if (sz == 4 && !(i->flags & IF_MEM))
+			c->gpr[i->rm] = (uint32_t)v;
 		return;
 	}
 	a = cpu_rmw_read(c, i, sz) & m;

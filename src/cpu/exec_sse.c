@@ -427,7 +427,11 @@ static void h_0fae(struct cpu *c, const struct insn *i)
 			memset(buf + 12, 0, 4);
 			memset(buf + 20, 0, 4);
 		}
-		mem_write_buf(c, addr, buf, 512);
+		/* Bytes 416-511 are reserved/available: the processor does
+		 * not write them (Vol. 1 Table 10-2), but the whole area must
+		 * be writable. */
+		mem_read_w(c, addr + 511, 1);
+		mem_write_buf(c, addr, buf, 416);
 		return;
 	case 1: /* FXRSTOR */
 		if (addr & 15)
@@ -445,6 +449,7 @@ static void h_0fae(struct cpu *c, const struct insn *i)
 		return;
 	}
 	case 3: /* STMXCSR */
+		cpu_mx_collect(c);
 		mem_write(c, addr, 4, c->mxcsr);
 		return;
 	case 7: /* CLFLUSH: the line must be accessible */

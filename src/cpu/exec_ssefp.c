@@ -19,7 +19,7 @@
  * b: source xmm, g: general register (in/out). */
 #define FP(text)                                                                                   \
 	__asm__ volatile("testl %[fast], %[fast]\n\tjnz 1f\n\tldmxcsr %[mxin]\n1:\n\t" text       \
-			 "\n\tstmxcsr %[mxout]\n\ttestl %[fast], %[fast]\n\tjnz 2f\n\t"                \
+			 "\n\ttestl %[fast], %[fast]\n\tjnz 2f\n\tstmxcsr %[mxout]\n\t"                \
 			 "ldmxcsr %[mxhost]\n2:"                                                    \
 			 : [a] "+x"(a), [g] "+r"(g), [mxout] "=m"(mxout)                           \
 			 : [b] "x"(b), [mxin] "m"(mxin), [mxhost] "m"(mxhost), [fast] "r"(fast)    \
@@ -40,12 +40,14 @@ static bool fp_run(struct cpu *c, unsigned id, union xmm *dst, const union xmm *
 {
 	__m128d a = _mm_loadu_pd(dst->df), b = _mm_loadu_pd(src->df);
 	uint64_t g = *gp;
-	uint32_t mxhost = 0, mxin = (c->mxcsr & ~0x3fu) | 0x1f80u, mxout = mxin, raised;
+	uint32_t mxhost = 0, mxin = (c->mxcsr & ~0x3fu) | 0x1f80u, mxout = mxin & ~0x3fu, raised;
 	/* LDMXCSR is slow (serialising) on many hosts. When the guest runs
 	 * with the default control bits and everything masked (nearly always)
 	 * and so does the host, the host MXCSR is synchronised with the guest's
-	 * once per cpu_run and used directly: flags only accumulate and no
-	 * exception can trap. Otherwise every operation swaps MXCSR. */
+	 * once per cpu_run and used directly: flags only accumulate there and
+	 * are collected when the guest reads MXCSR (cpu_mx_collect) and when
+	 * cpu_run returns; no exception can trap. Otherwise every operation
+	 * swaps MXCSR. */
 	uint32_t fast = (c->mxcsr & 0xffc0) == 0x1f80 && c->host_mx_default;
 
 	if (fast && !c->mx_synced) {
@@ -122,11 +124,17 @@ static bool fp_run(struct cpu *c, unsigned id, union xmm *dst, const union xmm *
 		return false;
 	}
 	raised = mxout & 0x3f;
-	c->mxcsr |= raised;
 	if (!fast && (raised & ~(c->mxcsr >> 7) & 0x3f)) {
+		/* An unmasked pre-computation exception (IE, DE, ZE) stops the
+		 * instruction before post-computation exceptions (OE, UE, PE)
+		 * are even detected (Vol. 1 §11.5.1). */
+		if (raised & ~(c->mxcsr >> 7) & 0x7)
+			raised &= 0x7;
+		c->mxcsr |= raised;
 		/* Unmasked SIMD exception: #XM with CR4.OSXMMEXCPT (Vol. 3 §6.15). */
 		cpu_raise(c, (c->cr4 & 0x400) ? CPU_VEC_XM : CPU_VEC_UD, 0);
 	}
+	c->mxcsr |= raised;
 	_mm_storeu_pd(dst->df, a);
 	*gp = g;
 	return true;
@@ -199,6 +207,65 @@ static void h_ssefp(struct cpu *c, const struct insn *i)
 		*d = res;
 		return;
 	}
+}
+
+/* Scalar add/sub/mul/div, the bulk of compiled double arithmetic: with
+ * the MXCSR fast path available they run as one host instruction. */
+#define SCALAR(name, INSN, sz)                                                        \
+	static void name(struct cpu *c, const struct insn *i)                                      \
+	{                                                                                          \
+		union xmm *d = &c->xmm[i->reg];                                                    \
+		__m128d a, b;                                                                      \
+		uint64_t bits;                                                                     \
+		if (__builtin_expect((c->mxcsr & 0xffc0) != 0x1f80 || !c->host_mx_default, 0)) {  \
+			h_ssefp(c, i);                                                             \
+			return;                                                                    \
+		}                                                                                  \
+		bits = (i->flags & IF_MEM) ? mem_read(c, insn_ea(c, i), sz) : c->xmm[i->rm].q[0];  \
+		if (!c->mx_synced) {                                                               \
+			_mm_setcsr(c->mxcsr);                                                      \
+			c->mx_synced = true;                                                       \
+		}                                                                                  \
+		a = _mm_castsi128_pd(_mm_cvtsi64_si128((long long)d->q[0]));                       \
+		b = _mm_castsi128_pd(_mm_cvtsi64_si128((long long)bits));                          \
+		__asm__ volatile(INSN " %[b], %[a]" : [a] "+x"(a) : [b] "x"(b));                   \
+		if (sz == 8)                                                                       \
+			d->q[0] = (uint64_t)_mm_cvtsi128_si64(_mm_castpd_si128(a));                \
+		else                                                                               \
+			d->d[0] = (uint32_t)_mm_cvtsi128_si32(_mm_castpd_si128(a));                \
+	}
+SCALAR(f_addsd, "addsd", 8)
+SCALAR(f_subsd, "subsd", 8)
+SCALAR(f_mulsd, "mulsd", 8)
+SCALAR(f_divsd, "divsd", 8)
+SCALAR(f_addss, "addss", 4)
+SCALAR(f_subss, "subss", 4)
+SCALAR(f_mulss, "mulss", 4)
+SCALAR(f_divss, "divss", 4)
+
+cpu_handler cpu_ssefp_fast_handler(const struct insn *i)
+{
+	unsigned p = sse_pfx(i);
+
+	if (p == 3) {
+		switch (i->op) {
+		case OP_0F + 0x58: return f_addsd;
+		case OP_0F + 0x5c: return f_subsd;
+		case OP_0F + 0x59: return f_mulsd;
+		case OP_0F + 0x5e: return f_divsd;
+		default: return NULL;
+		}
+	}
+	if (p == 2) {
+		switch (i->op) {
+		case OP_0F + 0x58: return f_addss;
+		case OP_0F + 0x5c: return f_subss;
+		case OP_0F + 0x59: return f_mulss;
+		case OP_0F + 0x5e: return f_divss;
+		default: return NULL;
+		}
+	}
+	return NULL;
 }
 
 void cpu_exec_init_ssefp(void)

@@ -38,6 +38,22 @@ static inline uint64_t dst_addr(struct cpu *c, const struct insn *i)
 	return c->gpr[7] & amask(i); /* ES: no override possible, base 0 */
 }
 
+#define REP_RSI 1
+#define REP_RDI 2
+/* With a 32-bit address size, REP writes ECX even for a zero count, so it
+ * zero-extends; REP MOVS/STOS also write their index registers (measured
+ * on hardware by the differential tests; LODS/SCAS/CMPS do not). */
+static inline void rep_a32(struct cpu *c, const struct insn *i, unsigned regs)
+{
+	if (i->asz != 4)
+		return;
+	c->gpr[1] = (uint32_t)c->gpr[1];
+	if (regs & REP_RSI)
+		c->gpr[6] = (uint32_t)c->gpr[6];
+	if (regs & REP_RDI)
+		c->gpr[7] = (uint32_t)c->gpr[7];
+}
+
 static inline int64_t delta(struct cpu *c, const struct insn *i)
 {
 	return (c->rflags & FL_DF) ? -(int64_t)i->osz : (int64_t)i->osz;
@@ -67,6 +83,7 @@ static void h_movs(struct cpu *c, const struct insn *i)
 		areg_set(c, i, 7, c->gpr[7] + (uint64_t)delta(c, i));
 		return;
 	}
+	rep_a32(c, i, REP_RSI | REP_RDI);
 	while (c->gpr[1] & m) {
 		uint64_t n = c->gpr[1] & m, s = src_addr(c, i), d = dst_addr(c, i), k;
 
@@ -99,6 +116,7 @@ static void h_stos(struct cpu *c, const struct insn *i)
 		areg_set(c, i, 7, c->gpr[7] + (uint64_t)delta(c, i));
 		return;
 	}
+	rep_a32(c, i, REP_RDI);
 	while (c->gpr[1] & m) {
 		uint64_t n = c->gpr[1] & m, d = dst_addr(c, i), k;
 
@@ -131,6 +149,7 @@ static void h_lods(struct cpu *c, const struct insn *i)
 		areg_set(c, i, 6, c->gpr[6] + (uint64_t)delta(c, i));
 		return;
 	}
+	rep_a32(c, i, 0);
 	while (c->gpr[1] & m) {
 		reg_write(c, 0, i->osz, 0, mem_read(c, src_addr(c, i), i->osz));
 		areg_set(c, i, 6, c->gpr[6] + (uint64_t)delta(c, i));
@@ -143,7 +162,8 @@ static void h_lods(struct cpu *c, const struct insn *i)
 static void h_scas(struct cpu *c, const struct insn *i)
 {
 	int sz = i->osz;
-	uint64_t m = amask(i), sm = size_mask(sz), a = c->gpr[0] & sm;
+	uint64_t m = amask(i), sm = size_mask(sz), a = c->gpr[0] & sm, last_a = 0, last_b = 0;
+	bool done = false;
 
 	if (!(i->flags & (IF_REP | IF_REPNE))) {
 		uint64_t b = mem_read(c, dst_addr(c, i), sz);
@@ -152,21 +172,28 @@ static void h_scas(struct cpu *c, const struct insn *i)
 		areg_set(c, i, 7, c->gpr[7] + (uint64_t)delta(c, i));
 		return;
 	}
+	rep_a32(c, i, 0);
+	/* The flags are committed when the instruction completes: a fault
+	 * part-way leaves the flags of before the instruction (as hardware
+	 * does) while the registers show the progress. */
 	while (c->gpr[1] & m) {
 		uint64_t b = mem_read(c, dst_addr(c, i), sz);
 
-		cc_set(c, CC_SUB, sz, a, b, (a - b) & sm);
+		last_a = a, last_b = b, done = true;
 		areg_set(c, i, 7, c->gpr[7] + (uint64_t)delta(c, i));
 		areg_set(c, i, 1, c->gpr[1] - 1);
 		if ((i->flags & IF_REP) ? a != b : a == b)
 			break;
 	}
+	if (done)
+		cc_set(c, CC_SUB, sz, last_a, last_b, (last_a - last_b) & sm);
 }
 
 static void h_cmps(struct cpu *c, const struct insn *i)
 {
 	int sz = i->osz;
-	uint64_t m = amask(i), sm = size_mask(sz);
+	uint64_t m = amask(i), sm = size_mask(sz), last_a = 0, last_b = 0;
+	bool done = false;
 
 	if (!(i->flags & (IF_REP | IF_REPNE))) {
 		uint64_t a = mem_read(c, src_addr(c, i), sz);
@@ -177,17 +204,20 @@ static void h_cmps(struct cpu *c, const struct insn *i)
 		areg_set(c, i, 7, c->gpr[7] + (uint64_t)delta(c, i));
 		return;
 	}
-	while (c->gpr[1] & m) {
+	rep_a32(c, i, 0);
+	while (c->gpr[1] & m) { /* flags committed at the end, as for SCAS */
 		uint64_t a = mem_read(c, src_addr(c, i), sz);
 		uint64_t b = mem_read(c, dst_addr(c, i), sz);
 
-		cc_set(c, CC_SUB, sz, a, b, (a - b) & sm);
+		last_a = a, last_b = b, done = true;
 		areg_set(c, i, 6, c->gpr[6] + (uint64_t)delta(c, i));
 		areg_set(c, i, 7, c->gpr[7] + (uint64_t)delta(c, i));
 		areg_set(c, i, 1, c->gpr[1] - 1);
 		if ((i->flags & IF_REP) ? a != b : a == b)
 			break;
 	}
+	if (done)
+		cc_set(c, CC_SUB, sz, last_a, last_b, (last_a - last_b) & sm);
 }
 
 void cpu_exec_init_string(void)

@@ -21,6 +21,9 @@
 #define SW_B 0x8000
 #define SW_CC (SW_C0 | SW_C1 | SW_C2 | SW_C3)
 
+static bool pre_abort(struct cpu *c, uint16_t sw);
+static void x87_pop(struct cpu *c);
+
 static inline unsigned x87_top(const struct cpu *c)
 {
 	return (c->fsw >> 11) & 7;
@@ -81,6 +84,57 @@ static void st_set(struct cpu *c, unsigned i, long double v)
 	c->ftw_empty &= (uint16_t)~(1u << p);
 }
 
+static inline bool st_empty(const struct cpu *c, unsigned i)
+{
+	return c->ftw_empty & (1u << phys(c, i));
+}
+
+/* Stack underflow on a source (Vol. 1 §8.5.1.1): IE|SF, C1 = 0; with IE
+ * masked the destination gets the real indefinite (and a popping form
+ * still pops), otherwise nothing changes. Returns true if it happened. */
+static bool underflow(struct cpu *c, unsigned a, unsigned b, int dst, bool pop)
+{
+	if (!st_empty(c, a) && !st_empty(c, b))
+		return false;
+	stack_fault(c, false);
+	if ((c->fcw & 1) && dst >= 0) {
+		st_set(c, (unsigned)dst, indefinite());
+		if (pop)
+			x87_pop(c);
+	}
+	return true;
+}
+
+/* FPTAN/FXTRACT/FSINCOS replace ST0 and push: with no free register the
+ * stack overflows, and with IE masked both ST1 and ST0 end up holding the
+ * indefinite (as the differential tests show on hardware). */
+static void x87_push(struct cpu *c, long double v);
+static bool grow_overflow(struct cpu *c)
+{
+	if (c->ftw_empty & (1u << ((x87_top(c) - 1) & 7)))
+		return false;
+	if (underflow(c, 0, 0, 0, false))
+		return true;
+	if (c->fcw & 1) {
+		st_set(c, 0, indefinite());
+		x87_push(c, indefinite());
+	} else {
+		stack_fault(c, true);
+	}
+	return true;
+}
+
+/* Memory stores probe their destination first so a #PF leaves the FPU
+ * state untouched (precise exceptions). */
+static void probe_store(struct cpu *c, uint64_t addr, unsigned len)
+{
+	uint64_t last = addr + len - 1;
+
+	mem_read_w(c, addr, 1);
+	if ((last & CPU_PAGE_MASK) != (addr & CPU_PAGE_MASK))
+		mem_read_w(c, last & CPU_PAGE_MASK, 1); /* #PF reports the page start */
+}
+
 static void x87_push(struct cpu *c, long double v)
 {
 	unsigned top = (x87_top(c) - 1) & 7;
@@ -89,6 +143,8 @@ static void x87_push(struct cpu *c, long double v)
 		stack_fault(c, true);
 		v = indefinite();
 	}
+	else
+		c->fsw &= (uint16_t)~SW_C1;
 	x87_set_top(c, top);
 	c->st[top] = v;
 	c->ftw_empty &= (uint16_t)~(1u << top);
@@ -113,13 +169,18 @@ static inline uint16_t x87_begin(struct cpu *c)
 	return host;
 }
 
-static inline void x87_end(struct cpu *c, uint16_t host)
+/* Returns true if an unmasked pre-computation exception aborts the
+ * instruction (see pre_abort). */
+static inline bool x87_end(struct cpu *c, uint16_t host)
 {
 	uint16_t sw;
 
 	__asm__ volatile("fnstsw %0\n\tfnclex\n\tfldcw %1" : "=m"(sw) : "m"(host) : "memory");
+	if (pre_abort(c, sw))
+		return true;
 	c->fsw = (uint16_t)((c->fsw & ~SW_C1) | (sw & (0x3f | SW_C1)));
 	check_exc(c);
+	return false;
 }
 
 /* Waiting instructions report a pending unmasked exception first. */
@@ -147,44 +208,96 @@ static inline bool is_snan(long double v)
 	return (se & 0x7fff) == 0x7fff && (m & 0x7fffffffffffffffULL) && !(m & 0x4000000000000000ULL);
 }
 
-/* Arithmetic by ModRM.reg: 0 ADD, 1 MUL, 4 SUB, 5 SUBR, 6 DIV, 7 DIVR. */
-static void arith(struct cpu *c, unsigned op, unsigned dst, long double a, long double b)
+/* An unmasked invalid-operation, denormal or divide-by-zero exception
+ * leaves the destination and the stack untouched (Vol. 1 §8.5): record
+ * the flags and tell the caller to abort. */
+static bool pre_abort(struct cpu *c, uint16_t sw)
 {
-	uint16_t h = x87_begin(c);
+	if (!(sw & ~c->fcw & 0x7))
+		return false;
+	c->fsw |= sw & 0x3f;
+	check_exc(c);
+	return true;
+}
+
+/* Arithmetic by ModRM.reg: 0 ADD, 1 MUL, 4 SUB, 5 SUBR, 6 DIV, 7 DIVR.
+ * The host instruction runs with ST0 = a, ST1 = b, and the status word is
+ * taken right after it (a later store would reset C1, the round-up bit).
+ * The popping forms are spelled as bytes: AT&T mnemonics for the reversed
+ * forms are notoriously swapped. */
+#define ARITH_ASM(bytes)                                                                           \
+	__asm__ volatile("fnstcw %[h]\n\tfnclex\n\tfldcw %[cw]\n\tfldt %[b]\n\tfldt %[a]\n\t"      \
+			 ".byte " bytes "\n\tfnstsw %[sw]\n\tfstpt %[r]\n\tfnclex\n\tfldcw %[h]"       \
+			 : [h] "=m"(host), [r] "=m"(r), [sw] "=m"(sw)                              \
+			 : [cw] "m"(cw), [a] "m"(a), [b] "m"(b))
+
+static bool arith(struct cpu *c, unsigned op, unsigned dst, long double a, long double b)
+{
+	uint16_t cw = c->fcw | 0x3f, host, sw;
 	unsigned p = phys(c, dst);
+	long double r;
 
 	switch (op) {
-	case 0: c->st[p] = a + b; break;
-	case 1: c->st[p] = a * b; break;
-	case 4: c->st[p] = a - b; break;
-	case 5: c->st[p] = b - a; break;
-	case 6: c->st[p] = a / b; break;
-	default: c->st[p] = b / a; break;
+	case 0: ARITH_ASM("0xde, 0xc1"); break; /* FADDP: ST1 = ST1 + ST0 */
+	case 1: ARITH_ASM("0xde, 0xc9"); break; /* FMULP */
+	case 4: ARITH_ASM("0xde, 0xe1"); break; /* FSUBRP: ST1 = ST0 - ST1 = a - b */
+	case 5: ARITH_ASM("0xde, 0xe9"); break; /* FSUBP: ST1 = ST1 - ST0 = b - a */
+	case 6: ARITH_ASM("0xde, 0xf1"); break; /* FDIVRP: ST1 = ST0 / ST1 = a / b */
+	default: ARITH_ASM("0xde, 0xf9"); break; /* FDIVP: ST1 = ST1 / ST0 = b / a */
 	}
-	x87_end(c, h);
+	if (pre_abort(c, sw))
+		return false;
+	c->st[p] = r;
+	c->fsw = (uint16_t)((c->fsw & ~SW_C1) | (sw & (0x3f | SW_C1)));
+	check_exc(c);
 	c->ftw_empty &= (uint16_t)~(1u << p);
+	return true;
 }
 
 /* FCOM/FUCOM: C3 C2 C0 = 000 (>), 001 (<), 100 (=), 111 (unordered).
  * Returns the same pattern as ZF PF CF for FCOMI. */
+/* Bit 63 of a compare result: an unmasked exception occurred. The
+ * condition codes / EFLAGS are still set (hardware does), but a popping
+ * form does not pop. */
+#define CMP_ABORT (1ULL << 63)
+
+/* Compare on the host (FCOMI/FUCOMI) so IE and DE come out exactly.
+ * Returns the ZF/PF/CF pattern, or CMP_ABORT if an unmasked exception
+ * stops the instruction. */
 static uint64_t compare(struct cpu *c, long double a, long double b, bool unordered_ok)
 {
+	uint16_t cw = c->fcw | 0x3f, host, sw;
+	bool z, p, cf;
 	uint64_t f;
 
-	if (isnan(a) || isnan(b)) {
-		if (!unordered_ok || is_snan(a) || is_snan(b)) {
-			c->fsw |= SW_IE;
-			check_exc(c);
-		}
-		f = FL_ZF | FL_PF | FL_CF;
-	} else if (a > b) {
-		f = 0;
-	} else if (a < b) {
-		f = FL_CF;
-	} else {
-		f = FL_ZF;
-	}
+	if (unordered_ok)
+		__asm__ volatile("fnstcw %[h]\n\tfnclex\n\tfldcw %[cw]\n\tfldt %[b]\n\tfldt %[a]\n\t"
+				 "fucomip %%st(1), %%st\n\tfstp %%st(0)\n\tfnstsw %[sw]\n\tfnclex\n\t"
+				 "fldcw %[h]"
+				 : [h] "=m"(host), [sw] "=m"(sw), "=@ccz"(z), "=@ccp"(p), "=@ccc"(cf)
+				 : [cw] "m"(cw), [a] "m"(a), [b] "m"(b));
+	else
+		__asm__ volatile("fnstcw %[h]\n\tfnclex\n\tfldcw %[cw]\n\tfldt %[b]\n\tfldt %[a]\n\t"
+				 "fcomip %%st(1), %%st\n\tfstp %%st(0)\n\tfnstsw %[sw]\n\tfnclex\n\t"
+				 "fldcw %[h]"
+				 : [h] "=m"(host), [sw] "=m"(sw), "=@ccz"(z), "=@ccp"(p), "=@ccc"(cf)
+				 : [cw] "m"(cw), [a] "m"(a), [b] "m"(b));
+	f = (z ? FL_ZF : 0) | (p ? FL_PF : 0) | (cf ? FL_CF : 0);
+	if (pre_abort(c, sw))
+		return f | CMP_ABORT;
+	c->fsw |= sw & 0x3f;
+	check_exc(c);
 	return f;
+}
+
+/* Compare ST(a) with ST(b) with stack-underflow handling. */
+static uint64_t compare_regs(struct cpu *c, unsigned a, unsigned b, bool unordered_ok)
+{
+	if (st_empty(c, a) || st_empty(c, b)) {
+		stack_fault(c, false);
+		return (FL_ZF | FL_PF | FL_CF) | ((c->fcw & 1) ? 0 : CMP_ABORT);
+	}
+	return compare(c, c->st[phys(c, a)], c->st[phys(c, b)], unordered_ok);
 }
 
 static void set_cc_from(struct cpu *c, uint64_t f)
@@ -193,48 +306,50 @@ static void set_cc_from(struct cpu *c, uint64_t f)
 			    ((f & FL_PF) ? SW_C2 : 0) | ((f & FL_ZF) ? SW_C3 : 0));
 }
 
-static long double load_mem(struct cpu *c, uint64_t addr, unsigned kind)
+/* Load a memory operand as an 80-bit value. Floating-point forms go
+ * through the host FLD so denormal (DE) and SNaN (IE) operands flag as
+ * they do in the memory forms of the arithmetic instructions. Returns
+ * false if an unmasked exception aborts the instruction. */
+static bool load_mem(struct cpu *c, uint64_t addr, unsigned kind, long double *out)
 {
+	uint16_t cw = c->fcw | 0x3f, host, sw = 0;
+	long double v = 0;
+
 	switch (kind) {
-	case 0: { /* m32fp */
+	case 0: {
 		uint32_t u = (uint32_t)mem_read(c, addr, 4);
-		float f;
-		long double v;
-		uint16_t h;
 
-		memcpy(&f, &u, 4);
-		h = x87_begin(c); /* SNaN loads raise IE */
-		v = f;
-		x87_end(c, h);
-		return v;
+		__asm__ volatile("fnstcw %[h]\n\tfnclex\n\tfldcw %[cw]\n\tflds %[m]\n\tfnstsw %[sw]\n\t"
+				 "fstpt %[r]\n\tfnclex\n\tfldcw %[h]"
+				 : [h] "=m"(host), [r] "=m"(v), [sw] "=m"(sw)
+				 : [cw] "m"(cw), [m] "m"(u));
+		break;
 	}
-	case 1: { /* m64fp */
+	case 1: {
 		uint64_t u = mem_read(c, addr, 8);
-		double d;
-		long double v;
-		uint16_t h;
 
-		memcpy(&d, &u, 8);
-		h = x87_begin(c);
-		v = d;
-		x87_end(c, h);
-		return v;
+		__asm__ volatile("fnstcw %[h]\n\tfnclex\n\tfldcw %[cw]\n\tfldl %[m]\n\tfnstsw %[sw]\n\t"
+				 "fstpt %[r]\n\tfnclex\n\tfldcw %[h]"
+				 : [h] "=m"(host), [r] "=m"(v), [sw] "=m"(sw)
+				 : [cw] "m"(cw), [m] "m"(u));
+		break;
 	}
-	case 2: return (long double)(int32_t)mem_read(c, addr, 4);
-	case 3: return (long double)(int16_t)mem_read(c, addr, 2);
-	case 4: return (long double)(int64_t)mem_read(c, addr, 8);
-	default: {
-		long double v = 0;
-
-		mem_read_buf(c, addr, &v, 10);
-		return v;
+	case 2: v = (long double)(int32_t)mem_read(c, addr, 4); break;
+	case 3: v = (long double)(int16_t)mem_read(c, addr, 2); break;
+	case 4: v = (long double)(int64_t)mem_read(c, addr, 8); break;
+	default: mem_read_buf(c, addr, &v, 10); break;
 	}
-	}
+	if (pre_abort(c, sw))
+		return false;
+	c->fsw |= sw & 0x3f;
+	check_exc(c);
+	*out = v;
+	return true;
 }
 
 /* FIST/FISTP under the guest rounding mode: the host instruction gives the
  * exact result, including the integer indefinite and IE on overflow. */
-static uint64_t fist(struct cpu *c, long double v, int size)
+static bool fist(struct cpu *c, long double v, int size, uint64_t *out)
 {
 	uint16_t cw = c->fcw | 0x3f, host, sw;
 	int16_t r16 = 0;
@@ -261,9 +376,12 @@ static uint64_t fist(struct cpu *c, long double v, int size)
 				 : [cw] "m"(cw), [v] "m"(v));
 		break;
 	}
+	if (pre_abort(c, sw))
+		return false; /* unmasked IE: nothing stored, nothing popped */
 	c->fsw = (uint16_t)((c->fsw & ~SW_C1) | (sw & (0x3f | SW_C1)));
 	check_exc(c);
-	return size == 2 ? (uint16_t)r16 : size == 4 ? (uint32_t)r32 : (uint64_t)r64;
+	*out = size == 2 ? (uint16_t)r16 : size == 4 ? (uint32_t)r32 : (uint64_t)r64;
+	return true;
 }
 
 /* Full tag word for FNSTENV/FNSAVE: 00 valid, 01 zero, 10 special, 11 empty. */
@@ -329,10 +447,120 @@ static void fninit(struct cpu *c)
 	c->fop = 0;
 }
 
+/* Arithmetic (reg 0,1,4-7) or compare (reg 2,3) of ST0 with a memory
+ * operand, as one host instruction so operand flags (DE, IE) follow the
+ * hardware rules exactly. kind: 0 m32fp, 1 m64fp, 2 m32int, 3 m16int. */
+#define MEMOP(insn, m)                                                                             \
+	__asm__ volatile("fnstcw %[h]\n\tfnclex\n\tfldcw %[cw]\n\tfldt %[a]\n\t" insn " %[mm]\n\t"  \
+			 "fnstsw %[sw]\n\tfstpt %[r]\n\tfnclex\n\tfldcw %[h]"                      \
+			 : [h] "=m"(host), [r] "=m"(r), [sw] "=m"(sw)                              \
+			 : [cw] "m"(cw), [a] "m"(a), [mm] "m"(m))
+#define MEMOPS(k, m, s32)                                                                          \
+	case k * 8 + 0: MEMOP("fadd" s32, m); break;                                               \
+	case k * 8 + 1: MEMOP("fmul" s32, m); break;                                               \
+	case k * 8 + 2: case k * 8 + 3: MEMOP("fcom" s32, m); break;                               \
+	case k * 8 + 4: MEMOP("fsub" s32, m); break;                                               \
+	case k * 8 + 5: MEMOP("fsubr" s32, m); break;                                              \
+	case k * 8 + 6: MEMOP("fdiv" s32, m); break;                                               \
+	case k * 8 + 7: MEMOP("fdivr" s32, m); break
+#define MEMOPI(k, m, s32)                                                                          \
+	case k * 8 + 0: MEMOP("fiadd" s32, m); break;                                              \
+	case k * 8 + 1: MEMOP("fimul" s32, m); break;                                              \
+	case k * 8 + 2: case k * 8 + 3: MEMOP("ficom" s32, m); break;                              \
+	case k * 8 + 4: MEMOP("fisub" s32, m); break;                                              \
+	case k * 8 + 5: MEMOP("fisubr" s32, m); break;                                             \
+	case k * 8 + 6: MEMOP("fidiv" s32, m); break;                                              \
+	case k * 8 + 7: MEMOP("fidivr" s32, m); break
+
+static void arith_mem(struct cpu *c, unsigned reg, unsigned kind, uint64_t addr)
+{
+	static const uint8_t size[4] = { 4, 8, 4, 2 };
+	uint64_t raw = mem_read(c, addr, size[kind]);
+	uint32_t m32 = (uint32_t)raw;
+	uint16_t m16 = (uint16_t)raw;
+	uint16_t cw = c->fcw | 0x3f, host, sw;
+	long double a, r;
+
+	if (st_empty(c, 0)) {
+		stack_fault(c, false);
+		if (!(c->fcw & 1))
+			return;
+		if (reg == 2 || reg == 3) {
+			set_cc_from(c, FL_ZF | FL_PF | FL_CF);
+			if (reg == 3)
+				x87_pop(c);
+		} else {
+			st_set(c, 0, indefinite());
+		}
+		return;
+	}
+	a = c->st[phys(c, 0)];
+	switch (kind * 8 + reg) {
+	MEMOPS(0, m32, "s");
+	MEMOPS(1, raw, "l");
+	MEMOPI(2, m32, "l");
+	MEMOPI(3, m16, "s");
+	default: return;
+	}
+	if (reg == 2 || reg == 3) {
+		/* Condition codes are set even when an unmasked exception
+		 * stops the pop. */
+		c->fsw = (uint16_t)((c->fsw & ~SW_CC) | (sw & (SW_C0 | SW_C2 | SW_C3)));
+		if (pre_abort(c, sw))
+			return;
+		c->fsw |= sw & 0x3f;
+		check_exc(c);
+		if (reg == 3)
+			x87_pop(c);
+		return;
+	}
+	if (pre_abort(c, sw))
+		return;
+	c->st[phys(c, 0)] = r;
+	c->fsw = (uint16_t)((c->fsw & ~SW_C1) | (sw & (0x3f | SW_C1)));
+	check_exc(c);
+}
+
+/* A push onto a full register: IE|SF|C1; with IE masked the indefinite is
+ * pushed, otherwise nothing changes. The operand is not even read. */
+static bool push_overflow(struct cpu *c)
+{
+	unsigned top = (x87_top(c) - 1) & 7;
+
+	if (c->ftw_empty & (1u << top))
+		return false;
+	if (c->fcw & 1)
+		x87_push(c, indefinite()); /* records the overflow itself */
+	else
+		stack_fault(c, true);
+	return true;
+}
+
+/* Store of an empty ST0: with IE masked the format's indefinite is stored
+ * (and a popping form pops); otherwise nothing happens. */
+static bool store_underflow(struct cpu *c, uint64_t addr, unsigned len, uint64_t indef, bool pop)
+{
+	if (!st_empty(c, 0))
+		return false;
+	stack_fault(c, false);
+	if (!(c->fcw & 1))
+		return true;
+	if (len == 10) {
+		long double v = indefinite();
+
+		mem_write_buf(c, addr, &v, 10);
+	} else {
+		mem_write(c, addr, (int)len, indef);
+	}
+	if (pop)
+		x87_pop(c);
+	return true;
+}
+
 static void h_x87_mem(struct cpu *c, const struct insn *i)
 {
 	unsigned slot = i->op - OP_X87, opc = slot >> 3, reg = slot & 7;
-	uint64_t addr = insn_ea(c, i);
+	uint64_t addr = insn_ea(c, i), iv;
 	long double v;
 
 	/* Control instructions that do not wait. */
@@ -340,7 +568,7 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 		switch (reg) {
 		case 4: load_env(c, addr); return;
 		case 5: c->fcw = (uint16_t)mem_read(c, addr, 2); check_exc(c); return;
-		case 6: store_env(c, addr); c->fcw |= 0x3f; return;
+		case 6: probe_store(c, addr, 28); store_env(c, addr); c->fcw |= 0x3f; return;
 		default: mem_write(c, addr, 2, c->fcw); return;
 		}
 	}
@@ -351,6 +579,7 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 	if (opc == 5 && reg == 6) { /* FNSAVE: env + 8 registers, then FNINIT */
 		uint8_t regs[80];
 
+		probe_store(c, addr, 108);
 		for (unsigned k = 0; k < 8; k++)
 			memcpy(regs + 10 * k, &c->st[phys(c, k)], 10);
 		mem_write_buf(c, addr + 28, regs, 80);
@@ -372,33 +601,43 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 		return;
 	}
 	x87_wait(c);
+	{
+		/* D9 /2 /3, DB /2 /3 /7, DD /2 /3, DF /2 /3 /7 store. */
+		static const uint8_t st_len[8][8] = {
+			[1] = { [2] = 4, [3] = 4 }, [3] = { [2] = 4, [3] = 4, [7] = 10 },
+			[5] = { [2] = 8, [3] = 8 }, [7] = { [2] = 2, [3] = 2, [7] = 8 },
+		};
+
+		if (st_len[opc][reg])
+			probe_store(c, addr, st_len[opc][reg]);
+	}
 	note_insn(c, i);
 	switch (opc) {
 	case 0: case 2: case 4: case 6: { /* arithmetic with m32fp, m32int, m64fp, m16int */
 		static const unsigned kind[8] = { 0, 0, 2, 0, 1, 0, 3, 0 };
 
-		v = load_mem(c, addr, kind[opc]);
-		if (reg == 2 || reg == 3) {
-			set_cc_from(c, compare(c, st_get(c, 0), v, false));
-			if (reg == 3)
-				x87_pop(c);
-			return;
-		}
-		arith(c, reg, 0, st_get(c, 0), v);
+		arith_mem(c, reg, kind[opc], addr);
 		return;
 	}
 	case 1: /* D9: FLD m32, FST m32, FSTP m32 */
 		if (reg == 0) {
-			x87_push(c, load_mem(c, addr, 0));
+			if (!push_overflow(c) && load_mem(c, addr, 0, &v))
+				x87_push(c, v);
 			return;
 		}
 		if (reg == 2 || reg == 3) {
-			long double s = st_get(c, 0);
-			uint16_t h = x87_begin(c);
-			volatile float f = (float)s;
+			long double s;
+			uint16_t h;
+			volatile float f;
 			uint32_t u;
 
-			x87_end(c, h);
+			if (store_underflow(c, addr, 4, 0xffc00000u, reg == 3))
+				return;
+			s = c->st[phys(c, 0)];
+			h = x87_begin(c);
+			f = (float)s;
+			if (x87_end(c, h))
+				return;
 			memcpy(&u, (const void *)&f, 4);
 			mem_write(c, addr, 4, u);
 			if (reg == 3)
@@ -408,16 +647,25 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 		break;
 	case 3: /* DB: FILD m32, FIST(P) m32, FLD m80, FSTP m80 */
 		switch (reg) {
-		case 0: x87_push(c, load_mem(c, addr, 2)); return;
+		case 0:
+		case 5:
+			if (!push_overflow(c) && load_mem(c, addr, reg == 0 ? 2 : 5, &v))
+				x87_push(c, v);
+			return;
 		case 2: case 3:
-			mem_write(c, addr, 4, fist(c, st_get(c, 0), 4));
+			if (store_underflow(c, addr, 4, 0x80000000u, reg == 3) ||
+			    !fist(c, c->st[phys(c, 0)], 4, &iv))
+				return;
+			mem_write(c, addr, 4, iv);
 			if (reg == 3)
 				x87_pop(c);
 			return;
-		case 5: x87_push(c, load_mem(c, addr, 5)); return;
 		case 7:
-			v = st_get(c, 0);
+			if (store_underflow(c, addr, 10, 0, true))
+				return;
+			v = c->st[phys(c, 0)];
 			mem_write_buf(c, addr, &v, 10);
+			c->fsw &= (uint16_t)~SW_C1;
 			x87_pop(c);
 			return;
 		default: break;
@@ -425,16 +673,23 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 		break;
 	case 5: /* DD: FLD m64, FST m64, FSTP m64 */
 		if (reg == 0) {
-			x87_push(c, load_mem(c, addr, 1));
+			if (!push_overflow(c) && load_mem(c, addr, 1, &v))
+				x87_push(c, v);
 			return;
 		}
 		if (reg == 2 || reg == 3) {
-			long double s = st_get(c, 0);
-			uint16_t h = x87_begin(c);
-			volatile double d = (double)s;
+			long double s;
+			uint16_t h;
+			volatile double d;
 			uint64_t u;
 
-			x87_end(c, h);
+			if (store_underflow(c, addr, 8, 0xfff8000000000000ULL, reg == 3))
+				return;
+			s = c->st[phys(c, 0)];
+			h = x87_begin(c);
+			d = (double)s;
+			if (x87_end(c, h))
+				return;
 			memcpy(&u, (const void *)&d, 8);
 			mem_write(c, addr, 8, u);
 			if (reg == 3)
@@ -444,15 +699,24 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 		break;
 	case 7: /* DF: FILD m16, FIST(P) m16, FILD m64, FISTP m64 */
 		switch (reg) {
-		case 0: x87_push(c, load_mem(c, addr, 3)); return;
+		case 0:
+		case 5:
+			if (!push_overflow(c) && load_mem(c, addr, reg == 0 ? 3 : 4, &v))
+				x87_push(c, v);
+			return;
 		case 2: case 3:
-			mem_write(c, addr, 2, fist(c, st_get(c, 0), 2));
+			if (store_underflow(c, addr, 2, 0x8000u, reg == 3) ||
+			    !fist(c, c->st[phys(c, 0)], 2, &iv))
+				return;
+			mem_write(c, addr, 2, iv);
 			if (reg == 3)
 				x87_pop(c);
 			return;
-		case 5: x87_push(c, load_mem(c, addr, 4)); return;
 		case 7:
-			mem_write(c, addr, 8, fist(c, st_get(c, 0), 8));
+			if (store_underflow(c, addr, 8, 0x8000000000000000ULL, true) ||
+			    !fist(c, c->st[phys(c, 0)], 8, &iv))
+				return;
+			mem_write(c, addr, 8, iv);
 			x87_pop(c);
 			return;
 		default: break;
@@ -467,11 +731,19 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 /* One-operand host instructions on ST(0). */
 #define UNARY(insn)                                                                                \
 	do {                                                                                       \
-		long double x = st_get(c, 0);                                                      \
-		uint16_t h = x87_begin(c);                                                         \
-		__asm__ volatile(insn : "+t"(x));                                                  \
+		long double x;                                                                     \
+		if (underflow(c, 0, 0, 0, false))                                                  \
+			break;                                                                     \
+		x = c->st[phys(c, 0)];                                                             \
+		uint16_t cw_ = c->fcw | 0x3f, h_, sw_;                                             \
+		__asm__ volatile("fnstcw %[h]\n\tfnclex\n\tfldcw %[cw]\n\t" insn "\n\t"           \
+				 "fnstsw %[sw]\n\tfnclex\n\tfldcw %[h]"                              \
+				 : "+t"(x), [h] "=m"(h_), [sw] "=m"(sw_) : [cw] "m"(cw_));               \
+		if (pre_abort(c, sw_))                                                             \
+			break;                                                                     \
 		c->st[phys(c, 0)] = x;                                                             \
-		x87_end(c, h);                                                                     \
+		c->fsw = (uint16_t)((c->fsw & ~SW_C1) | (sw_ & (0x3f | SW_C1)));                  \
+		check_exc(c);                                                                      \
 	} while (0)
 
 static void fxam(struct cpu *c)
@@ -494,6 +766,16 @@ static void fxam(struct cpu *c)
 	if (se & 0x8000)
 		cc |= SW_C1;
 	c->fsw = (uint16_t)((c->fsw & ~SW_CC) | cc);
+}
+
+/* FPREM/FPREM1 condition codes: the quotient bits and C2 from the host;
+ * on an invalid operand only C2 is cleared (hardware keeps C0 C1 C3). */
+static void fprem_cc(struct cpu *c, uint16_t sw)
+{
+	if (sw & SW_IE)
+		c->fsw &= (uint16_t)~SW_C2;
+	else
+		c->fsw = (uint16_t)((c->fsw & ~SW_CC) | (sw & SW_CC));
 }
 
 static void h_x87_reg(struct cpu *c, const struct insn *i)
@@ -522,11 +804,15 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 	switch (opc) {
 	case 0: /* D8: ST(0) op= ST(i); FCOM/FCOMP */
 		if (reg == 2 || reg == 3) {
-			set_cc_from(c, compare(c, st_get(c, 0), st_get(c, r), false));
-			if (reg == 3)
+			uint64_t f = compare_regs(c, 0, r, false);
+
+			set_cc_from(c, f);
+			if (reg == 3 && !(f & CMP_ABORT))
 				x87_pop(c);
 			return;
 		}
+		if (underflow(c, 0, r, 0, false))
+			return;
 		arith(c, reg, 0, st_get(c, 0), st_get(c, r));
 		return;
 	case 4: /* DC: ST(i) op= ST(0), with SUB/SUBR and DIV/DIVR swapped */
@@ -534,22 +820,38 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 		if (reg == 2 || reg == 3) {
 			if (opc == 6 && !(reg == 3 && r == 1))
 				cpu_ud(c);
-			set_cc_from(c, compare(c, st_get(c, 0), st_get(c, r), false));
+			uint64_t f = compare_regs(c, 0, r, false);
+
+			set_cc_from(c, f);
+			if ((f & CMP_ABORT))
+				return;
 			if (reg == 3)
 				x87_pop(c); /* FCOMP (DC D8+i alias), FCOMPP pops twice */
 			if (opc == 6)
 				x87_pop(c);
 			return;
 		}
-		arith(c, reg >= 4 ? reg ^ 1 : reg, r, st_get(c, r), st_get(c, 0));
-		if (opc == 6)
+		if (underflow(c, 0, r, (int)r, opc == 6))
+			return;
+		if (arith(c, reg >= 4 ? reg ^ 1 : reg, r, st_get(c, r), st_get(c, 0)) && opc == 6)
 			x87_pop(c);
 		return;
 	case 1: /* D9 */
 		switch (reg) {
 		case 0: x87_push(c, st_get(c, r)); return;
-		case 1: /* FXCH */
-			a = st_get(c, 0), b = st_get(c, r);
+		case 1: /* FXCH: empty operands become the indefinite (IE masked) */
+			if (st_empty(c, 0) || st_empty(c, r)) {
+				stack_fault(c, false);
+				if (!(c->fcw & 1))
+					return;
+				if (st_empty(c, 0))
+					st_set(c, 0, indefinite());
+				if (st_empty(c, r))
+					st_set(c, r, indefinite());
+			} else {
+				c->fsw &= (uint16_t)~SW_C1;
+			}
+			a = c->st[phys(c, 0)], b = c->st[phys(c, r)];
 			st_set(c, 0, b), st_set(c, r, a);
 			return;
 		case 2:
@@ -558,9 +860,25 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 			break;
 		case 4:
 			switch (r) {
-			case 0: st_set(c, 0, -st_get(c, 0)); return;
-			case 1: st_set(c, 0, fabsl(st_get(c, 0))); return;
-			case 4: set_cc_from(c, compare(c, st_get(c, 0), 0.0L, false)); return;
+			case 0: case 1: { /* FCHS, FABS: sign-bit operations, C1 = 0 */
+				uint8_t *bytes;
+
+				if (underflow(c, 0, 0, 0, false))
+					return;
+				bytes = (uint8_t *)&c->st[phys(c, 0)];
+				bytes[9] = r == 0 ? (uint8_t)(bytes[9] ^ 0x80) : (uint8_t)(bytes[9] & 0x7f);
+				c->fsw &= (uint16_t)~SW_C1;
+				return;
+			}
+			case 4: /* FTST */
+				if (st_empty(c, 0)) {
+					stack_fault(c, false);
+					if (c->fcw & 1)
+						set_cc_from(c, FL_ZF | FL_PF | FL_CF);
+					return;
+				}
+				set_cc_from(c, compare(c, c->st[phys(c, 0)], 0.0L, false));
+				return;
 			case 5: fxam(c); return;
 			default: break;
 			}
@@ -581,7 +899,7 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 			case 5: __asm__ volatile("fldln2" : "=t"(k)); break;
 			default: __asm__ volatile("fldz" : "=t"(k)); break;
 			}
-			x87_end(c, h);
+			(void)x87_end(c, h);
 			x87_push(c, k);
 			return;
 		}
@@ -589,7 +907,13 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 			switch (r) {
 			case 0: UNARY("f2xm1"); return;
 			case 1: case 3: case 5: { /* FYL2X, FPATAN, FPREM1 style binaries */
-				long double x = st_get(c, 0), y = st_get(c, 1), res;
+				long double x, y, res;
+
+				if (r == 5 && st_empty(c, 0) + st_empty(c, 1))
+					c->fsw &= (uint16_t)~SW_C2;
+				if (underflow(c, 0, 1, r == 5 ? 0 : 1, r != 5))
+					return;
+				x = st_get(c, 0), y = st_get(c, 1);
 				uint16_t h = x87_begin(c), sw = 0;
 
 				if (r == 1) {
@@ -599,22 +923,29 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 				} else {
 					__asm__ volatile("fprem1\n\tfnstsw %%ax" : "=t"(res), "=a"(sw)
 							 : "0"(x), "u"(y));
+					if (x87_end(c, h))
+						return;
 					c->st[phys(c, 0)] = res;
-					x87_end(c, h);
-					c->fsw = (uint16_t)((c->fsw & ~SW_CC) | (sw & SW_CC));
+					fprem_cc(c, sw);
 					return;
 				}
-				x87_end(c, h);
+				if (x87_end(c, h))
+					return;
 				x87_pop(c);
 				st_set(c, 0, res);
 				return;
 			}
-			case 2: { /* FPTAN: ST0 = tan, push 1 */
+			case 2: /* FPTAN: ST0 = tan, push 1 */
+				if (grow_overflow(c))
+					return;
+				/* fall through */
+			case 0x102: {
 				long double x = st_get(c, 0), one, t;
 				uint16_t h = x87_begin(c), sw;
 
 				__asm__ volatile("fptan\n\tfnstsw %%ax" : "=t"(one), "=u"(t), "=a"(sw) : "0"(x));
-				x87_end(c, h);
+				if (x87_end(c, h))
+					return;
 				c->fsw = (uint16_t)((c->fsw & ~SW_C2) | (sw & SW_C2));
 				if (sw & SW_C2)
 					return; /* out of range: unchanged */
@@ -622,12 +953,17 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 				x87_push(c, one);
 				return;
 			}
-			case 4: { /* FXTRACT */
+			case 4: /* FXTRACT */
+				if (grow_overflow(c))
+					return;
+				/* fall through */
+			case 0x104: {
 				long double x = st_get(c, 0), sig, ex;
 				uint16_t h = x87_begin(c);
 
 				__asm__ volatile("fxtract" : "=t"(sig), "=u"(ex) : "0"(x));
-				x87_end(c, h);
+				if (x87_end(c, h))
+					return;
 				st_set(c, 0, ex);
 				x87_push(c, sig);
 				return;
@@ -644,37 +980,57 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 		default: /* reg 7 */
 			switch (r) {
 			case 0: case 5: { /* FPREM, FSCALE (ST1 unchanged) */
-				long double x = st_get(c, 0), y = st_get(c, 1), res;
+				long double x, y, res;
+
+				if (r == 0 && st_empty(c, 0) + st_empty(c, 1))
+					c->fsw &= (uint16_t)~SW_C2;
+				if (underflow(c, 0, 1, 0, false))
+					return;
+				x = st_get(c, 0), y = st_get(c, 1);
 				uint16_t h = x87_begin(c), sw = 0;
 
 				if (r == 0)
 					__asm__ volatile("fprem\n\tfnstsw %%ax" : "=t"(res), "=a"(sw)
 							 : "0"(x), "u"(y));
 				else
-					__asm__ volatile("fscale" : "=t"(res) : "0"(x), "u"(y));
+					__asm__ volatile("fscale\n\tfnstsw %%ax" : "=t"(res), "=a"(sw)
+							 : "0"(x), "u"(y));
+				if (x87_end(c, h))
+					return;
 				c->st[phys(c, 0)] = res;
-				x87_end(c, h);
 				if (r == 0)
-					c->fsw = (uint16_t)((c->fsw & ~SW_CC) | (sw & SW_CC));
+					fprem_cc(c, sw);
+				else
+					c->fsw = (uint16_t)((c->fsw & ~SW_C1) | (sw & SW_C1));
 				return;
 			}
 			case 1: { /* FYL2XP1 */
-				long double x = st_get(c, 0), y = st_get(c, 1), res;
+				long double x, y, res;
+
+				if (underflow(c, 0, 1, 1, true))
+					return;
+				x = st_get(c, 0), y = st_get(c, 1);
 				uint16_t h = x87_begin(c);
 
 				__asm__ volatile("fyl2xp1" : "=t"(res) : "0"(x), "u"(y) : "st(1)");
-				x87_end(c, h);
+				if (x87_end(c, h))
+					return;
 				x87_pop(c);
 				st_set(c, 0, res);
 				return;
 			}
 			case 2: UNARY("fsqrt"); return;
-			case 3: { /* FSINCOS */
+			case 3: /* FSINCOS */
+				if (grow_overflow(c))
+					return;
+				/* fall through */
+			case 0x103: {
 				long double x = st_get(c, 0), s, co;
 				uint16_t h = x87_begin(c), sw;
 
 				__asm__ volatile("fsincos\n\tfnstsw %%ax" : "=t"(co), "=u"(s), "=a"(sw) : "0"(x));
-				x87_end(c, h);
+				if (x87_end(c, h))
+					return;
 				c->fsw = (uint16_t)((c->fsw & ~SW_C2) | (sw & SW_C2));
 				if (sw & SW_C2)
 					return;
@@ -695,18 +1051,30 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 		if (reg < 4) {
 			bool t = cpu_cond(c, cc[reg] ^ (opc == 3));
 
+			if (st_empty(c, 0) || st_empty(c, r)) {
+				stack_fault(c, false);
+				if (c->fcw & 1) /* even when the condition is false */
+					st_set(c, 0, indefinite());
+				return;
+			}
 			if (t)
 				st_set(c, 0, st_get(c, r));
 			return;
 		}
 		if (opc == 2 && reg == 5 && r == 1) { /* FUCOMPP */
-			set_cc_from(c, compare(c, st_get(c, 0), st_get(c, 1), true));
+			uint64_t f = compare_regs(c, 0, 1, true);
+
+			set_cc_from(c, f);
+			if ((f & CMP_ABORT))
+				return;
 			x87_pop(c);
 			x87_pop(c);
 			return;
 		}
 		if (opc == 3 && (reg == 5 || reg == 6)) {
-			cpu_set_flags_arith(c, compare(c, st_get(c, 0), st_get(c, r), reg == 5));
+			uint64_t f = compare_regs(c, 0, r, reg == 5);
+
+			cpu_set_flags_arith(c, f & ~CMP_ABORT);
 			return;
 		}
 		break;
@@ -717,8 +1085,10 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 		case 2: st_set(c, r, st_get(c, 0)); return;
 		case 3: st_set(c, r, st_get(c, 0)); x87_pop(c); return;
 		case 4: case 5:
-			set_cc_from(c, compare(c, st_get(c, 0), st_get(c, r), true));
-			if (reg == 5)
+			uint64_t f = compare_regs(c, 0, r, true);
+
+			set_cc_from(c, f);
+			if (reg == 5 && !(f & CMP_ABORT))
 				x87_pop(c);
 			return;
 		default: break;
@@ -726,8 +1096,11 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 		break;
 	default: /* DF: FUCOMIP, FCOMIP */
 		if (reg == 5 || reg == 6) {
-			cpu_set_flags_arith(c, compare(c, st_get(c, 0), st_get(c, r), reg == 5));
-			x87_pop(c);
+			uint64_t f = compare_regs(c, 0, r, reg == 5);
+
+			cpu_set_flags_arith(c, f & ~CMP_ABORT);
+			if (!(f & CMP_ABORT))
+				x87_pop(c);
 			return;
 		}
 		break;

@@ -62,78 +62,9 @@ void cpu_set_flags_arith(struct cpu *c, uint64_t f)
 	c->rflags = (c->rflags & ~(uint64_t)FL_ARITH) | (f & FL_ARITH);
 }
 
-/* Condition codes tttn (Vol. 1 Appendix B). Common compare-and-branch
- * pairs are answered straight from the operands. */
 bool cpu_cond(struct cpu *c, unsigned cc)
 {
-	uint64_t f;
-	bool r;
-
-	if (c->cc_op == CC_SUB) {
-		uint64_t m = size_mask(c->cc_size);
-		uint64_t a = c->cc_a & m, b = c->cc_b & m;
-
-		if ((c->cc_r & m) == ((a - b) & m)) { /* no borrow in */
-			switch (cc) {
-			case 2: return a < b;
-			case 3: return a >= b;
-			case 6: return a <= b;
-			case 7: return a > b;
-			case 0xc: return (int64_t)(a << (64 - c->cc_size * 8)) <
-					 (int64_t)(b << (64 - c->cc_size * 8));
-			case 0xd: return (int64_t)(a << (64 - c->cc_size * 8)) >=
-					 (int64_t)(b << (64 - c->cc_size * 8));
-			case 0xe: return (int64_t)(a << (64 - c->cc_size * 8)) <=
-					 (int64_t)(b << (64 - c->cc_size * 8));
-			case 0xf: return (int64_t)(a << (64 - c->cc_size * 8)) >
-					 (int64_t)(b << (64 - c->cc_size * 8));
-			default: break;
-			}
-		}
-		switch (cc) {
-		case 4: return (c->cc_r & m) == 0;
-		case 5: return (c->cc_r & m) != 0;
-		default: break;
-		}
-	} else if (c->cc_op == CC_LOGIC) {
-		/* CF = OF = 0: every condition follows from the result. */
-		uint64_t m = size_mask(c->cc_size), rr = c->cc_r & m;
-		bool zf = rr == 0, sf = (rr >> (c->cc_size * 8 - 1)) & 1;
-
-		switch (cc) {
-		case 0: case 2: return false;
-		case 1: case 3: return true;
-		case 4: case 6: return zf;
-		case 5: case 7: return !zf;
-		case 8: case 0xc: return sf;
-		case 9: case 0xd: return !sf;
-		case 0xe: return zf || sf;
-		case 0xf: return !zf && !sf;
-		default: break; /* parity */
-		}
-	} else if (c->cc_op != CC_EAGER) {
-		uint64_t m = size_mask(c->cc_size), rr = c->cc_r & m;
-
-		switch (cc) {
-		case 4: return rr == 0;
-		case 5: return rr != 0;
-		case 8: return (rr >> (c->cc_size * 8 - 1)) & 1;
-		case 9: return !((rr >> (c->cc_size * 8 - 1)) & 1);
-		default: break;
-		}
-	}
-	f = cpu_get_flags(c);
-	switch (cc >> 1) {
-	case 0: r = f & FL_OF; break;
-	case 1: r = f & FL_CF; break;
-	case 2: r = f & FL_ZF; break;
-	case 3: r = f & (FL_CF | FL_ZF); break;
-	case 4: r = f & FL_SF; break;
-	case 5: r = f & FL_PF; break;
-	case 6: r = !(f & FL_SF) != !(f & FL_OF); break;
-	default: r = (f & FL_ZF) || (!(f & FL_SF) != !(f & FL_OF)); break;
-	}
-	return (cc & 1) ? !r : r;
+	return cpu_cond_inline(c, cc);
 }
 
 /* CF alone, for INC/DEC which must preserve it. */

@@ -73,6 +73,23 @@ void cpu_mem_read_slow(struct cpu *c, uint64_t addr, void *buf, unsigned len)
 	memcpy((uint8_t *)buf + first, b, len - first);
 }
 
+void cpu_mem_read_slow_w(struct cpu *c, uint64_t addr, void *buf, unsigned len)
+{
+	uint64_t next = (addr & CPU_PAGE_MASK) + CPU_PAGE_SIZE;
+	unsigned first = (unsigned)(next - addr);
+	uint8_t *a, *b;
+
+	if (first >= len) {
+		memcpy(buf, (uint8_t *)cpu_tlb_slow(c, addr, CPU_ACC_WRITE) + (addr & ~CPU_PAGE_MASK),
+		       len);
+		return;
+	}
+	a = (uint8_t *)cpu_mem_ptr(c, addr, first, CPU_ACC_WRITE);
+	b = (uint8_t *)cpu_mem_ptr(c, next, len - first, CPU_ACC_WRITE);
+	memcpy(buf, a, first);
+	memcpy((uint8_t *)buf + first, b, len - first);
+}
+
 void cpu_mem_write_slow(struct cpu *c, uint64_t addr, const void *buf, unsigned len)
 {
 	uint64_t next = (addr & CPU_PAGE_MASK) + CPU_PAGE_SIZE;
@@ -106,7 +123,7 @@ uint64_t cpu_rmw_read_locked(struct cpu *c, const struct insn *i, int size)
 		/* Split or misaligned locked accesses are not atomic here;
 		 * single-threaded guests cannot tell. */
 		c->lock_ptr = NULL;
-		return mem_read(c, addr, size);
+		return mem_read_w(c, addr, size);
 	}
 	switch (size) {
 	case 1: v = __atomic_load_n((uint8_t *)p, __ATOMIC_SEQ_CST); break;

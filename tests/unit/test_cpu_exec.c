@@ -126,6 +126,11 @@ CPUENV_SNIPPET(t_x87_round, "mov $0x480000, %rdi\n fninit\n movw $0xb7f, (%rdi)\
 			    "movl $5, 4(%rdi)\n fildl 4(%rdi)\n movl $2, 4(%rdi)\n fidivl 4(%rdi)\n"
 			    "fistpl 8(%rdi)\n mov 8(%rdi), %ebx\n fnstsw %ax\n int3");
 
+CPUENV_SNIPPET(t_sse_flags_fast, "ldmxcsr mf0(%rip)\n mov $1, %eax\n cvtsi2sd %eax, %xmm0\n mov $3, %eax\n cvtsi2sd %eax, %xmm1\n"
+				 "divsd %xmm1, %xmm0\n stmxcsr mf(%rip)\n mov mf(%rip), %ebx\n"
+				 "ldmxcsr mf0(%rip)\n mulsd %xmm1, %xmm0\n int3\n"
+				 ".align 4\nmf: .long 0\nmf0: .long 0x1f80");
+
 int main(void)
 {
 	if (cpuenv_init(&env)) {
@@ -464,6 +469,17 @@ int main(void)
 	RUN(t_x87_round);
 	CHECK_EQ(env.st.gpr[3], 3); /* RC = up: 2.5 -> 3 */
 	CHECK_EQ(env.st.gpr[0] & 0x20, 0x20); /* PE */
+	TEST_END();
+
+	TEST_BEGIN("cpu_exec_sse_flags_default_mxcsr");
+	RUN(t_sse_flags_fast);
+	CHECK_EQ(env.st.gpr[3], 0x1fa0); /* PE from 1/3, seen by STMXCSR */
+	{
+		uint32_t mx;
+
+		memcpy(&mx, env.st.fxsave + 24, 4);
+		CHECK_EQ(mx, 0x1fa0); /* cleared by LDMXCSR, set again by the MULSD */
+	}
 	TEST_END();
 
 	cpuenv_fini(&env);
