@@ -214,6 +214,7 @@ static u64 slen(const char *s) { u64 n = 0; while (s[n]) n++; return n; }
 static void puts_(const char *s) { sc(1, 1, (long)s, (long)slen(s), 0, 0, 0); }
 static void putu(u64 v) { char b[24]; int i = 23; b[i] = 0; do { b[--i] = (char)('0' + v % 10); v /= 10; } while (v); puts_(b + i); }
 static int streq(const char *a, const char *b) { while (*a && *a == *b) a++, b++; return *a == *b; }
+static int streq_n(const char *a, const char *b, int n) { while (n && *a == *b) a++, b++, n--; return !n; }
 void restorer(void);
 __asm__(".text\nrestorer: mov $15, %eax\nsyscall\nhlt\n");
 static void on_segv(int sig, void *info, void *uc)
@@ -245,7 +246,7 @@ void cmain(u64 *sp)
 		puts_("enosys "); putu((u64)-e1); puts_(" "); putu((u64)-e2); puts_("\n");
 	}
 	if (streq(mode, "isolation")) {
-		/* Find the emulator's own heap in the host's /proc/self/maps
+		/* Find vireo-user's own code in the host's /proc/self/maps
 		 * (under vireo-user that file describes vireo-user) and try to
 		 * leak it through write(2), then to read it directly. */
 		static char maps[65536];
@@ -256,19 +257,16 @@ void cmain(u64 *sp)
 		maps[n] = 0;
 		for (l = maps; *l; ) {
 			char *e = l; while (*e && *e != '\n') e++;
-			int is_heap = 0;
+			/* The line of a file whose name is exactly "vireo-user". */
 			char *q;
-			for (q = l; q + 6 <= e; q++)
-				if (q[0] == '[' && q[1] == 'h' && q[2] == 'e' && q[3] == 'a' && q[4] == 'p')
-					is_heap = 1;
-			if (is_heap) {
+			if (e - l > 11 && e[-11] == '/' && streq_n(e - 10, "vireo-user", 10)) {
 				for (q = l; *q != '-'; q++)
 					addr = addr * 16 + (u64)(*q <= '9' ? *q - '0' : *q - 'a' + 10);
 				break;
 			}
 			l = *e ? e + 1 : e;
 		}
-		puts_("heap found "); putu(addr != 0); puts_("\n");
+		puts_("emulator found "); putu(addr != 0); puts_("\n");
 		puts_("write errno "); putu((u64)-sc(1, 1, (long)addr, 8, 0, 0, 0)); puts_("\n");
 		puts_("read: "); putu(*(volatile unsigned char *)addr); puts_("\n");
 	}
@@ -301,7 +299,7 @@ EOF
 		fi
 		# The guest cannot reach the emulator's memory, by system call or load.
 		(cd "$c" && "$VU" ./nolibc isolation >"$tmp/iso.out" 2>"$tmp/iso.err"); rc=$?
-		if grep -q "heap found 1" "$tmp/iso.out" && grep -q "write errno 14" "$tmp/iso.out" &&
+		if grep -q "emulator found 1" "$tmp/iso.out" && grep -q "write errno 14" "$tmp/iso.out" &&
 		   ! grep -q "^read:.*[0-9]" "$tmp/iso.out" && [ "$rc" = 139 ] &&
 		   grep -q "page fault" "$tmp/iso.err"; then
 			echo "ok user_isolation"
