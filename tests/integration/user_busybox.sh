@@ -36,7 +36,9 @@ run_cmp() {
 	rm -rf "$n" "$e"
 	cp -a "$dir" "$n"; cp -a "$dir" "$e"
 	(cd "$n" && "$@" >../$name.nout 2>../$name.nerr); local nrc=$?
+	local t0=$SECONDS
 	(cd "$e" && "$VU" "$@" >../$name.eout 2>../$name.eerr); local erc=$?
+	echo "# $name: $((SECONDS - t0)) s under vireo-user"
 	local why
 	if why=$(ud_reason "$tmp/$name.eerr"); then
 		echo "skip $name: $why"
@@ -67,7 +69,9 @@ mkdir -p "$w/tree/sub"
 size=$((128 * 1024))
 [ "${VIREO_SANITIZED:-0}" = 1 ] && size=$((64 * 1024))
 head -c $size /dev/urandom >"$w/random.bin"
-"$BB" seq 1 3000 | "$BB" awk '{ printf "%d line-%05d %s\n", ($1 * 7919) % 1009, $1, ($1 % 3 ? "x" : "yy") }' >"$w/lines.txt"
+nlines=3000
+[ "${VIREO_SANITIZED:-0}" = 1 ] && nlines=1000
+"$BB" seq 1 $nlines | "$BB" awk '{ printf "%d line-%05d %s\n", ($1 * 7919) % 1009, $1, ($1 % 3 ? "x" : "yy") }' >"$w/lines.txt"
 echo "alpha beta gamma" >"$w/tree/a.txt"
 printf 'one\ntwo\n' >"$w/tree/sub/b.txt"
 cat >"$w/script.sh" <<'EOF'
@@ -145,24 +149,25 @@ static int cmp(const void *a, const void *b) { long x = *(const long *)a, y = *(
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
+	int n = argc > 2 ? atoi(argv[2]) : 100000;
 	if (!strcmp(mode, "float")) {
 		double x = 1.0 / 3.0, s = 0;
 		for (int i = 1; i <= 1000; i++) s += 1.0 / ((double)i * i);
 		printf("%.17g %g %e %.3f %a\n", x, s, 6.02214076e23, sqrt(2.0), 0.1);
 		printf("%f %Lg %.10f\n", (float)x * 3.0f, (long double)x / 7, sin(1.0) + exp(0.5));
 	} else if (!strcmp(mode, "qsort")) {
-		long *v = malloc(100000 * sizeof(*v)), h = 0;
+		long *v = malloc((size_t)n * sizeof(*v)), h = 0;
 		unsigned s = 12345;
-		for (int i = 0; i < 100000; i++) { s = s * 1103515245 + 12345; v[i] = s >> 4; }
-		qsort(v, 100000, sizeof(*v), cmp);
-		for (int i = 0; i < 100000; i++) h = h * 31 + v[i];
-		printf("%ld %ld %ld\n", v[0], v[99999], h);
+		for (int i = 0; i < n; i++) { s = s * 1103515245 + 12345; v[i] = s >> 4; }
+		qsort(v, (size_t)n, sizeof(*v), cmp);
+		for (int i = 0; i < n; i++) h = h * 31 + v[i];
+		printf("%ld %ld %ld\n", v[0], v[n - 1], h);
 		free(v);
 	} else if (!strcmp(mode, "malloc")) {
 		void *slot[512] = { 0 };
 		unsigned s = 1;
 		size_t total = 0;
-		for (int i = 0; i < 50000; i++) {
+		for (int i = 0; i < n / 2; i++) {
 			s = s * 1664525 + 1013904223;
 			int k = (int)(s >> 23) & 511;
 			free(slot[k]);
@@ -189,8 +194,10 @@ int main(int argc, char **argv)
 }
 EOF
 	if gcc -static -O2 -o "$c/prog" "$c/prog.c" -lm 2>"$c/cc.err"; then
+		cn=100000
+		[ "${VIREO_SANITIZED:-0}" = 1 ] && cn=20000
 		for m in float qsort malloc file; do
-			run_cmp "user_c_$m" "$c" ./prog "$m"
+			run_cmp "user_c_$m" "$c" ./prog "$m" "$cn"
 		done
 		if gcc -static-pie -O2 -o "$c/prog-pie" "$c/prog.c" -lm 2>"$c/cc.err"; then
 			run_cmp user_c_static_pie "$c" ./prog-pie float
