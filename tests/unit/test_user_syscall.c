@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/utsname.h>
@@ -325,6 +326,40 @@ int main(void)
 		CHECK_EQ(S(SYS_getsockname, sv[0], gb + 4300, gb + 4200), 0);
 		S(SYS_close, sv[0]);
 		S(SYS_close, sv[1]);
+	}
+	TEST_END();
+
+	TEST_BEGIN("user_sys_execve_errors");
+	{
+		uint64_t argv[2] = { gb + 7000, 0 };
+
+		strcpy((char *)g + 7000, "prog");
+		memcpy(g + 7100, argv, sizeof(argv));
+		strcpy((char *)g + 7200, "/nonexistent/prog");
+		CHECK_EQ(S(SYS_execve, gb + 7200, gb + 7100, 0), -ENOENT);
+		strcpy((char *)g + 7200, "/etc/passwd");     /* not executable */
+		CHECK_EQ(S(SYS_execve, gb + 7200, gb + 7100, 0), -EACCES);
+		strcpy((char *)g + 7200, "/tmp");            /* a directory */
+		CHECK_EQ(S(SYS_execve, gb + 7200, gb + 7100, 0), -EACCES);
+		{
+			/* An executable file of unknown format: ENOEXEC, so shells run it as a script. */
+			char path[] = "/tmp/vireo-user-noexec.XXXXXX";
+			int fd = mkstemp(path);
+
+			if (write(fd, "echo hi\n", 8) != 8)
+				CHECK(0);
+			close(fd);
+			chmod(path, 0755);
+			strcpy((char *)g + 7200, path);
+			CHECK_EQ(S(SYS_execve, gb + 7200, gb + 7100, 0), -ENOEXEC);
+			unlink(path);
+		}
+		argv[0] = U(emulator_secret);
+		memcpy(g + 7100, argv, sizeof(argv));
+		strcpy((char *)g + 7200, "/bin/busybox");
+		CHECK_EQ(S(SYS_execve, gb + 7200, gb + 7100, 0), -EFAULT);
+		CHECK_EQ(S(SYS_execve, gb + 7200, U(emulator_secret), 0), -EFAULT);
+		CHECK_EQ(S(SYS_execve, U(emulator_secret), gb + 7100, 0), -EFAULT);
 	}
 	TEST_END();
 
