@@ -207,6 +207,73 @@ EOF
 	else
 		echo "skip user_c_programs: gcc -static failed: $(head -c 200 "$c/cc.err")"
 	fi
+	# Signals through glibc: a SIGSEGV handler leaving by siglongjmp, the
+	# alternate stack, SA_RESETHAND, blocking and sigpending, SIGCHLD,
+	# alarm+pause, SIGPIPE ignored then fatal.
+	cat >"$c/sig.c" <<'EOF'
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static sigjmp_buf jb;
+static volatile sig_atomic_t got, chld, alrm;
+static char altstack[65536];
+static void on_segv(int sig, siginfo_t *si, void *uc) { (void)uc; got = sig; siglongjmp(jb, si->si_addr == (void *)8 ? 1 : 2); }
+static void on_usr1(int sig) { int x; got = sig; printf("usr1 on altstack %d\n", (char *)&x >= altstack && (char *)&x < altstack + sizeof(altstack)); }
+static void on_chld(int sig) { (void)sig; chld++; }
+static void on_alrm(int sig) { (void)sig; alrm++; }
+int main(void)
+{
+	struct sigaction sa;
+	sigset_t set, old, pend;
+	stack_t ss = { .ss_sp = altstack, .ss_size = sizeof(altstack) };
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_segv; sa.sa_flags = SA_SIGINFO;
+	sigaction(SIGSEGV, &sa, NULL);
+	if (sigsetjmp(jb, 1) == 0) { *(volatile int *)8 = 1; puts("no fault?"); }
+	printf("segv caught %d\n", got);
+	if (sigsetjmp(jb, 1) == 0) { *(volatile int *)8 = 2; }
+	printf("segv twice %d\n", got);
+	sigaltstack(&ss, NULL);
+	sa.sa_handler = on_usr1; sa.sa_flags = SA_ONSTACK | SA_RESETHAND;
+	sigaction(SIGUSR1, &sa, NULL);
+	raise(SIGUSR1);
+	sigaction(SIGUSR1, NULL, &sa);
+	printf("resethand -> default %d\n", sa.sa_handler == SIG_DFL);
+	sigemptyset(&set); sigaddset(&set, SIGUSR2);
+	signal(SIGUSR2, on_usr1);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	raise(SIGUSR2); got = 0;
+	sigpending(&pend);
+	printf("pending %d got %d\n", sigismember(&pend, SIGUSR2), got);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	printf("after unblock got %d\n", got);
+	signal(SIGCHLD, on_chld);
+	pid_t p = fork();
+	if (!p) _exit(9);
+	int st; while (waitpid(p, &st, 0) < 0) ;
+	printf("child status %d chld %d\n", WEXITSTATUS(st), chld);
+	signal(SIGALRM, on_alrm);
+	alarm(1); pause();
+	printf("alarm %d\n", alrm);
+	signal(SIGPIPE, SIG_IGN);
+	int fds[2]; pipe(fds); close(fds[0]);
+	printf("epipe %d\n", write(fds[1], "x", 1) < 0);
+	fflush(stdout);
+	signal(SIGPIPE, SIG_DFL);
+	write(fds[1], "x", 1);
+	puts("not reached");
+	return 0;
+}
+EOF
+	if gcc -static -O2 -o "$c/sig" "$c/sig.c" 2>"$c/cc.err"; then
+		run_cmp user_c_signals "$c" ./sig
+	else
+		echo "skip user_c_signals: gcc failed: $(head -c 200 "$c/cc.err")"
+	fi
 	# No libc at all: start-up stack, raw system calls, CPU exceptions as signals.
 	cat >"$c/nolibc.c" <<'EOF'
 typedef unsigned long u64;
