@@ -274,6 +274,42 @@ EOF
 	else
 		echo "skip user_c_signals: gcc failed: $(head -c 200 "$c/cc.err")"
 	fi
+	# Code written at run time: by stores, by read(2) into an executable page,
+	# across mprotect, and into a fresh MAP_FIXED mapping at the same place.
+	cat >"$c/jit.c" <<'EOF'
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+int main(void)
+{
+	unsigned char *m = mmap(NULL, 8192, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int (*f)(void) = (int (*)(void))m;
+	int fds[2];
+	memcpy(m, "\xb8\x2a\x00\x00\x00\xc3", 6);
+	printf("%d\n", f());
+	m[1] = 43;
+	printf("%d\n", f());
+	pipe(fds);
+	write(fds[1], "\xb8\x2c\x00\x00\x00\xc3", 6);
+	read(fds[0], m, 6);
+	printf("%d\n", f());
+	mprotect(m, 8192, PROT_READ | PROT_WRITE);
+	m[1] = 45;
+	mprotect(m, 8192, PROT_READ | PROT_EXEC);
+	printf("%d\n", f());
+	munmap(m, 8192);
+	m = mmap(m, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	memcpy(m, "\xb8\x2e\x00\x00\x00\xc3", 6);
+	printf("%d\n", f());
+	return 0;
+}
+EOF
+	if gcc -static -O2 -o "$c/jit" "$c/jit.c" 2>"$c/cc.err"; then
+		run_cmp user_c_selfmodifying "$c" ./jit
+	else
+		echo "skip user_c_selfmodifying: gcc failed: $(head -c 200 "$c/cc.err")"
+	fi
 	# No libc at all: start-up stack, raw system calls, CPU exceptions as signals.
 	cat >"$c/nolibc.c" <<'EOF'
 typedef unsigned long u64;
