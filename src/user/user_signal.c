@@ -306,7 +306,7 @@ void user_signal_exception(struct user_proc *p, struct cpu_state *st, const stru
 
 	switch (ex->vector) {
 	case CPU_VEC_DE: sig = SIGFPE, code = 1 /* FPE_INTDIV */, addr = st->rip; break;
-	case CPU_VEC_DB: case CPU_VEC_BP: sig = SIGTRAP; break;
+	case CPU_VEC_DB: case CPU_VEC_BP: sig = SIGTRAP; break; /* the CPU reports RIP past INT3 */
 	case CPU_VEC_UD: sig = SIGILL, code = 2 /* ILL_ILLOPN */, addr = st->rip; break;
 	case CPU_VEC_NM: case CPU_VEC_MF: case CPU_VEC_XM: sig = SIGFPE, addr = st->rip; break;
 	case CPU_VEC_SS: case CPU_VEC_AC: sig = SIGBUS; break;
@@ -316,8 +316,6 @@ void user_signal_exception(struct user_proc *p, struct cpu_state *st, const stru
 		break;
 	default: break;
 	}
-	if (ex->vector == CPU_VEC_BP)
-		st->rip += 1; /* INT3 is a trap: Linux reports RIP after it */
 	memset(info, 0, sizeof(info));
 	w[0] = sig, w[1] = 0, w[2] = code;
 	memcpy(info, w, sizeof(w));

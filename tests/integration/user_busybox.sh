@@ -274,6 +274,33 @@ EOF
 	else
 		echo "skip user_c_signals: gcc failed: $(head -c 200 "$c/cc.err")"
 	fi
+	# INT3: SIGTRAP with SI_KERNEL and RIP after the instruction.
+	cat >"$c/trap.c" <<'EOF'
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <ucontext.h>
+extern char after_int3[];
+static void on_trap(int sig, siginfo_t *si, void *p)
+{
+	ucontext_t *uc = p;
+	printf("sig %d code %d rip-after %ld\n", sig, si->si_code, (long)((char *)uc->uc_mcontext.gregs[REG_RIP] - after_int3));
+}
+int main(void)
+{
+	struct sigaction sa = { .sa_sigaction = on_trap, .sa_flags = SA_SIGINFO };
+	sigaction(SIGTRAP, &sa, NULL);
+	__asm__ volatile("int3\n.globl after_int3\nafter_int3:\n");
+	puts("resumed");
+	return 0;
+}
+EOF
+	if gcc -static -O2 -o "$c/trap" "$c/trap.c" 2>"$c/cc.err"; then
+		run_cmp user_c_sigtrap "$c" ./trap
+	else
+		echo "skip user_c_sigtrap: gcc failed: $(head -c 200 "$c/cc.err")"
+	fi
 	# Code written at run time: by stores, by read(2) into an executable page,
 	# across mprotect, and into a fresh MAP_FIXED mapping at the same place.
 	cat >"$c/jit.c" <<'EOF'
