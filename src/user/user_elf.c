@@ -225,6 +225,7 @@ int user_elf_load(struct user_proc *p, const char *path, struct user_elf_info *i
 	info->phent = sizeof(Elf64_Phdr);
 	info->bias = bias;
 	info->brk = hi + bias;
+	info->lo = lo + bias;
 	rc = 0;
 	goto out;
 out_unmap:

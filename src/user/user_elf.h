@@ -13,6 +13,7 @@ struct user_elf_info {
 	uint64_t phdr;      /* guest address of the program headers (AT_PHDR) */
 	uint64_t phnum, phent;
 	uint64_t bias;      /* 0 for ET_EXEC */
+	uint64_t lo;        /* page-aligned start of the lowest segment */
 	uint64_t brk;       /* page-aligned end of the highest segment */
 	int stack_prot;     /* from PT_GNU_STACK */
 };

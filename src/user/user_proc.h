@@ -23,6 +23,7 @@ struct user_proc {
 	struct cpu *cpu; /* NULL in unit tests that need no CPU */
 	uint64_t brk_start, brk_cur;
 	uint64_t stack_lo, stack_hi;
+	uint64_t image_lo, image_hi; /* the ELF image, for /proc/self/maps */
 	char exe_path[PATH_MAX]; /* absolute path of the guest program: /proc/self/exe */
 	const char *self_argv0;  /* how vireo-user was invoked, for messages */
 	struct user_sigaction sigact[USER_NSIG + 1];

@@ -31,6 +31,9 @@ long user_sys_mem(struct user_proc *p, long nr, const uint64_t *a);
 long user_sys_proc(struct user_proc *p, struct cpu_state *st, long nr, const uint64_t *a);
 long user_sys_signal(struct user_proc *p, struct cpu_state *st, long nr, const uint64_t *a);
 
+/* A read-only fd with the guest's own /proc/self/maps. */
+long user_maps_fd(struct user_proc *p);
+
 /* Number of bytes from ADDR (at most LEN) that are guest-owned with ACCESS. */
 uint64_t user_extent(struct user_proc *p, uint64_t addr, uint64_t len, int access);
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <termios.h>
@@ -196,6 +197,50 @@ static long user_sys_epoll_wait(struct user_proc *p, long nr, const uint64_t *a)
 	if (nr == SYS_epoll_pwait && a[4] && !user_readable(p, a[4], 8))
 		return -EFAULT;
 	return user_host_ret(syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]));
+}
+
+static const char *user_maps_name(const struct user_proc *p, const struct user_map_range *r)
+{
+	if (r->start >= p->image_lo && r->end <= p->image_hi)
+		return p->exe_path;
+	if (r->start >= p->stack_lo && r->end <= p->stack_hi)
+		return "[stack]";
+	if (r->start >= p->brk_start && r->end <= user_page_up(p->brk_cur))
+		return "[heap]";
+	return "";
+}
+
+/* /proc/self/maps as the guest would see it under Linux: its own ranges
+ * (the host's file describes vireo-user), in a memfd the guest reads. */
+long user_maps_fd(struct user_proc *p)
+{
+	char line[PATH_MAX + 128];
+	int fd = memfd_create("maps", MFD_CLOEXEC);
+	size_t i;
+
+	if (fd < 0)
+		return -errno;
+	for (i = 0; i < p->map.n; i++) {
+		const struct user_map_range *r = &p->map.r[i];
+		uint64_t end = r->end;
+		const char *name = user_maps_name(p, r);
+		int n;
+
+		/* One line per run of adjacent ranges alike, as Linux merges vmas. */
+		while (i + 1 < p->map.n && p->map.r[i + 1].start == end &&
+		       p->map.r[i + 1].prot == r->prot && user_maps_name(p, &p->map.r[i + 1]) == name)
+			end = p->map.r[++i].end;
+		n = snprintf(line, sizeof(line), "%08llx-%08llx %c%c%cp 00000000 00:00 0%*s%s\n",
+			     (unsigned long long)r->start, (unsigned long long)end,
+			     r->prot & PROT_READ ? 'r' : '-', r->prot & PROT_WRITE ? 'w' : '-',
+			     r->prot & PROT_EXEC ? 'x' : '-', name[0] ? 19 : 0, "", name);
+		if (write(fd, line, (size_t)n) != n) {
+			close(fd);
+			return -EIO;
+		}
+	}
+	lseek(fd, 0, SEEK_SET);
+	return fd;
 }
 
 long user_sys_fs(struct user_proc *p, long nr, const uint64_t *a)

@@ -13,6 +13,7 @@
  *           legal), and EFAULT if none of it is
  * Struct sizes are those of the x86-64 Linux ABI, which host and guest share. */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -213,6 +214,15 @@ static bool user_pass_exe_ok(long nr, const uint64_t *a)
 	return true;
 }
 
+/* "/proc/PID/maps" with our own PID. */
+static bool user_is_own_maps(const char *path)
+{
+	char own[64];
+
+	snprintf(own, sizeof(own), "/proc/%d/maps", (int)getpid());
+	return !strcmp(path, own);
+}
+
 static unsigned user_pass_num(const char **s)
 {
 	unsigned n = 0;
@@ -253,6 +263,11 @@ long user_sys_pass(struct user_proc *p, long nr, const uint64_t *a)
 			r = user_path(p, a[i], path[npath], kind == 'e' && user_pass_exe_ok(nr, a));
 			if (r < 0)
 				return r;
+			/* The host's maps would show vireo-user: give the guest its own. */
+			if ((nr == SYS_open || nr == SYS_openat) && kind == 'e' &&
+			    user_pass_exe_ok(nr, a) && (!strcmp(path[npath], "/proc/self/maps") ||
+							 user_is_own_maps(path[npath])))
+				return user_maps_fd(p);
 			arg[i] = (uint64_t)(uintptr_t)path[npath++];
 			break;
 		case 'I': case 'O': case 'X':

@@ -126,6 +126,14 @@ EOF
 
 run_cmp user_bb_sh "$w" "$BB" sh script.sh
 run_cmp user_bb_applets "$w" "$BB" sh applets.sh
+# The guest's /proc/self/maps: its own ranges, not vireo-user's.
+"$VU" "$BB" cat /proc/self/maps >"$tmp/maps" 2>&1
+if grep -q "$(readlink -f "$BB")" "$tmp/maps" && grep -q '\[stack\]' "$tmp/maps" &&
+   ! grep -q 'vireo-user' "$tmp/maps"; then
+	echo "ok user_proc_self_maps"
+else
+	echo "not ok user_proc_self_maps: $(head -c 300 "$tmp/maps" | tr '\n' '|')"
+fi
 run_cmp user_bb_md5sum "$w" "$BB" md5sum random.bin lines.txt
 run_cmp user_bb_sha256sum "$w" "$BB" sha256sum random.bin lines.txt
 run_cmp user_bb_gzip "$w" "$BB" sh -c 'gzip -9 -c random.bin >r.gz && gzip -6 -c lines.txt >l.gz && md5sum r.gz l.gz'
@@ -383,11 +391,11 @@ void cmain(u64 *sp)
 		puts_("enosys "); putu((u64)-e1); puts_(" "); putu((u64)-e2); puts_("\n");
 	}
 	if (streq(mode, "isolation")) {
-		/* Find vireo-user's own code in the host's /proc/self/maps
-		 * (under vireo-user that file describes vireo-user) and try to
-		 * leak it through write(2), then to read it directly. */
+		/* Find vireo-user's own code in the host's maps (vireo-user
+		 * shows the guest its own /proc/self/maps, not this one) and
+		 * try to leak it through write(2), then to read it directly. */
 		static char maps[65536];
-		long fd = sc(2, (long)"/proc/self/maps", 0, 0, 0, 0, 0), n = 0, r;
+		long fd = sc(2, (long)"/proc/thread-self/maps", 0, 0, 0, 0, 0), n = 0, r;
 		u64 addr = 0;
 		char *l;
 		while ((r = sc(0, fd, (long)maps + n, (long)sizeof(maps) - 1 - n, 0, 0, 0)) > 0) n += r;

@@ -137,6 +137,8 @@ int main(int argc, char **argv)
 		goto fail;
 	}
 	p->brk_start = p->brk_cur = elf.brk;
+	p->image_lo = elf.lo;
+	p->image_hi = elf.brk;
 
 	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd)) {
 		fprintf(stderr, "vireo-user: getrandom: %s\n", strerror(errno));
