@@ -108,8 +108,8 @@ void cpu_raise(struct cpu *c, uint8_t vector, uint32_t error_code)
 }
 
 /* The interpreter loop, outside the setjmp frame so the compiler keeps its
- * state in registers. Within a block, execution falls through until an
- * instruction changes RIP non-sequentially or the cache was flushed. */
+ * state in registers. A block runs to its end unless a store flushed the
+ * block cache (self-modifying code). */
 static __attribute__((noinline)) void run_blocks(struct cpu *c)
 {
 	while (c->icount < c->limit) {
@@ -128,14 +128,15 @@ static __attribute__((noinline)) void run_blocks(struct cpu *c)
 		c->flushed = false;
 		if (n > left)
 			n = (unsigned)left;
+		/* Only a block's last instruction can transfer control
+		 * (block.c ends blocks there), so the others just advance. */
 		for (k = 0; k < n;) {
 			const struct insn *i = &blk[k++];
-			uint64_t next = c->rip + i->len;
 
 			c->cur_rip = c->rip;
-			c->rip = next;
+			c->rip += i->len;
 			i->fn(c, i);
-			if (__builtin_expect(c->rip != next || c->flushed, 0))
+			if (__builtin_expect(c->flushed, 0))
 				break;
 		}
 		c->icount += k;

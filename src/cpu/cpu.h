@@ -70,8 +70,11 @@ void cpu_get_state(struct cpu *cpu, struct cpu_state *st);
 void cpu_set_state(struct cpu *cpu, const struct cpu_state *st);
 
 /* Runs until an exit, at most max_insns instructions (then CPU_EXIT_LIMIT).
- * SYSCALL in USER64 exits with RIP already past the instruction (the runner
- * sets RAX and calls cpu_run again). Exceptions exit with RIP at the faulting
+ * SYSCALL in USER64 exits with RIP already past the instruction and, as the
+ * instruction architecturally does, RCX = that RIP and R11 = RFLAGS (the
+ * runner sets RAX and calls cpu_run again). INT3, INT 4 and INT 0x80 are
+ * traps: they exit with vector 3/4/0x80 and RIP past the instruction; other
+ * INT n raise #GP(n*8+2) as at CPL3 under Linux. Exceptions exit with RIP at the faulting
  * instruction, the vector, error code, and fault_addr (CR2) for #PF; state is
  * precise (no partial writes from the faulting instruction, except completed
  * iterations of a REP string instruction, as on hardware). Returns 0, or a

@@ -184,13 +184,12 @@ static inline __attribute__((always_inline)) void cc_set(struct cpu *c, int op, 
 	c->cc_op = (uint8_t)op, c->cc_size = (uint8_t)size, c->cc_a = a, c->cc_b = b, c->cc_r = r;
 }
 
-/* Materialise lazy flags, then take arithmetic flags as computed eagerly. */
+/* Take all six arithmetic flags as computed eagerly (callers that keep
+ * some of them read cpu_get_flags first). rflags always holds the other
+ * bits, so the lazy state need not be materialised. */
 static inline __attribute__((always_inline)) void cc_eager(struct cpu *c, uint64_t arith)
 {
-	if (c->cc_op != CC_EAGER) {
-		c->rflags = cpu_get_flags(c);
-		c->cc_op = CC_EAGER;
-	}
+	c->cc_op = CC_EAGER;
 	c->rflags = (c->rflags & ~(uint64_t)FL_ARITH) | (arith & FL_ARITH);
 }
 

@@ -150,6 +150,55 @@ F_SIMPLE(f_mov_rm_imm, fwrite_rm(c, i, SZ, MEM, i->imm & size_mask(SZ));)
 F_INCDEC(f_inc, false)
 F_INCDEC(f_dec, true)
 
+/* Shifts and rotates of a 32/64-bit register by an immediate (C1 /0 /1 /4
+ * /5 /7), same flag rules as exec_shift.c: a masked count of 0 changes no
+ * flags but still zero-extends a 32-bit destination. */
+#define F_SHIFT(NAME, SZ, BODY)                                                                    \
+	static void NAME(struct cpu *c, const struct insn *i)                                      \
+	{                                                                                          \
+		const int sz_ = SZ;                                                                \
+		const unsigned bits = SZ * 8, top __attribute__((unused)) = bits - 1;             \
+		unsigned cnt = (unsigned)i->imm & (SZ == 8 ? 0x3f : 0x1f);                          \
+		uint64_t a = fread_reg(c, i->rm, SZ), r, f, cf;                                     \
+		if (cnt == 0) {                                                                    \
+			fwrite_reg(c, i->rm, SZ, a);                                               \
+			return;                                                                    \
+		}                                                                                  \
+		BODY                                                                               \
+		fwrite_reg(c, i->rm, SZ, r);                                                       \
+		cc_eager(c, f);                                                                    \
+	}
+#define ROL_BODY                                                                                   \
+	r = ((a << cnt) | (a >> ((bits - cnt) & top))) & size_mask(sz_);                            \
+	cf = r & 1;                                                                                \
+	f = (cpu_get_flags(c) & ~(uint64_t)(FL_CF | FL_OF)) | cf | ((((r >> top) ^ cf) & 1) ? FL_OF : 0);
+#define ROR_BODY                                                                                   \
+	r = ((a >> cnt) | (a << ((bits - cnt) & top))) & size_mask(sz_);                            \
+	cf = (r >> top) & 1;                                                                       \
+	f = (cpu_get_flags(c) & ~(uint64_t)(FL_CF | FL_OF)) | cf |                                 \
+	    ((((r >> top) ^ (r >> (top - 1))) & 1) ? FL_OF : 0);
+#define SHL_BODY                                                                                   \
+	r = (a << cnt) & size_mask(sz_);                                                            \
+	cf = (a >> (bits - cnt)) & 1;                                                              \
+	f = szp_flags(r, sz_) | cf | ((((r >> top) ^ cf) & 1) ? FL_OF : 0);
+#define SHR_BODY                                                                                   \
+	r = a >> cnt;                                                                              \
+	cf = (a >> (cnt - 1)) & 1;                                                                 \
+	f = szp_flags(r, sz_) | cf | ((cnt == 1 && ((a >> top) & 1)) ? FL_OF : 0);
+#define SAR_BODY                                                                                   \
+	r = (uint64_t)(sext(a, sz_) >> cnt) & size_mask(sz_);                                        \
+	cf = ((uint64_t)(sext(a, sz_) >> (cnt - 1))) & 1;                                           \
+	f = szp_flags(r, sz_) | cf;
+F_SHIFT(f_rol4, 4, ROL_BODY) F_SHIFT(f_rol8, 8, ROL_BODY)
+F_SHIFT(f_ror4, 4, ROR_BODY) F_SHIFT(f_ror8, 8, ROR_BODY)
+F_SHIFT(f_shl4, 4, SHL_BODY) F_SHIFT(f_shl8, 8, SHL_BODY)
+F_SHIFT(f_shr4, 4, SHR_BODY) F_SHIFT(f_shr8, 8, SHR_BODY)
+F_SHIFT(f_sar4, 4, SAR_BODY) F_SHIFT(f_sar8, 8, SAR_BODY)
+static const cpu_handler shift_tab[8][2] = {
+	{ f_rol4, f_rol8 }, { f_ror4, f_ror8 }, { NULL, NULL }, { NULL, NULL },
+	{ f_shl4, f_shl8 }, { f_shr4, f_shr8 }, { f_shl4, f_shl8 }, { f_sar4, f_sar8 },
+};
+
 static void f_movzb(struct cpu *c, const struct insn *i)
 {
 	c->gpr[i->reg] = (i->flags & IF_MEM) ? mem_read(c, insn_ea(c, i), 1)
@@ -212,6 +261,7 @@ cpu_handler cpu_fast_handler(const struct insn *i)
 	case 0x89: return f_mov_rm_r_tab[s][m];
 	case 0x8b: return f_mov_r_rm_tab[s][m];
 	case 0xc7: return i->sub == 0 ? f_mov_rm_imm_tab[s][m] : NULL;
+	case 0xc1: return m ? NULL : shift_tab[i->sub][s];
 	case 0xff:
 		if (i->sub == 0)
 			return f_inc_tab[s][m];

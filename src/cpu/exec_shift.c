@@ -22,7 +22,8 @@ static void shift_op(struct cpu *c, const struct insn *i, unsigned cnt)
 		return;
 	}
 	a = cpu_rmw_read(c, i, sz) & m;
-	f = cpu_get_flags(c);
+	/* Rotates keep SF ZF AF PF: only they need the current flags. */
+	f = i->sub < 4 ? cpu_get_flags(c) : 0;
 	switch (i->sub) {
 	case 0: { /* ROL */
 		unsigned n = cnt % bits;

@@ -9,6 +9,7 @@
  * raises #XM without writing the destination (Vol. 1 §11.5.1). This makes
  * results, NaN propagation and flags bit-exact by construction. */
 #include <emmintrin.h>
+#include <math.h>
 
 #include "cpu/cpu_int.h"
 #include "cpu/sse.h"
@@ -159,6 +160,47 @@ static int src_size(unsigned op, unsigned p)
 	}
 }
 
+/* CVTSD2SS/CVTPD2PS with underflow unmasked: the host (run with UE
+ * masked) only flags tiny results that are also inexact after
+ * denormalisation, but hardware signals UE for any tiny result (detected
+ * before rounding) and PE only if the unbounded-exponent result is
+ * inexact (Vol. 1 §4.9.1.5, §11.5.2). Raises #XM if an element is tiny. */
+static void cvt_to_single_unmasked_ue(struct cpu *c, const union xmm *src, unsigned n)
+{
+	bool tiny = false, inexact = false, denormal = false;
+	uint32_t fl;
+
+	for (unsigned k = 0; k < n; k++) {
+		double x = src->df[k], ax = fabs(x);
+
+		if (isnan(x) || isinf(x) || x == 0)
+			continue;
+		if (ax < 0x1p-1022) {
+			if (c->mxcsr & 0x40)
+				continue; /* DAZ: the operand is a zero */
+			denormal = true;
+		}
+		if (ax < 0x1p-126) {
+			int e;
+			double m = frexp(x, &e) * 0x1p24;
+
+			tiny = true;
+			if (m != trunc(m))
+				inexact = true;
+		} else if ((double)(float)x != x) {
+			inexact = true;
+		}
+	}
+	if (!tiny)
+		return;
+	fl = 0x10 | (inexact ? 0x20 : 0) | (denormal ? 0x2 : 0);
+	if (denormal && !(c->mxcsr & 0x100))
+		fl = 0x2; /* unmasked DE is a pre-computation exception */
+	cpu_mx_collect(c);
+	c->mxcsr |= fl;
+	cpu_raise(c, (c->cr4 & 0x400) ? CPU_VEC_XM : CPU_VEC_UD, 0);
+}
+
 static void h_ssefp(struct cpu *c, const struct insn *i)
 {
 	unsigned op = i->op & 0xff, p = sse_pfx(i), id;
@@ -191,6 +233,8 @@ static void h_ssefp(struct cpu *c, const struct insn *i)
 			sse_src_scalar(c, i, &s, sz);
 		id = ID(op, (op == 0x2c || op == 0x2d) ? w : 0, p);
 	}
+	if (op == 0x5a && (p == 1 || p == 3) && !(c->mxcsr & 0x800))
+		cvt_to_single_unmasked_ue(c, &s, p == 3 ? 1 : 2);
 	if (!fp_run(c, id, &res, &s, &g))
 		cpu_ud(c);
 	switch (op) {

@@ -215,6 +215,7 @@ static bool pre_abort(struct cpu *c, uint16_t sw)
 {
 	if (!(sw & ~c->fcw & 0x7))
 		return false;
+	c->fsw &= (uint16_t)~SW_C1; /* hardware clears C1 (differential tests) */
 	c->fsw |= sw & 0x3f;
 	check_exc(c);
 	return true;
@@ -557,6 +558,25 @@ static bool store_underflow(struct cpu *c, uint64_t addr, unsigned len, uint64_t
 	return true;
 }
 
+/* FST to a narrower format with underflow unmasked: a tiny non-zero
+ * value (below min_normal, detected before rounding) raises UE and the
+ * store does not happen; PE only if the value does not fit exactly
+ * (Vol. 1 §8.5.5). With UE masked the host conversion handles it. */
+static bool store_tiny(struct cpu *c, long double v, long double min_normal)
+{
+	long double av = fabsl(v), m;
+	int e;
+
+	if ((c->fcw & 0x10) || av == 0 || av >= min_normal || isnan(v))
+		return false;
+	/* PE reflects the unbounded-exponent result: does the significand fit
+	 * in 24 (single) or 53 (double) bits? */
+	m = frexpl(v, &e) * (min_normal < 0x1p-1000L ? 0x1p53L : 0x1p24L);
+	c->fsw |= (uint16_t)(0x10 | (m != truncl(m) ? 0x20 : 0));
+	check_exc(c);
+	return true;
+}
+
 static void h_x87_mem(struct cpu *c, const struct insn *i)
 {
 	unsigned slot = i->op - OP_X87, opc = slot >> 3, reg = slot & 7;
@@ -634,6 +654,8 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 			if (store_underflow(c, addr, 4, 0xffc00000u, reg == 3))
 				return;
 			s = c->st[phys(c, 0)];
+			if (store_tiny(c, s, 0x1p-126L))
+				return;
 			h = x87_begin(c);
 			f = (float)s;
 			if (x87_end(c, h))
@@ -686,6 +708,8 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 			if (store_underflow(c, addr, 8, 0xfff8000000000000ULL, reg == 3))
 				return;
 			s = c->st[phys(c, 0)];
+			if (store_tiny(c, s, 0x1p-1022L))
+				return;
 			h = x87_begin(c);
 			d = (double)s;
 			if (x87_end(c, h))
