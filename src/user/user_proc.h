@@ -11,6 +11,12 @@
 #include "cpu/cpu.h"
 #include "user/user_map.h"
 
+/* struct cpu_state's gpr[] order: the x86 register encoding. */
+enum {
+	USER_RAX, USER_RCX, USER_RDX, USER_RBX, USER_RSP, USER_RBP, USER_RSI, USER_RDI,
+	USER_R8, USER_R9, USER_R10, USER_R11, USER_R12, USER_R13, USER_R14, USER_R15,
+};
+
 #define USER_NSIG 64 /* signals 1..64, as in the Linux x86-64 ABI */
 
 /* struct k_sigaction of the x86-64 kernel ABI (not glibc's struct sigaction). */

@@ -19,7 +19,6 @@
 
 #include "user/user_sys.h"
 
-#define USER_RSP 4
 #define USER_ARG_MAX 65536 /* argv/envp entries we pass on */
 #define USER_VFORK_FD 512  /* where the vfork wait pipe lives, out of the guest's way */
 

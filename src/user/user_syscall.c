@@ -11,9 +11,6 @@
 #include "user/user_sys.h"
 #include "user/user_sysnames.h"
 
-enum { USER_RAX = 0, USER_RCX = 1, USER_RDX = 2, USER_RSI = 6, USER_RDI = 7, USER_R8 = 8,
-       USER_R9 = 9, USER_R10 = 10, USER_R11 = 11 };
-
 /* Calls whose absence glibc or busybox handle on their own: no message. */
 static bool user_sys_quiet(long nr)
 {

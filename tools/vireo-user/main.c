@@ -165,7 +165,7 @@ int main(int argc, char **argv)
 	 * at their power-on/FNINIT values (FCW 0x37f, MXCSR 0x1f80). */
 	memset(&st, 0, sizeof(st));
 	st.rip = elf.entry;
-	st.gpr[4] = rsp;
+	st.gpr[USER_RSP] = rsp;
 	st.rflags = 0x202;
 	st.fxsave[0] = 0x7f, st.fxsave[1] = 0x03;
 	st.fxsave[24] = 0x80, st.fxsave[25] = 0x1f;
