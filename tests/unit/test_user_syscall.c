@@ -146,7 +146,34 @@ int main(void)
 		CHECK(user_map_check(&p->map, (uint64_t)r, 4 * PG, PROT_WRITE));
 		CHECK_EQ(*(uint8_t *)(uintptr_t)r, 1);
 		CHECK_EQ(S(SYS_mremap, U(emulator_secret), PG, 2 * PG, MREMAP_MAYMOVE, 0), -EFAULT);
-		S(SYS_munmap, m, 2 * PG);
+		/* MAP_FIXED across guest pages and a host-free hole: allowed. */
+		CHECK_EQ(S(SYS_munmap, m + PG, PG), 0);
+		CHECK_EQ(S(SYS_mmap, m, 2 * PG, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, (uint64_t)-1, 0), (long)m);
+		CHECK(user_map_check(&p->map, m, 2 * PG, PROT_WRITE));
+		CHECK_EQ(*(uint8_t *)(uintptr_t)m, 0); /* fresh pages */
+		/* ... but not across guest pages and emulator memory: nothing changes. */
+		{
+			void *emu = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+					 -1, 0);
+			uint64_t e = U(emu);
+
+			*(uint8_t *)emu = 9;
+			S(SYS_munmap, m, 2 * PG);
+			munmap(emu, 2 * PG);
+			/* [e, e+PG) the emulator's, [e+PG, e+2PG) the guest's. */
+			emu = mmap(emu, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+				   -1, 0);
+			*(uint8_t *)emu = 9;
+			CHECK_EQ(S(SYS_mmap, e + PG, PG, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, (uint64_t)-1, 0), (long)(e + PG));
+			CHECK_EQ(S(SYS_mmap, e, 2 * PG, PROT_READ,
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, (uint64_t)-1, 0), -ENOMEM);
+			CHECK_EQ(*(uint8_t *)emu, 9);
+			CHECK(user_map_check(&p->map, e + PG, PG, PROT_WRITE));
+			S(SYS_munmap, e + PG, PG);
+			munmap(emu, PG);
+		}
 		S(SYS_munmap, (uint64_t)r, 4 * PG);
 	}
 	TEST_END();
@@ -166,6 +193,26 @@ int main(void)
 		CHECK(!user_map_check(&p->map, b + PG, 1, 0));
 		CHECK_EQ(S(SYS_brk, b - 4096), (long)(b + 100));
 		S(SYS_brk, b);
+	}
+	TEST_END();
+
+	TEST_BEGIN("user_sys_proc_self_maps");
+	{
+		char buf[512];
+		long fd;
+		ssize_t n;
+
+		strcpy((char *)g + 400, "/proc/self/maps");
+		fd = S(SYS_openat, AT_FDCWD, gb + 400, O_RDONLY);
+		CHECK(fd >= 0);
+		n = read((int)fd, buf, sizeof(buf) - 1);
+		CHECK(n > 0);
+		buf[n > 0 ? n : 0] = 0;
+		snprintf((char *)g + 8000, 64, "%08llx-%08llx rw-p", (unsigned long long)gb,
+			 (unsigned long long)(gb + GSIZE));
+		CHECK(strstr(buf, (char *)g + 8000) != NULL);
+		CHECK(!strstr(buf, "test_user"));
+		close((int)fd);
 	}
 	TEST_END();
 
