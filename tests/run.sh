@@ -16,8 +16,11 @@ run_one() { # label, command...
 	local label=$1; shift
 	local out="$log_dir/$(echo "$label" | tr '/ ' '__').log"
 	local t0=$SECONDS
-	"$@" >"$out" 2>&1
+	# A hung test must not hang the whole suite (or CI): each file gets a
+	# generous time limit, then fails.
+	timeout -k 10 "${VIREO_TEST_TIMEOUT:-900}" "$@" >"$out" 2>&1
 	local rc=$?
+	[ "$rc" -eq 124 ] && echo "not ok $label: timed out after ${VIREO_TEST_TIMEOUT:-900} s" >>"$out"
 	local p f s
 	p=$(grep -c '^ok ' "$out"); f=$(grep -c '^not ok ' "$out"); s=$(grep -c '^skip ' "$out")
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "core/err.h"
+#include "vm/config.h"
 
 struct vm;
 struct vcpu;
@@ -53,12 +54,20 @@ enum vcpu_exit {
 
 struct accel_ops {
 	const char *name;
-	/* Highest vCPU count this accelerator supports on this host. */
+	/* Highest vCPU count this accelerator supports on this host; vm may be
+	 * NULL (before vm_init). 0 if the accelerator cannot be used at all. */
 	unsigned (*max_vcpus)(struct vm *vm);
 	int (*vm_init)(struct vm *vm, struct err *err);
+	/* Creates the interrupt controllers (PIC, IOAPIC, LAPICs) and the PIT,
+	 * after RAM and firmware are mapped and before any device or vCPU
+	 * exists. NULL if vm_init already did. */
+	int (*irqchip_init)(struct vm *vm, struct err *err);
 	void (*vm_destroy)(struct vm *vm);
 	/* Map host memory hva at guest-physical [gpa, gpa+size). */
 	int (*map_ram)(struct vm *vm, unsigned slot, uint64_t gpa, uint64_t size, void *hva,
+		       struct err *err);
+	/* Like map_ram, but guest writes are dropped (firmware ROM); NULL: use map_ram. */
+	int (*map_rom)(struct vm *vm, unsigned slot, uint64_t gpa, uint64_t size, void *hva,
 		       struct err *err);
 	int (*vcpu_init)(struct vcpu *vcpu, struct err *err);
 	void (*vcpu_destroy)(struct vcpu *vcpu);
@@ -71,13 +80,25 @@ struct accel_ops {
 	/* Drive an interrupt line (a GSI of the IOAPIC; 0-15 also reach the PIC). */
 	int (*set_irq)(struct vm *vm, unsigned gsi, bool level);
 	int (*send_msi)(struct vm *vm, uint64_t addr, uint32_t data);
-	/* Optional fast paths (NULL if absent): a write of datamatch (or any value
-	 * if !match) at addr signals fd; a write to fd raises the MSI/GSI. */
+	/* Optional fast paths (NULL if absent). ioeventfd: a guest write of len
+	 * bytes of datamatch (or any value if !match) at addr signals fd without
+	 * leaving the kernel; del takes the same arguments as add. */
 	int (*add_ioeventfd)(struct vm *vm, uint64_t addr, unsigned len, bool pio, bool match,
 			     uint64_t datamatch, int fd, struct err *err);
+	int (*del_ioeventfd)(struct vm *vm, uint64_t addr, unsigned len, bool pio, bool match,
+			     uint64_t datamatch, int fd);
+	/* irqfd: a write to fd sends the MSI (addr, data). add returns a handle
+	 * (>= 0) for update (the guest reprogrammed the message) and del. */
 	int (*add_irqfd_msi)(struct vm *vm, uint64_t addr, uint32_t data, int fd, struct err *err);
+	int (*update_irqfd_msi)(struct vm *vm, int handle, uint64_t addr, uint32_t data,
+				struct err *err);
+	void (*del_irqfd_msi)(struct vm *vm, int handle, int fd);
 };
 
 extern const struct accel_ops accel_kvm_ops;
+
+/* Chooses the accelerator for --accel KIND. For ACCEL_AUTO, *why says in a
+ * few words why that one was chosen. NULL (err set) if it cannot be used. */
+const struct accel_ops *accel_select(enum accel_kind kind, const char **why, struct err *err);
 
 #endif
