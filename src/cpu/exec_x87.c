@@ -216,7 +216,7 @@ static bool pre_abort(struct cpu *c, uint16_t sw)
 	if (!(sw & ~c->fcw & 0x7))
 		return false;
 	c->fsw &= (uint16_t)~SW_C1; /* hardware clears C1 (differential tests) */
-	c->fsw |= sw & 0x3f;
+	c->fsw |= sw & 0x7;         /* post-computation flags are not reached */
 	check_exc(c);
 	return true;
 }
@@ -231,6 +231,41 @@ static bool pre_abort(struct cpu *c, uint16_t sw)
 			 ".byte " bytes "\n\tfnstsw %[sw]\n\tfstpt %[r]\n\tfnclex\n\tfldcw %[h]"       \
 			 : [h] "=m"(host), [r] "=m"(r), [sw] "=m"(sw)                              \
 			 : [cw] "m"(cw), [a] "m"(a), [b] "m"(b))
+
+/* Unmasked overflow/underflow on arithmetic (Vol. 1 §8.5.4, §8.5.5): the
+ * destination receives the result with its exponent biased by -/+24576.
+ * Recomputed on the host with a scaled operand (exact power-of-two
+ * scaling), all exceptions masked. Returns true if *out was produced. */
+static bool scaled_result(struct cpu *c, unsigned op, long double a, long double b, uint16_t sw,
+			  long double *out)
+{
+	uint16_t cw = c->fcw | 0x3f, host, orig = sw;
+	int k;
+	long double r;
+
+	if (!(orig & ~c->fcw & 0x18) || !isfinite(a) || !isfinite(b))
+		return false;
+	k = (orig & ~c->fcw & 0x8) ? -24576 : 24576;
+	switch (op) {
+	case 1: a = scalbnl(a, k); break;               /* MUL */
+	case 6: a = scalbnl(a, k); break;               /* a / b */
+	case 7: b = scalbnl(b, k); break;               /* b / a */
+	default: a = scalbnl(a, k), b = scalbnl(b, k); break; /* ADD, SUB, SUBR */
+	}
+	switch (op) {
+	case 0: ARITH_ASM("0xde, 0xc1"); break;
+	case 1: ARITH_ASM("0xde, 0xc9"); break;
+	case 4: ARITH_ASM("0xde, 0xe1"); break;
+	case 5: ARITH_ASM("0xde, 0xe9"); break;
+	case 6: ARITH_ASM("0xde, 0xf1"); break;
+	default: ARITH_ASM("0xde, 0xf9"); break;
+	}
+	*out = r;
+	/* OE or UE (the unmasked one), PE and C1 from the scaled operation. */
+	c->fsw = (uint16_t)((c->fsw & ~SW_C1) | (orig & 0x18 & ~c->fcw) | (sw & (0x20 | SW_C1)));
+	check_exc(c);
+	return true;
+}
 
 static bool arith(struct cpu *c, unsigned op, unsigned dst, long double a, long double b)
 {
@@ -248,6 +283,11 @@ static bool arith(struct cpu *c, unsigned op, unsigned dst, long double a, long 
 	}
 	if (pre_abort(c, sw))
 		return false;
+	if (scaled_result(c, op, a, b, sw, &r)) {
+		c->st[p] = r;
+		c->ftw_empty &= (uint16_t)~(1u << p);
+		return true;
+	}
 	c->st[p] = r;
 	c->fsw = (uint16_t)((c->fsw & ~SW_C1) | (sw & (0x3f | SW_C1)));
 	check_exc(c);
@@ -517,6 +557,20 @@ static void arith_mem(struct cpu *c, unsigned reg, unsigned kind, uint64_t addr)
 	}
 	if (pre_abort(c, sw))
 		return;
+	if (sw & ~c->fcw & 0x18) {
+		long double b;
+
+		switch (kind) {
+		case 0: { float f; memcpy(&f, &m32, 4); b = f; break; }
+		case 1: { double d; memcpy(&d, &raw, 8); b = d; break; }
+		case 2: b = (int32_t)m32; break;
+		default: b = (int16_t)m16; break;
+		}
+		if (scaled_result(c, reg, a, b, sw, &r)) {
+			c->st[phys(c, 0)] = r;
+			return;
+		}
+	}
 	c->st[phys(c, 0)] = r;
 	c->fsw = (uint16_t)((c->fsw & ~SW_C1) | (sw & (0x3f | SW_C1)));
 	check_exc(c);
@@ -535,6 +589,20 @@ static bool push_overflow(struct cpu *c)
 	else
 		stack_fault(c, true);
 	return true;
+}
+
+/* Loads: the operand is fetched (and may fault) before the stack is
+ * checked for overflow. */
+static bool load_overflow(struct cpu *c, uint64_t addr, const struct insn *i)
+{
+	unsigned slot = i->op - OP_X87, opc = slot >> 3, reg = slot & 7;
+	unsigned len = opc == 1 ? 4 : opc == 5 ? 8 : opc == 3 ? (reg == 5 ? 10 : 4) : (reg == 5 ? 8 : 2);
+	uint64_t last = addr + len - 1;
+
+	mem_read(c, addr, 1);
+	if ((last & CPU_PAGE_MASK) != (addr & CPU_PAGE_MASK))
+		mem_read(c, last & CPU_PAGE_MASK, 1);
+	return push_overflow(c);
 }
 
 /* Store of an empty ST0: with IE masked the format's indefinite is stored
@@ -641,7 +709,7 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 	}
 	case 1: /* D9: FLD m32, FST m32, FSTP m32 */
 		if (reg == 0) {
-			if (!push_overflow(c) && load_mem(c, addr, 0, &v))
+			if (!load_overflow(c, addr, i) && load_mem(c, addr, 0, &v))
 				x87_push(c, v);
 			return;
 		}
@@ -671,7 +739,7 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 		switch (reg) {
 		case 0:
 		case 5:
-			if (!push_overflow(c) && load_mem(c, addr, reg == 0 ? 2 : 5, &v))
+			if (!load_overflow(c, addr, i) && load_mem(c, addr, reg == 0 ? 2 : 5, &v))
 				x87_push(c, v);
 			return;
 		case 2: case 3:
@@ -695,7 +763,7 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 		break;
 	case 5: /* DD: FLD m64, FST m64, FSTP m64 */
 		if (reg == 0) {
-			if (!push_overflow(c) && load_mem(c, addr, 1, &v))
+			if (!load_overflow(c, addr, i) && load_mem(c, addr, 1, &v))
 				x87_push(c, v);
 			return;
 		}
@@ -725,7 +793,7 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 		switch (reg) {
 		case 0:
 		case 5:
-			if (!push_overflow(c) && load_mem(c, addr, reg == 0 ? 3 : 4, &v))
+			if (!load_overflow(c, addr, i) && load_mem(c, addr, reg == 0 ? 3 : 4, &v))
 				x87_push(c, v);
 			return;
 		case 2: case 3:
@@ -967,6 +1035,14 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 				long double x = st_get(c, 0), one, t;
 				uint16_t h = x87_begin(c), sw;
 
+				if (isfinite(x) && fabsl(x) >= 0x1p63L) {
+					/* Out of range: C2 = 1, operand unchanged, no
+					 * flags (checked here: the host instruction would
+					 * leave one value where the asm expects two). */
+					(void)x87_end(c, h);
+					c->fsw |= SW_C2;
+					return;
+				}
 				__asm__ volatile("fptan\n\tfnstsw %%ax" : "=t"(one), "=u"(t), "=a"(sw) : "0"(x));
 				if (x87_end(c, h))
 					return;
@@ -1052,6 +1128,14 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 				long double x = st_get(c, 0), s, co;
 				uint16_t h = x87_begin(c), sw;
 
+				if (isfinite(x) && fabsl(x) >= 0x1p63L) {
+					/* Out of range: C2 = 1, operand unchanged, no
+					 * flags (checked here: the host instruction would
+					 * leave one value where the asm expects two). */
+					(void)x87_end(c, h);
+					c->fsw |= SW_C2;
+					return;
+				}
 				__asm__ volatile("fsincos\n\tfnstsw %%ax" : "=t"(co), "=u"(s), "=a"(sw) : "0"(x));
 				if (x87_end(c, h))
 					return;
@@ -1106,8 +1190,14 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 	case 5: /* DD: FFREE, FST, FSTP, FUCOM, FUCOMP */
 		switch (reg) {
 		case 0: c->ftw_empty |= (uint16_t)(1u << phys(c, r)); return;
-		case 2: st_set(c, r, st_get(c, 0)); return;
-		case 3: st_set(c, r, st_get(c, 0)); x87_pop(c); return;
+		case 2: case 3: /* FST/FSTP ST(i): C1 = 0 unless the stack underflows */
+			if (underflow(c, 0, 0, (int)r, reg == 3))
+				return;
+			c->fsw &= (uint16_t)~SW_C1;
+			st_set(c, r, c->st[phys(c, 0)]);
+			if (reg == 3)
+				x87_pop(c);
+			return;
 		case 4: case 5:
 			uint64_t f = compare_regs(c, 0, r, true);
 
