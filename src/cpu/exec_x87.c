@@ -1198,13 +1198,14 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 			if (reg == 3)
 				x87_pop(c);
 			return;
-		case 4: case 5:
+		case 4: case 5: {
 			uint64_t f = compare_regs(c, 0, r, true);
 
 			set_cc_from(c, f);
 			if (reg == 5 && !(f & CMP_ABORT))
 				x87_pop(c);
 			return;
+		}
 		default: break;
 		}
 		break;
