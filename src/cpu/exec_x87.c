@@ -198,16 +198,6 @@ static void note_insn(struct cpu *c, const struct insn *i)
 		c->fdp = insn_ea(c, i);
 }
 
-static inline bool is_snan(long double v)
-{
-	uint64_t m;
-	uint16_t se;
-
-	memcpy(&m, &v, 8);
-	memcpy(&se, (uint8_t *)&v + 8, 2);
-	return (se & 0x7fff) == 0x7fff && (m & 0x7fffffffffffffffULL) && !(m & 0x4000000000000000ULL);
-}
-
 /* An unmasked invalid-operation, denormal or divide-by-zero exception
  * leaves the destination and the stack untouched (Vol. 1 §8.5): record
  * the flags and tell the caller to abort. */
