@@ -4,6 +4,7 @@
  * code are remembered; their TLB write entries are dropped so every store to
  * them takes the slow path, which flushes the cache (self-modifying code). */
 #include "cpu/cpu_int.h"
+#include "cpu/sys.h"
 
 static bool op_ends_block(const struct insn *i)
 {
@@ -33,6 +34,8 @@ void cpu_blocks_flush(struct cpu *c)
 	c->code_page_count = 0;
 	c->insn_used = 0;
 	c->flushed = true;
+	if (c->sys)
+		sys_blocks_flushed(c);
 }
 
 static unsigned code_hash(uint64_t page)

@@ -92,11 +92,13 @@ static void h_movs(struct cpu *c, const struct insn *i)
 			void *ps = cpu_mem_ptr(c, s, (unsigned)(k * (uint64_t)sz), CPU_ACC_READ);
 			void *pd = cpu_mem_ptr(c, d, (unsigned)(k * (uint64_t)sz), CPU_ACC_WRITE);
 
-			memmove(pd, ps, k * (uint64_t)sz);
-			c->gpr[6] += k * (uint64_t)sz;
-			c->gpr[7] += k * (uint64_t)sz;
-			c->gpr[1] -= k;
-			continue;
+			if (ps && pd) { /* NULL: MMIO in system mode */
+				memmove(pd, ps, k * (uint64_t)sz);
+				c->gpr[6] += k * (uint64_t)sz;
+				c->gpr[7] += k * (uint64_t)sz;
+				c->gpr[1] -= k;
+				continue;
+			}
 		}
 		mem_write(c, d, sz, mem_read(c, s, sz));
 		areg_set(c, i, 6, c->gpr[6] + (uint64_t)delta(c, i));
@@ -123,15 +125,17 @@ static void h_stos(struct cpu *c, const struct insn *i)
 		if (!(c->rflags & FL_DF) && i->asz == 8 && (k = chunk(d, d, n, sz)) > 0) {
 			uint8_t *pd = cpu_mem_ptr(c, d, (unsigned)(k * (uint64_t)sz), CPU_ACC_WRITE);
 
-			if (sz == 1) {
-				memset(pd, (int)v, k);
-			} else {
-				for (uint64_t j = 0; j < k; j++)
-					memcpy(pd + j * (uint64_t)sz, &v, (size_t)sz);
+			if (pd) { /* NULL: MMIO in system mode */
+				if (sz == 1) {
+					memset(pd, (int)v, k);
+				} else {
+					for (uint64_t j = 0; j < k; j++)
+						memcpy(pd + j * (uint64_t)sz, &v, (size_t)sz);
+				}
+				c->gpr[7] += k * (uint64_t)sz;
+				c->gpr[1] -= k;
+				continue;
 			}
-			c->gpr[7] += k * (uint64_t)sz;
-			c->gpr[1] -= k;
-			continue;
 		}
 		mem_write(c, d, sz, v);
 		areg_set(c, i, 7, c->gpr[7] + (uint64_t)delta(c, i));
