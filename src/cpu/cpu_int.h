@@ -97,7 +97,8 @@ struct block {
 	uintptr_t hva; /* system mode: host page of rip when decoded (sys.c) */
 };
 
-#define BLOCK_HASH 8192
+#define BLOCK_HASH_BITS 15
+#define BLOCK_HASH (1u << BLOCK_HASH_BITS)
 #define INSN_POOL 262144
 #define BLOCK_MAX_INSNS 48
 #define CODE_PAGES 4096
@@ -375,8 +376,12 @@ static inline __attribute__((always_inline)) uint64_t mem_read_w(struct cpu *c, 
 	uint64_t v = 0;
 
 	if (__builtin_expect(p != NULL, 1)) {
-		memcpy(&v, p, (size_t)size);
-		return v;
+		switch (size) {
+		case 1: return *(uint8_t *)p;
+		case 2: memcpy(&v, p, 2); return v;
+		case 4: memcpy(&v, p, 4); return v;
+		default: memcpy(&v, p, 8); return v;
+		}
 	}
 	cpu_mem_read_slow_w(c, addr, &v, (unsigned)size);
 	return v;
@@ -387,8 +392,14 @@ static inline __attribute__((always_inline)) void mem_write(struct cpu *c, uint6
 	void *p = cpu_mem_ptr(c, addr, (unsigned)size, CPU_ACC_WRITE);
 
 	if (__builtin_expect(p != NULL, 1)) {
-		memcpy(p, &v, (size_t)size);
-		return;
+		/* A switch, not memcpy(p, &v, size): with a run-time size the
+		 * compiler would call the library memcpy. */
+		switch (size) {
+		case 1: *(uint8_t *)p = (uint8_t)v; return;
+		case 2: { uint16_t t = (uint16_t)v; memcpy(p, &t, 2); return; }
+		case 4: { uint32_t t = (uint32_t)v; memcpy(p, &t, 4); return; }
+		default: memcpy(p, &v, 8); return;
+		}
 	}
 	cpu_mem_write_slow(c, addr, &v, (unsigned)size);
 }
@@ -523,7 +534,7 @@ bool cpu_is_code_page(struct cpu *c, uint64_t page);
 const struct insn *cpu_block_lookup(struct cpu *c, uint64_t rip, unsigned *count);
 static inline __attribute__((always_inline)) unsigned cpu_block_hash(uint64_t rip)
 {
-	return (unsigned)((rip * 0x9E3779B97F4A7C15ULL) >> 51) & (BLOCK_HASH - 1);
+	return (unsigned)((rip * 0x9E3779B97F4A7C15ULL) >> (64 - BLOCK_HASH_BITS));
 }
 
 /* exec_ctl.c: Jcc specialised per condition. */

@@ -216,7 +216,7 @@ static bool pre_abort(struct cpu *c, uint16_t sw)
 	if (!(sw & ~c->fcw & 0x7))
 		return false;
 	c->fsw &= (uint16_t)~SW_C1; /* hardware clears C1 (differential tests) */
-	c->fsw |= sw & 0x3f;
+	c->fsw |= sw & 0x7;         /* post-computation flags are not reached */
 	check_exc(c);
 	return true;
 }
@@ -537,6 +537,20 @@ static bool push_overflow(struct cpu *c)
 	return true;
 }
 
+/* Loads: the operand is fetched (and may fault) before the stack is
+ * checked for overflow. */
+static bool load_overflow(struct cpu *c, uint64_t addr, const struct insn *i)
+{
+	unsigned slot = i->op - OP_X87, opc = slot >> 3, reg = slot & 7;
+	unsigned len = opc == 1 ? 4 : opc == 5 ? 8 : opc == 3 ? (reg == 5 ? 10 : 4) : (reg == 5 ? 8 : 2);
+	uint64_t last = addr + len - 1;
+
+	mem_read(c, addr, 1);
+	if ((last & CPU_PAGE_MASK) != (addr & CPU_PAGE_MASK))
+		mem_read(c, last & CPU_PAGE_MASK, 1);
+	return push_overflow(c);
+}
+
 /* Store of an empty ST0: with IE masked the format's indefinite is stored
  * (and a popping form pops); otherwise nothing happens. */
 static bool store_underflow(struct cpu *c, uint64_t addr, unsigned len, uint64_t indef, bool pop)
@@ -641,7 +655,7 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 	}
 	case 1: /* D9: FLD m32, FST m32, FSTP m32 */
 		if (reg == 0) {
-			if (!push_overflow(c) && load_mem(c, addr, 0, &v))
+			if (!load_overflow(c, addr, i) && load_mem(c, addr, 0, &v))
 				x87_push(c, v);
 			return;
 		}
@@ -671,7 +685,7 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 		switch (reg) {
 		case 0:
 		case 5:
-			if (!push_overflow(c) && load_mem(c, addr, reg == 0 ? 2 : 5, &v))
+			if (!load_overflow(c, addr, i) && load_mem(c, addr, reg == 0 ? 2 : 5, &v))
 				x87_push(c, v);
 			return;
 		case 2: case 3:
@@ -695,7 +709,7 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 		break;
 	case 5: /* DD: FLD m64, FST m64, FSTP m64 */
 		if (reg == 0) {
-			if (!push_overflow(c) && load_mem(c, addr, 1, &v))
+			if (!load_overflow(c, addr, i) && load_mem(c, addr, 1, &v))
 				x87_push(c, v);
 			return;
 		}
@@ -725,7 +739,7 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 		switch (reg) {
 		case 0:
 		case 5:
-			if (!push_overflow(c) && load_mem(c, addr, reg == 0 ? 3 : 4, &v))
+			if (!load_overflow(c, addr, i) && load_mem(c, addr, reg == 0 ? 3 : 4, &v))
 				x87_push(c, v);
 			return;
 		case 2: case 3:
@@ -1106,8 +1120,14 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 	case 5: /* DD: FFREE, FST, FSTP, FUCOM, FUCOMP */
 		switch (reg) {
 		case 0: c->ftw_empty |= (uint16_t)(1u << phys(c, r)); return;
-		case 2: st_set(c, r, st_get(c, 0)); return;
-		case 3: st_set(c, r, st_get(c, 0)); x87_pop(c); return;
+		case 2: case 3: /* FST/FSTP ST(i): C1 = 0 unless the stack underflows */
+			if (underflow(c, 0, 0, (int)r, reg == 3))
+				return;
+			c->fsw &= (uint16_t)~SW_C1;
+			st_set(c, r, c->st[phys(c, 0)]);
+			if (reg == 3)
+				x87_pop(c);
+			return;
 		case 4: case 5:
 			uint64_t f = compare_regs(c, 0, r, true);
 

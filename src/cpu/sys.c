@@ -62,7 +62,9 @@ void cpu_reset(struct cpu *c)
 	s->dr[7] = 0x400;
 	s->sysenter_cs = s->sysenter_esp = s->sysenter_eip = 0;
 	s->pat = 0x0007040600070406ULL;
-	s->mtrr_def = 0;
+	/* No firmware runs before a direct kernel boot, so the MTRRs start as
+	 * firmware leaves them: enabled, default type write-back. */
+	s->mtrr_def = 0x806;
 	memset(s->mtrr_fixed, 0, sizeof(s->mtrr_fixed));
 	memset(s->mtrr_var, 0, sizeof(s->mtrr_var));
 	s->misc_enable = 1; /* fast strings */

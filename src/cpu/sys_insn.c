@@ -751,6 +751,7 @@ static bool rdmsr(struct cpu *c, uint32_t msr, uint64_t *v)
 
 	switch (msr) {
 	case 0x10: *v = tsc_now(c); return true;
+	case 0x8b: *v = 0; return true; /* BIOS_SIGN_ID: no microcode update loaded */
 	case 0x10a: /* ARCH_CAPABILITIES: RDCL_NO, SKIP_L1DFL, MDS_NO, PSCHANGE_MC_NO, TAA_NO */
 		*v = (1u << 0) | (1u << 3) | (1u << 5) | (1u << 6) | (1u << 8);
 		return true;
@@ -794,6 +795,7 @@ static bool wrmsr(struct cpu *c, uint32_t msr, uint64_t v)
 		s->tsc_offset = 0;
 		s->tsc_offset = (int64_t)(v - tsc_now(c));
 		return true;
+	case 0x8b: return true; /* BIOS_SIGN_ID: Linux writes 0 before CPUID, then reads */
 	case 0x174: s->sysenter_cs = v & 0xffff; return true;
 	case 0x175: if (!canonical(v)) return false; s->sysenter_esp = v; return true;
 	case 0x176: if (!canonical(v)) return false; s->sysenter_eip = v; return true;
