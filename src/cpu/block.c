@@ -71,10 +71,11 @@ static void mark_code_page(struct cpu *c, uint64_t page)
 const struct insn *cpu_block_lookup(struct cpu *c, uint64_t rip, unsigned *count)
 {
 	struct block *b = &c->blocks[cpu_block_hash(rip)];
-	uint64_t addr = rip, page = rip & CPU_PAGE_MASK;
+	/* Legacy modes (system mode only): RIP is the offset in CS. */
+	uint64_t addr = rip + c->seg_base[1], page = addr & CPU_PAGE_MASK;
 	struct insn *out;
 	unsigned n = 0;
-	int cs = 8; /* 64-bit code only until system mode (issue 4) */
+	int cs = c->code_size ? c->code_size : 8;
 
 	if (b->valid && b->rip == rip) {
 		*count = b->count;
@@ -112,7 +113,10 @@ const struct insn *cpu_block_lookup(struct cpu *c, uint64_t rip, unsigned *count
 			cpu_gp0(c);
 		}
 		addr += out[n].len;
-		out[n].fn = cpu_fast_handler(&out[n]);
+		if (cs != 8)
+			out[n].fn = cpu_legacy_handler(&out[n]);
+		else
+			out[n].fn = cpu_fast_handler(&out[n]);
 		if (!out[n].fn)
 			out[n].fn = cpu_handlers[out[n].op];
 		if (op_ends_block(&out[n++]))

@@ -144,6 +144,11 @@ struct cpu {
 	uint64_t kernel_gs_base, star, lstar, cstar, fmask, tsc_aux;
 	uint8_t cpl;
 	struct cpu_sys *sys; /* CPU_MODE_SYSTEM only (sys.h) */
+	/* System mode outside 64-bit code (sys_legacy.c): the code size (2 or
+	 * 4; 0 = 64-bit), ES/CS/SS/DS bases; RIP holds EIP/IP and fetches add
+	 * seg_base[1]. All zero in 64-bit mode. */
+	uint8_t code_size;
+	uint64_t seg_base[4];
 
 	/* Memory. */
 	const struct cpu_mem_ops *ops;
@@ -444,6 +449,8 @@ static inline __attribute__((always_inline)) uint64_t insn_ea(struct cpu *c, con
 		ea += c->fs_base;
 	else if (i->seg == 6)
 		ea += c->gs_base;
+	else if (__builtin_expect(i->seg != 0, 0)) /* legacy modes only (block.c) */
+		ea = (uint32_t)(ea + c->seg_base[i->seg - 1]);
 	return ea;
 }
 
@@ -527,6 +534,8 @@ void cpu_exec_init_string(void);
 void cpu_exec_init_sse(void);
 void cpu_exec_init_x87(void);
 void cpu_exec_init_sys(void);
+/* sys_legacy.c: the handler for an instruction in 16/32-bit code. */
+cpu_handler cpu_legacy_handler(struct insn *i);
 
 /* Block cache (block.c). */
 void cpu_blocks_flush(struct cpu *c);

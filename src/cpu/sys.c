@@ -83,6 +83,7 @@ void cpu_reset(struct cpu *c)
 	memset(c->xmm, 0, sizeof(c->xmm));
 	cpu_tlb_flush(c);
 	cpu_blocks_flush(c);
+	sys_update_mode(c);
 }
 
 void cpu_start_sipi(struct cpu *c, uint8_t vector)
@@ -94,6 +95,7 @@ void cpu_start_sipi(struct cpu *c, uint8_t vector)
 	seg_set(&c->sys->seg[SEG_CS], (uint16_t)(vector << 8), (uint64_t)vector << 12, 0xffff, 0x9b);
 	c->sel[SEG_CS] = (uint16_t)(vector << 8);
 	c->rip = 0;
+	sys_update_mode(c);
 }
 
 struct cpu *cpu_create_system(const struct cpu_sys_ops *ops, void *opaque, struct err *err)
@@ -230,6 +232,7 @@ int cpu_set_x86_state(struct cpu *c, const struct x86_cpu_state *st)
 	c->cpl = (c->cr0 & CR0_PE) ? (uint8_t)SA_DPL(s->seg[SEG_SS].attr) : 0;
 	cpu_tlb_flush(c);
 	cpu_blocks_flush(c);
+	sys_update_mode(c);
 	return 0;
 }
 
@@ -312,9 +315,13 @@ void sys_deliver(struct cpu *c, unsigned vector, int kind, bool has_ec, uint32_t
 	uint16_t sel;
 	int n = 0;
 
-	if (!(c->cr0 & CR0_PE) || !(c->efer & EFER_LMA)) {
-		/* Only IA-32e delivery is implemented (Linux x86-64 enters in
-		 * long mode); anything else is treated as a triple fault. */
+	if (!(c->cr0 & CR0_PE)) {
+		sys_real_deliver(c, vector, ret_rip);
+		return;
+	}
+	if (!(c->efer & EFER_LMA)) {
+		/* 32-bit protected-mode delivery is not implemented (Linux
+		 * x86-64 never takes an event there); a triple fault. */
 		s->shutdown = true;
 		c->exit->reason = CPU_EXIT_SHUTDOWN;
 		c->stop = true;
@@ -386,6 +393,7 @@ void sys_deliver(struct cpu *c, unsigned vector, int kind, bool has_ec, uint32_t
 	c->cc_op = CC_EAGER;
 	c->rip = target;
 	sys_set_cpl(c, new_cpl);
+	sys_update_mode(c);
 	if (kind == SYS_EV_NMI)
 		s->nmi_blocked = true;
 }
@@ -455,12 +463,6 @@ static __attribute__((noinline)) void sys_loop(struct cpu *c)
 			c->stop = true;
 			return;
 		}
-		if (__builtin_expect(!(c->sys->seg[SEG_CS].attr & SA_L) || !(c->efer & EFER_LMA), 0)) {
-			c->exit->reason = CPU_EXIT_SHUTDOWN; /* see cpu_sys_run */
-			s->shutdown = true;
-			c->stop = true;
-			return;
-		}
 		shadow = s->shadow;
 		s->shadow = false;
 		if (!shadow) {
@@ -482,13 +484,13 @@ static __attribute__((noinline)) void sys_loop(struct cpu *c)
 			}
 		}
 		rip = c->rip;
-		page = rip & CPU_PAGE_MASK;
+		page = (rip + c->seg_base[1]) & CPU_PAGE_MASK; /* CS base: legacy modes */
 		c->cur_rip = rip;
 		e = &c->tlb[(page >> 12) & (TLB_SIZE - 1)];
 		if (__builtin_expect(e->tag_x == page, 1))
 			hva = e->hva;
 		else
-			hva = (uintptr_t)cpu_tlb_slow(c, rip, CPU_ACC_EXEC);
+			hva = (uintptr_t)cpu_tlb_slow(c, rip + c->seg_base[1], CPU_ACC_EXEC);
 		b = &c->blocks[cpu_block_hash(rip)];
 		if (__builtin_expect(b->valid && b->rip == rip && b->hva == hva, 1)) {
 			blk = &c->insns[b->first];
@@ -533,10 +535,6 @@ int cpu_sys_run(struct cpu *c, uint64_t max_insns, struct cpu_exit *exit)
 		exit->reason = CPU_EXIT_SHUTDOWN;
 		return 0;
 	}
-	/* Real, protected and compatibility mode are not implemented yet:
-	 * only 64-bit code runs (Linux's 64-bit boot protocol entry). */
-	if (!(c->efer & EFER_LMA) || !(s->seg[SEG_CS].attr & SA_L))
-		return -ENOTSUP;
 	r = setjmp(c->jb);
 	if (r == 1) {
 		c->lock_ptr = NULL;
@@ -548,7 +546,5 @@ int cpu_sys_run(struct cpu *c, uint64_t max_insns, struct cpu_exit *exit)
 	cpu_mx_collect(c);
 	if (!c->stop)
 		exit->reason = CPU_EXIT_LIMIT;
-	if (exit->reason == CPU_EXIT_SHUTDOWN && !(c->efer & EFER_LMA))
-		return -ENOTSUP;
 	return 0;
 }

@@ -101,5 +101,11 @@ void sys_code_page_mark(struct cpu *c, uint64_t gpa);
 
 /* sys_insn.c */
 void cpu_exec_init_sys(void);
+void sys_load_seg(struct cpu *c, unsigned r, uint16_t sel);
+
+/* sys_legacy.c */
+void cpu_exec_init_legacy(void);
+void sys_update_mode(struct cpu *c);
+void sys_real_deliver(struct cpu *c, unsigned vector, uint64_t ret_ip);
 
 #endif

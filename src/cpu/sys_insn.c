@@ -176,7 +176,7 @@ static void h_popf(struct cpu *c, const struct insn *i)
 
 /* Loads a data/stack segment register in 64-bit mode (Vol. 2 "MOV",
  * Vol. 3 §5.10). */
-static void load_seg(struct cpu *c, unsigned r, uint16_t sel)
+void sys_load_seg(struct cpu *c, unsigned r, uint16_t sel)
 {
 	struct cpu_sys *s = c->sys;
 	struct sys_seg d;
@@ -191,11 +191,14 @@ static void load_seg(struct cpu *c, unsigned r, uint16_t sel)
 		s->seg[r].sel = sel;
 		s->seg[r].attr = r == SEG_SS ? (uint16_t)(c->cpl << 5) : 0;
 		s->seg[r].base = 0;
+
 		c->sel[r] = sel;
 		if (r == SEG_FS)
 			c->fs_base = 0;
 		else if (r == SEG_GS)
 			c->gs_base = 0;
+		if (c->code_size)
+			sys_update_mode(c);
 		return;
 	}
 	sys_read_desc(c, sel, raw, 0);
@@ -234,6 +237,8 @@ static void load_seg(struct cpu *c, unsigned r, uint16_t sel)
 		c->fs_base = d.base;
 	else if (r == SEG_GS)
 		c->gs_base = d.base;
+	if (c->code_size)
+		sys_update_mode(c);
 }
 
 static void h_mov_to_sreg(struct cpu *c, const struct insn *i)
@@ -241,7 +246,7 @@ static void h_mov_to_sreg(struct cpu *c, const struct insn *i)
 	SYS_OR_USER(c, i);
 	if (i->sub == SEG_CS || i->sub > 5)
 		cpu_ud(c);
-	load_seg(c, i->sub, (uint16_t)rm_read(c, i, 2));
+	sys_load_seg(c, i->sub, (uint16_t)rm_read(c, i, 2));
 }
 
 static void h_pop_sreg(struct cpu *c, const struct insn *i)
@@ -251,7 +256,7 @@ static void h_pop_sreg(struct cpu *c, const struct insn *i)
 
 	SYS_OR_USER(c, i);
 	v = (uint16_t)mem_read(c, c->gpr[4], sz);
-	load_seg(c, (i->op & 0xff) == 0xa1 ? SEG_FS : SEG_GS, v);
+	sys_load_seg(c, (i->op & 0xff) == 0xa1 ? SEG_FS : SEG_GS, v);
 	c->gpr[4] += (uint64_t)sz;
 }
 
@@ -306,6 +311,7 @@ static void commit_cs_ss(struct cpu *c, struct sys_seg *cs, struct sys_seg *ss, 
 		c->sel[SEG_SS] = ss->sel;
 	}
 	sys_set_cpl(c, new_cpl);
+	sys_update_mode(c);
 }
 
 /* CF IRET/IRETD/IRETQ in IA-32e mode (Vol. 2 "IRET"): always pops SS:RSP. */
@@ -412,6 +418,7 @@ static void h_syscall(struct cpu *c, const struct insn *i)
 	c->sel[SEG_CS] = sel, c->sel[SEG_SS] = (uint16_t)(sel + 8);
 	c->rip = c->lstar;
 	sys_set_cpl(c, 0);
+	sys_update_mode(c);
 }
 
 static void h_sysret(struct cpu *c, const struct insn *i)
@@ -438,6 +445,7 @@ static void h_sysret(struct cpu *c, const struct insn *i)
 	c->sel[SEG_CS] = s->seg[SEG_CS].sel, c->sel[SEG_SS] = s->seg[SEG_SS].sel;
 	set_flags(c, (c->gpr[11] & 0x3c7fd7) | 2);
 	sys_set_cpl(c, 3);
+	sys_update_mode(c);
 }
 
 /* ---- Descriptor tables, CR0 low word, INVLPG (0F 00 / 0F 01) ---- */
@@ -551,14 +559,14 @@ static void h_0f01(struct cpu *c, const struct insn *i)
 		cpu_ud(c);
 	}
 	switch (i->sub) {
-	case 0: case 1: { /* SGDT / SIDT: 10 bytes in 64-bit mode */
+	case 0: case 1: { /* SGDT / SIDT: 10 bytes in 64-bit mode, else 6 */
 		uint8_t b[10];
 		uint16_t lim = i->sub ? s->idt_limit : s->gdt_limit;
 		uint64_t base = i->sub ? s->idt_base : s->gdt_base;
 
 		memcpy(b, &lim, 2);
 		memcpy(b + 2, &base, 8);
-		mem_write_buf(c, insn_ea(c, i), b, 10);
+		mem_write_buf(c, insn_ea(c, i), b, c->code_size ? 6 : 10);
 		return;
 	}
 	case 2: case 3: { /* LGDT / LIDT */
@@ -567,9 +575,12 @@ static void h_0f01(struct cpu *c, const struct insn *i)
 		uint64_t base;
 
 		need_cpl0(c);
-		mem_read_buf(c, insn_ea(c, i), b, 10);
+		memset(b, 0, sizeof(b));
+		mem_read_buf(c, insn_ea(c, i), b, c->code_size ? 6 : 10);
 		memcpy(&lim, b, 2);
 		memcpy(&base, b + 2, 8);
+		if (c->code_size) /* 24-bit base with a 16-bit operand size */
+			base &= i->osz == 2 ? 0xffffff : 0xffffffff;
 		if (!canonical(base))
 			cpu_gp0(c);
 		if (i->sub == 2)
@@ -625,6 +636,7 @@ static void write_cr(struct cpu *c, unsigned n, uint64_t v)
 		c->cr0 = v | CR0_ET;
 		if ((old ^ v) & (CR0_PG | CR0_WP | CR0_PE))
 			cpu_tlb_flush(c);
+		sys_update_mode(c);
 		return;
 	case 2:
 		c->cr2 = v;
@@ -915,8 +927,20 @@ static void wrap(unsigned op, cpu_handler h)
 	cpu_handlers[op] = h;
 }
 
+static void h_legacy_only(struct cpu *c, const struct insn *i)
+{
+	cpu_ud(c); /* 64-bit and user mode: invalid (decode.c marks them so anyway) */
+}
+
 void cpu_exec_init_sys(void)
 {
+	static const uint16_t legacy_only[] = { 0x06, 0x07, 0x0e, 0x16, 0x17, 0x1e, 0x1f, 0x60,
+						0x61, 0x9a, 0xea };
+
+	for (unsigned k = 0; k < sizeof(legacy_only) / sizeof(legacy_only[0]); k++)
+		if (!cpu_handlers[legacy_only[k]])
+			cpu_handlers[legacy_only[k]] = h_legacy_only;
+	cpu_exec_init_legacy();
 	static const uint16_t inout[] = { 0xe4, 0xe5, 0xe6, 0xe7, 0xec, 0xed, 0xee, 0xef };
 
 	for (unsigned k = 0; k < sizeof(inout) / sizeof(inout[0]); k++)

@@ -511,6 +511,50 @@ static void test_smc_mmio(struct board *b)
 	TEST_END();
 }
 
+/* The AP path Linux takes (trampoline_64.S): from the SIPI vector in real
+ * mode through 32-bit protected mode without paging to 64-bit code. */
+SNIP(k_rm, ".code16\n cli\n ljmpw $0x0a00, $(1f - k_rm)\n"
+	   "1: mov %cs, %ax\n mov %ax, %ds\n mov %ax, %ss\n mov $0x800, %esp\n"
+	   " call 2f\n pushfl\n popl %eax\n movl %eax, %ebx\n push $0x1234\n pop %cx\n"
+	   " lidtl (6f - k_rm)\n lgdtl (5f - k_rm)\n movl $0x11, %eax\n movl %eax, %cr0\n"
+	   " ljmpl $0x38, $(0xa000 + 3f - k_rm)\n"
+	   "2: mov $0x55, %bp\n ret\n"
+	   ".code32\n3: movl $0x10, %eax\n movl %eax, %ss\n movl %eax, %ds\n movl $0xaf00, %esp\n"
+	   " pushl $0x77\n popl %esi\n movl (0xa000 + 7f - k_rm), %edi\n"
+	   " movl $0x20, %eax\n movl %eax, %cr4\n movl $0x1000, %eax\n movl %eax, %cr3\n"
+	   " movl $0xc0000080, %ecx\n rdmsr\n orl $0x100, %eax\n wrmsr\n"
+	   " movl $0x80000011, %eax\n movl %eax, %cr0\n ljmpl $0x08, $(0xa000 + 4f - k_rm)\n"
+	   ".code64\n4: mov $0x42, %r8d\n hlt\n"
+	   "5: .word 0x3f\n .long 0x5000\n6: .word 0\n .long 0\n7: .long 0xfeedf00d\n.code64\n");
+
+static void test_real_mode(struct board *b)
+{
+	struct cpu_exit ex;
+	struct x86_cpu_state st;
+
+	TEST_BEGIN("cpu_sys_sipi_real_protected_long");
+	board_setup(b, k_ud, k_ud_end);
+	put64(b, GDT + 0x38, 0x00cf9b000000ffffULL);
+	memcpy(b->ram + 0xa000, k_rm, (size_t)(k_rm_end - k_rm));
+	cpu_start_sipi(b->cpu, 0x0a);
+	cpu_get_x86_state(b->cpu, &st);
+	CHECK_EQ(st.cs.base, 0xa000);
+	CHECK_EQ(st.cr0 & 1, 0);
+	CHECK_EQ(run(b, &ex), 0);
+	CHECK_EQ(ex.reason, CPU_EXIT_HLT);
+	cpu_get_x86_state(b->cpu, &st);
+	CHECK_EQ(st.gpr[8], 0x42);
+	CHECK_EQ(st.gpr[5] & 0xffff, 0x55);
+	CHECK_EQ(st.gpr[1] & 0xffff, 0xc0000080 & 0xffff);
+	CHECK_EQ(st.gpr[3] & 2, 2);
+	CHECK_EQ(st.gpr[6], 0x77);
+	CHECK_EQ(st.gpr[7], 0xfeedf00d);
+	CHECK_EQ(st.cs.l, 1);
+	CHECK_EQ(st.efer & 0x500, 0x500);
+	CHECK_EQ(get64(b, 0xa7fe) & 0xffff, 0x1234); /* the real-mode stack: SS base + SP */
+	TEST_END();
+}
+
 int main(void)
 {
 	static struct board b;
@@ -523,6 +567,7 @@ int main(void)
 	test_triple(&b);
 	test_msr(&b);
 	test_smc_mmio(&b);
+	test_real_mode(&b);
 	cpu_destroy(b.cpu);
 	free(b.ram);
 	return 0;
