@@ -129,7 +129,6 @@ struct cpu *cpu_create_system(const struct cpu_sys_ops *ops, void *opaque, struc
 void cpu_sys_destroy(struct cpu *c)
 {
 	if (c->sys) {
-		free(c->sys->code_bits);
 		free(c->sys);
 		c->sys = NULL;
 	}
@@ -463,6 +462,9 @@ static __attribute__((noinline)) void sys_loop(struct cpu *c)
 			c->stop = true;
 			return;
 		}
+		if (__builtin_expect(__atomic_load_n(&sys_code_gen, __ATOMIC_RELAXED) != s->seen_code_gen ||
+				     __atomic_load_n(&sys_mark_gen, __ATOMIC_RELAXED) != s->seen_mark_gen, 0))
+			sys_code_sync(c);
 		shadow = s->shadow;
 		s->shadow = false;
 		if (!shadow) {

@@ -71,9 +71,8 @@ struct cpu_sys {
 	int delivering;    /* vector being delivered (for #DF / triple fault), or -1 */
 	bool shutdown;
 
-	/* Physical pages holding decoded code (one bit per 4 KiB page). */
-	uint8_t *code_bits;
-	uint64_t code_bits_pages;
+	/* The shared code-page generations last acted on (sys_mmu.c). */
+	uint64_t seen_code_gen, seen_mark_gen;
 };
 
 /* sys.c */
@@ -98,6 +97,8 @@ void sys_lin_write(struct cpu *c, uint64_t addr, const void *buf, unsigned len);
 void sys_tlb_flush_all(struct cpu *c);
 void sys_blocks_flushed(struct cpu *c);
 void sys_code_page_mark(struct cpu *c, uint64_t gpa);
+extern uint64_t sys_code_gen, sys_mark_gen;
+void sys_code_sync(struct cpu *c);
 
 /* sys_insn.c */
 void cpu_exec_init_sys(void);

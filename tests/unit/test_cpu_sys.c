@@ -555,6 +555,50 @@ static void test_real_mode(struct board *b)
 	TEST_END();
 }
 
+/* Cross-modifying code: a second vCPU on the same RAM patches code the
+ * first one has decoded. */
+SNIP(k_xa, ".code64\n mov $1, %eax\n hlt\n");
+SNIP(k_xb, ".code64\n movb $2, 0x10001\n hlt\n");
+
+static void test_cross_modify(struct board *b)
+{
+	struct cpu_exit ex;
+	struct x86_cpu_state st;
+	struct err err = { { 0 } };
+	struct cpu *other;
+
+	TEST_BEGIN("cpu_sys_cross_modifying_code");
+	board_setup(b, k_xa, k_xa_end);
+	memcpy(b->ram + 0x13000, k_xb, (size_t)(k_xb_end - k_xb));
+	other = cpu_create_system(&board_ops, b, &err);
+	CHECK(other != NULL);
+	if (!other) {
+		TEST_END();
+		return;
+	}
+	CHECK_EQ(run(b, &ex), 0);
+	cpu_get_x86_state(b->cpu, &st);
+	CHECK_EQ(st.gpr[0], 1);
+	st.rip = 0x13000;
+	cpu_set_x86_state(other, &st);
+	CHECK_EQ(cpu_run(other, 1000, &ex), 0);
+	CHECK_EQ(ex.reason, CPU_EXIT_HLT);
+	st.rip = KCODE;
+	st.gpr[0] = 0;
+	/* Only RIP changes: a set_x86_state would flush everything anyway,
+	 * so rewind through an interrupt-free jump instead. */
+	CHECK_EQ(b->ram[KCODE + 1], 2);
+	cpu_get_x86_state(b->cpu, &st);
+	CHECK_EQ(st.rip, KCODE + 6);
+	memcpy(b->ram + KCODE + 6, "\xeb\xf8", 2); /* jmp KCODE, written by the host */
+	cpu_invalidate_phys(b->cpu, KCODE + 6, 2);
+	CHECK_EQ(run(b, &ex), 0);
+	cpu_get_x86_state(b->cpu, &st);
+	CHECK_EQ(st.gpr[0], 2);
+	cpu_destroy(other);
+	TEST_END();
+}
+
 int main(void)
 {
 	static struct board b;
@@ -568,6 +612,7 @@ int main(void)
 	test_msr(&b);
 	test_smc_mmio(&b);
 	test_real_mode(&b);
+	test_cross_modify(&b);
 	cpu_destroy(b.cpu);
 	free(b.ram);
 	return 0;
