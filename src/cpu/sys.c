@@ -16,7 +16,7 @@ void sys_set_cpl(struct cpu *c, unsigned cpl)
 	 * rights include user rights here (no SMEP/SMAP), so only a move to
 	 * CPL3 has to drop them. */
 	if (cpl == 3 && c->cpl != 3)
-		cpu_tlb_flush(c);
+		sys_tlb_enter_user(c);
 	c->cpl = (uint8_t)cpl;
 }
 
@@ -81,7 +81,7 @@ void cpu_reset(struct cpu *c)
 	c->mxcsr = 0x1f80;
 	c->mx_synced = false;
 	memset(c->xmm, 0, sizeof(c->xmm));
-	cpu_tlb_flush(c);
+	sys_tlb_flush_all(c);
 	cpu_blocks_flush(c);
 	sys_update_mode(c);
 }
@@ -229,7 +229,7 @@ int cpu_set_x86_state(struct cpu *c, const struct x86_cpu_state *st)
 	c->efer = st->efer;
 	/* CPL is the DPL of SS in protected mode (Vol. 3 §5.5); 0 in real mode. */
 	c->cpl = (c->cr0 & CR0_PE) ? (uint8_t)SA_DPL(s->seg[SEG_SS].attr) : 0;
-	cpu_tlb_flush(c);
+	sys_tlb_flush_all(c);
 	cpu_blocks_flush(c);
 	sys_update_mode(c);
 	return 0;

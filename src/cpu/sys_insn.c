@@ -599,9 +599,9 @@ static void h_0f01(struct cpu *c, const struct insn *i)
 		need_cpl0(c);
 		c->cr0 = (c->cr0 & ~0xeULL) | (a & 0xf) | (c->cr0 & CR0_PE);
 		return;
-	case 7: /* INVLPG: a large page may back the address; flush it all */
+	case 7: /* INVLPG */
 		need_cpl0(c);
-		cpu_tlb_flush(c);
+		sys_invlpg(c, insn_ea(c, i));
 		return;
 	default:
 		cpu_ud(c);
@@ -635,7 +635,7 @@ static void write_cr(struct cpu *c, unsigned n, uint64_t v)
 		}
 		c->cr0 = v | CR0_ET;
 		if ((old ^ v) & (CR0_PG | CR0_WP | CR0_PE))
-			cpu_tlb_flush(c);
+			sys_tlb_flush_all(c);
 		sys_update_mode(c);
 		return;
 	case 2:
@@ -645,7 +645,7 @@ static void write_cr(struct cpu *c, unsigned n, uint64_t v)
 		if (v & 0xfff0000000000000ULL)
 			cpu_gp0(c);
 		c->cr3 = v;
-		cpu_tlb_flush(c); /* global pages too: allowed, only slower */
+		sys_tlb_flush_all(c); /* global pages too: allowed, only slower */
 		return;
 	case 4:
 		if (v & ~CR4_OK)
@@ -655,7 +655,7 @@ static void write_cr(struct cpu *c, unsigned n, uint64_t v)
 		old = c->cr4;
 		c->cr4 = v;
 		if ((old ^ v) & (CR4_PGE | CR4_PAE | CR4_PSE))
-			cpu_tlb_flush(c);
+			sys_tlb_flush_all(c);
 		return;
 	case 8:
 		if (v >> 4)
@@ -830,7 +830,7 @@ static bool wrmsr(struct cpu *c, uint32_t msr, uint64_t v)
 		if ((c->cr0 & CR0_PG) && ((nv ^ c->efer) & EFER_LME))
 			return false;
 		if ((nv ^ c->efer) & EFER_NXE)
-			cpu_tlb_flush(c);
+			sys_tlb_flush_all(c);
 		c->efer = nv;
 		return true;
 	}

@@ -37,6 +37,8 @@ static uint64_t sys_walk(struct cpu *c, uint64_t la, int access, bool user)
 		      (access == CPU_ACC_EXEC && nxe ? 16 : 0);
 	int level, depth = 0;
 
+	s->walk_user_ok = true;
+	s->walk_size = 0;
 	if (!(c->cr0 & CR0_PG))
 		return (c->efer & EFER_LMA) ? la : (uint32_t)la;
 	if (!(c->efer & EFER_LMA) || !(c->cr4 & CR4_PAE)) {
@@ -74,6 +76,9 @@ static uint64_t sys_walk(struct cpu *c, uint64_t la, int access, bool user)
 	if ((user && !us) || (access == CPU_ACC_WRITE && !rw && (user || wp)) ||
 	    (access == CPU_ACC_EXEC && nx))
 		page_fault(c, la, ec | 1);
+	/* For the TLB: would CPL3 get the same access? Which page size? */
+	s->walk_user_ok = us && (access != CPU_ACC_WRITE || rw);
+	s->walk_size = level == 3 ? 2 : level == 2 ? 1 : 0;
 	/* Accessed bits on every level used, dirty on the leaf for writes
 	 * (Vol. 3 §4.8), atomically as other vCPUs may share the tables. */
 	for (int k = 0; k < depth; k++) {
@@ -217,8 +222,16 @@ void *sys_tlb_fill(struct cpu *c, uint64_t addr, int access)
 		}
 		return NULL;
 	}
-	if (e->hva != (uintptr_t)p || (e->tag_r != page && e->tag_w != page && e->tag_x != page))
+	if (e->hva != (uintptr_t)p || (e->tag_r != page && e->tag_w != page && e->tag_x != page)) {
 		e->tag_r = e->tag_w = e->tag_x = ~0ULL;
+		c->sys->tlb_sup[(page >> 12) & (TLB_SIZE - 1)] = 0;
+	}
+	/* Entries CPL3 may not use as they are are dropped on the way to CPL3
+	 * (sys_tlb_enter_user); the largest page size bounds INVLPG. */
+	if (!c->sys->walk_user_ok)
+		c->sys->tlb_sup[(page >> 12) & (TLB_SIZE - 1)] = 1;
+	if (c->sys->walk_size > c->sys->tlb_large)
+		c->sys->tlb_large = c->sys->walk_size;
 	e->hva = (uintptr_t)p;
 	if (access == CPU_ACC_READ)
 		e->tag_r = page;
@@ -344,5 +357,50 @@ void cpu_invalidate_phys(struct cpu *c, uint64_t gpa, uint64_t len)
 			code_written(c, p);
 		if (p + CPU_PAGE_SIZE < p)
 			break;
+	}
+}
+
+/* Moving to CPL3: drop the entries filled for supervisor-only rights; the
+ * others stay (without SMEP/SMAP supervisor rights include user rights). */
+void sys_tlb_enter_user(struct cpu *c)
+{
+	struct cpu_sys *s = c->sys;
+
+	for (unsigned k = 0; k < TLB_SIZE; k++) {
+		if (s->tlb_sup[k]) {
+			s->tlb_sup[k] = 0;
+			c->tlb[k].tag_r = c->tlb[k].tag_w = c->tlb[k].tag_x = ~0ULL;
+		}
+	}
+}
+
+void sys_tlb_flush_all(struct cpu *c)
+{
+	cpu_tlb_flush(c);
+	memset(c->sys->tlb_sup, 0, sizeof(c->sys->tlb_sup));
+	c->sys->tlb_large = 0;
+}
+
+/* INVLPG (Vol. 3 §4.10.4.1): every entry that may come from the page
+ * mapping la, whatever its size. */
+void sys_invlpg(struct cpu *c, uint64_t la)
+{
+	struct cpu_sys *s = c->sys;
+	uint64_t mask = s->tlb_large == 2 ? ~((1ULL << 30) - 1) :
+			s->tlb_large == 1 ? ~((1ULL << 21) - 1) : CPU_PAGE_MASK;
+	uint64_t region = la & mask;
+
+	if (s->tlb_large == 0) {
+		struct tlb_entry *e = &c->tlb[(la >> 12) & (TLB_SIZE - 1)];
+
+		e->tag_r = e->tag_w = e->tag_x = ~0ULL;
+		return;
+	}
+	for (unsigned k = 0; k < TLB_SIZE; k++) {
+		struct tlb_entry *e = &c->tlb[k];
+
+		if ((e->tag_r & mask) == region || (e->tag_w & mask) == region ||
+		    (e->tag_x & mask) == region)
+			e->tag_r = e->tag_w = e->tag_x = ~0ULL;
 	}
 }
