@@ -96,7 +96,7 @@ static void h_insouts(struct cpu *c, const struct insn *i)
 	io_check(c);
 	while (!rep || (c->gpr[1] & m)) {
 		if (in) {
-			uint64_t a = c->gpr[7] & m;
+			uint64_t a = (c->gpr[7] & m) + c->seg_base[0]; /* ES */
 			uint32_t v;
 
 			/* Probe the destination before reading the port. */
@@ -111,6 +111,8 @@ static void h_insouts(struct cpu *c, const struct insn *i)
 				a += c->fs_base;
 			else if (i->seg == 6)
 				a += c->gs_base;
+			else if (i->seg)
+				a = (uint32_t)(a + c->seg_base[i->seg - 1]);
 			pio_out(c, port, (uint32_t)mem_read(c, a, (int)sz), sz);
 			c->gpr[6] = (c->gpr[6] & ~m) | ((c->gpr[6] + (uint64_t)d) & m);
 		}

@@ -396,6 +396,11 @@ cpu_handler cpu_legacy_handler(struct insn *i)
 	/* Default segments (Vol. 1 §3.7.4): SS for rBP/rSP bases, else DS. */
 	if ((i->flags & IF_MEM) && !i->seg)
 		i->seg = (i->base == 4 || i->base == 5) ? 3 : 4;
+	/* String sources default to DS (exec_string.c adds ES for the
+	 * destination itself). */
+	if (!i->seg && ((i->op >= 0xa4 && i->op <= 0xa7) || i->op == 0xac || i->op == 0xad ||
+			i->op == 0x6e || i->op == 0x6f))
+		i->seg = 4;
 	return legacy[i->op];
 }
 

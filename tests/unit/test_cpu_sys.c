@@ -516,6 +516,8 @@ static void test_smc_mmio(struct board *b)
 SNIP(k_rm, ".code16\n cli\n ljmpw $0x0a00, $(1f - k_rm)\n"
 	   "1: mov %cs, %ax\n mov %ax, %ds\n mov %ax, %ss\n mov $0x800, %esp\n"
 	   " call 2f\n pushfl\n popl %eax\n movl %eax, %ebx\n push $0x1234\n pop %cx\n"
+	   " mov $0x0b00, %ax\n mov %ax, %es\n mov $(8f - k_rm), %si\n mov $0x10, %di\n"
+	   " cld\n mov $4, %cx\n rep movsb\n"
 	   " lidtl (6f - k_rm)\n lgdtl (5f - k_rm)\n movl $0x11, %eax\n movl %eax, %cr0\n"
 	   " ljmpl $0x38, $(0xa000 + 3f - k_rm)\n"
 	   "2: mov $0x55, %bp\n ret\n"
@@ -525,7 +527,8 @@ SNIP(k_rm, ".code16\n cli\n ljmpw $0x0a00, $(1f - k_rm)\n"
 	   " movl $0xc0000080, %ecx\n rdmsr\n orl $0x100, %eax\n wrmsr\n"
 	   " movl $0x80000011, %eax\n movl %eax, %cr0\n ljmpl $0x08, $(0xa000 + 4f - k_rm)\n"
 	   ".code64\n4: mov $0x42, %r8d\n hlt\n"
-	   "5: .word 0x3f\n .long 0x5000\n6: .word 0\n .long 0\n7: .long 0xfeedf00d\n.code64\n");
+	   "5: .word 0x3f\n .long 0x5000\n6: .word 0\n .long 0\n7: .long 0xfeedf00d\n"
+	   "8: .ascii \"vire\"\n.code64\n");
 
 static void test_real_mode(struct board *b)
 {
@@ -552,6 +555,7 @@ static void test_real_mode(struct board *b)
 	CHECK_EQ(st.cs.l, 1);
 	CHECK_EQ(st.efer & 0x500, 0x500);
 	CHECK_EQ(get64(b, 0xa7fe) & 0xffff, 0x1234); /* the real-mode stack: SS base + SP */
+	CHECK(memcmp(b->ram + 0xb010, "vire", 4) == 0); /* REP MOVSB DS:SI -> ES:DI */
 	TEST_END();
 }
 
