@@ -9,7 +9,14 @@
 
 CC      ?= gcc
 SAN     ?= 0
-ifeq ($(SAN),1)
+FUZZ    ?= 0
+ifeq ($(FUZZ),1)
+# libFuzzer build: clang, library instrumented for coverage + ASan/UBSan.
+CC      := clang
+B       := build-fuzz
+SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
+            -Wno-unknown-warning-option -Wno-missing-field-initializers
+else ifeq ($(SAN),1)
 B       := build-san
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 else
@@ -34,7 +41,7 @@ UNIT_HELPER_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(filter-out $(UNIT_SRCS),$(wild
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 CFLAGS  += -DVIREO_VERSION='"$(VERSION)"'
 
-.PHONY: guests all test test-fast test-san test-long deps clean run lint
+.PHONY: fuzzers guest guests all test test-fast test-san test-long deps clean run lint
 all: $(B)/vireo $(TOOL_BINS) $(UNIT_BINS)
 
 $(B)/obj/%.o: %.c
@@ -51,7 +58,7 @@ $(B)/vireo: $(B)/obj/src/main.o $(B)/libvireo.a
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 .SECONDEXPANSION:
-$(TOOL_BINS): $(B)/%: $$(addprefix $(B)/obj/,$$(addsuffix .o,$$(basename $$(wildcard tools/%/*.c)))) $(B)/libvireo.a
+$(TOOL_BINS): $(B)/%: $$(addprefix $(B)/obj/,$$(addsuffix .o,$$(basename $$(wildcard tools/$$*/*.c)))) $(B)/libvireo.a
 	@echo '  LD   $@'
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -64,6 +71,17 @@ guests::
 
 -include $(sort $(wildcard src/*/module.mk tools/*/module.mk tests/*/module.mk bench/module.mk))
 
+# Fuzz targets: each tests/fuzz/fuzz_NAME.c defines LLVMFuzzerTestOneInput and
+# becomes build-fuzz/fuzz/fuzz_NAME (run `make FUZZ=1 fuzzers`); the seed corpus
+# lives in tests/fuzz/corpus/NAME/. tests/integration/fuzz.sh runs each briefly.
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%)
+fuzzers: $(FUZZ_BINS)
+$(B)/fuzz/%: $(B)/obj/tests/fuzz/%.o $(B)/libvireo.a
+	@mkdir -p $(dir $@)
+	@echo '  LD   $@'
+	@$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
 deps:
 	@scripts/deps.sh
 
@@ -71,6 +89,7 @@ deps:
 test: deps
 	$(MAKE) all guests
 	$(MAKE) SAN=1 all guests
+	$(MAKE) FUZZ=1 fuzzers
 	tests/run.sh
 
 # Only the plain build, for a quick edit-test loop.
@@ -80,10 +99,18 @@ test-fast: all guests
 test-long: deps all guests
 	VIREO_LONG=1 VIREO_SAN=0 tests/run.sh
 
+# The default guest: Debian's cloud kernel + a busybox initramfs (scripts/build-guest.sh).
+guest: deps
+	@scripts/build-guest.sh
+
+# Boots the default guest to an interactive shell; --accel auto picks KVM or the emulator.
+run: deps all guest
+	$(B)/vireo --accel auto --memory 1G --kernel build/guest/bzImage --initrd build/guest/initramfs.cpio.gz
+
 lint:
 	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,portability -Isrc src tools
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -18,6 +18,7 @@ pkgs=(
 	cpio                 # initramfs packing
 	e2fsprogs            # mkfs.ext4 -d, debugfs
 	python3              # small test helpers
+	kmod                 # depmod for the guest build
 )
 missing=()
 for p in "${pkgs[@]}"; do

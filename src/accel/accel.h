@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "core/err.h"
+#include "vm/config.h"
 
 struct vm;
 struct vcpu;
@@ -53,12 +54,20 @@ enum vcpu_exit {
 
 struct accel_ops {
 	const char *name;
-	/* Highest vCPU count this accelerator supports on this host. */
+	/* Highest vCPU count this accelerator supports on this host; vm may be
+	 * NULL (before vm_init). 0 if the accelerator cannot be used at all. */
 	unsigned (*max_vcpus)(struct vm *vm);
 	int (*vm_init)(struct vm *vm, struct err *err);
+	/* Creates the interrupt controllers (PIC, IOAPIC, LAPICs) and the PIT,
+	 * after RAM and firmware are mapped and before any device or vCPU
+	 * exists. NULL if vm_init already did. */
+	int (*irqchip_init)(struct vm *vm, struct err *err);
 	void (*vm_destroy)(struct vm *vm);
 	/* Map host memory hva at guest-physical [gpa, gpa+size). */
 	int (*map_ram)(struct vm *vm, unsigned slot, uint64_t gpa, uint64_t size, void *hva,
+		       struct err *err);
+	/* Like map_ram, but guest writes are dropped (firmware ROM); NULL: use map_ram. */
+	int (*map_rom)(struct vm *vm, unsigned slot, uint64_t gpa, uint64_t size, void *hva,
 		       struct err *err);
 	int (*vcpu_init)(struct vcpu *vcpu, struct err *err);
 	void (*vcpu_destroy)(struct vcpu *vcpu);
@@ -79,5 +88,10 @@ struct accel_ops {
 };
 
 extern const struct accel_ops accel_kvm_ops;
+extern const struct accel_ops accel_emu_ops; /* the software CPU, src/accel/emu/ */
+
+/* Chooses the accelerator for --accel KIND. For ACCEL_AUTO, *why says in a
+ * few words why that one was chosen. NULL (err set) if it cannot be used. */
+const struct accel_ops *accel_select(enum accel_kind kind, const char **why, struct err *err);
 
 #endif

@@ -16,6 +16,7 @@
 
 struct io_space;
 struct event_loop;
+struct chardev;
 
 /* What the machine was asked to do; the first request that is not NONE wins
  * until vm_run handles it. */
@@ -32,6 +33,7 @@ struct vcpu {
 	unsigned index;   /* 0 is the bootstrap processor */
 	uint32_t apic_id; /* == index today */
 	pthread_t thread;
+	_Atomic bool running; /* thread is valid (started, not yet joined) */
 	void *accel;      /* accelerator-private state */
 	struct err err;   /* why vcpu_run returned VCPU_EXIT_ERROR */
 };
@@ -50,7 +52,30 @@ struct vm {
 	/* Board state the loaders hand to vCPU 0 at every (re)start. */
 	struct x86_cpu_state boot_state;
 	void *board;             /* struct pc, owned by hw/x86/pc.c */
+	/* The serial backend outlives resets so the terminal stays as it is. */
+	struct chardev *chardev;
+	int wake_fd;             /* eventfd: a request is pending */
+	/* Battery-backed CMOS RAM survives a reset that rebuilds the board. */
+	struct {
+		bool valid;
+		uint8_t cmos[128];
+	} nvram;
+	unsigned resets;         /* reboots so far */
 };
+
+/* Exit status of vireo when the guest resets under --no-reboot: even, so it
+ * never equals an isa-debug-exit status ((N << 1) | 1). */
+#define VM_EXIT_RESET_NO_REBOOT 4
+
+/* Builds the machine described by cfg (which must outlive the vm) with the
+ * chosen accelerator. NULL with err set on failure. */
+struct vm *vm_create(const struct vm_config *cfg, const struct accel_ops *accel,
+		     struct err *err);
+/* Runs until power-off, exit, error, reset under --no-reboot or SIGINT/SIGTERM
+ * (which the caller must have blocked in every thread) and returns vireo's
+ * exit status. Resets rebuild the machine from the config in between. */
+int vm_run(struct vm *vm);
+void vm_destroy(struct vm *vm);
 
 /* Requests from devices and signal handlers; async-signal-safe except for the
  * kick, which only writes to an eventfd and signals threads. */

@@ -34,6 +34,11 @@
 #define LAYOUT_PCIE_ECAM_SIZE 0x10000000ULL
 #define LAYOUT_IOAPIC_BASE 0xfec00000ULL
 #define LAYOUT_LAPIC_BASE 0xfee00000ULL
+/* KVM on VMX without unrestricted guest needs an identity-mapped page table
+ * page and a 3-page TSS for real mode; both sit in the unused hole below
+ * the largest firmware image (as QEMU places them). */
+#define LAYOUT_KVM_IDENTITY_MAP 0xfeffc000ULL
+#define LAYOUT_KVM_TSS 0xfeffd000ULL        /* 3 pages, up to 0xfeffffff */
 #define LAYOUT_FIRMWARE_TOP 0x100000000ULL  /* flat firmware ends at 4 GiB */
 #define LAYOUT_FIRMWARE_MAX (16 * MiB)
 #define LAYOUT_HIGH_RAM_BASE 0x100000000ULL /* RAM above the hole */

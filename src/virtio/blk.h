@@ -1,0 +1,37 @@
+/* virtio-blk (virtio 1.2 §5.2) over the block-driver interface (raw, qcow2).
+ * Requests are parsed and checked on the I/O thread and executed by a small
+ * worker pool, so no vCPU and not the I/O thread ever waits on the disk. */
+#ifndef VIREO_VIRTIO_BLK_H
+#define VIREO_VIRTIO_BLK_H
+
+#include <stdbool.h>
+
+#include "block/file.h"
+#include "core/err.h"
+#include "virtio/blk_req.h"
+
+struct vm;
+struct pci_host;
+struct virtio_blk;
+
+
+struct virtio_blk_opts {
+	char *path;           /* owned (the parser unescapes ",,") */
+	const char *format;   /* NULL: probe; "raw"; "qcow2" */
+	bool readonly;
+	enum block_cache_mode cache;
+	char serial[VIRTIO_BLK_ID_BYTES + 1];
+	unsigned num_queues;  /* 0: one per vCPU */
+};
+
+/* Parses "PATH[,readonly=on|off][,cache=none|writeback|unsafe][,serial=STR]
+ * [,format=raw|qcow2][,queues=N]" (a literal comma in PATH is written ",,"). */
+int virtio_blk_parse(const char *spec, struct virtio_blk_opts *o, struct err *err);
+void virtio_blk_opts_fini(struct virtio_blk_opts *o);
+
+struct virtio_blk *virtio_blk_create(struct vm *vm, struct pci_host *host,
+				     const struct virtio_blk_opts *o, unsigned ncpus,
+				     struct err *err);
+void virtio_blk_destroy(struct virtio_blk *blk);
+
+#endif
