@@ -456,18 +456,25 @@ static __attribute__((noinline)) void sys_loop(struct cpu *c)
 		uintptr_t hva;
 		bool shadow;
 
-		if (__builtin_expect(__atomic_load_n(&s->kick, __ATOMIC_RELAXED), 0)) {
-			__atomic_store_n(&s->kick, 0, __ATOMIC_RELAXED);
-			c->exit->reason = CPU_EXIT_KICK;
-			c->stop = true;
-			return;
-		}
-		if (__builtin_expect(__atomic_load_n(&sys_code_gen, __ATOMIC_RELAXED) != s->seen_code_gen ||
-				     __atomic_load_n(&sys_mark_gen, __ATOMIC_RELAXED) != s->seen_mark_gen, 0))
-			sys_code_sync(c);
+		/* Events are polled every 8 blocks (interrupt latency of a few
+		 * dozen instructions), and right after anything that may have
+		 * set IF (poll_now). The STI / MOV SS shadow lets exactly one
+		 * instruction run first. */
 		shadow = s->shadow;
-		s->shadow = false;
-		if (!shadow) {
+		if (__builtin_expect(shadow, 0)) {
+			s->shadow = false;
+			s->poll_now = true;
+		} else if (__builtin_expect(s->poll_now || !(++s->poll_ctr & 7), 0)) {
+			s->poll_now = false;
+			if (__builtin_expect(__atomic_load_n(&s->kick, __ATOMIC_RELAXED), 0)) {
+				__atomic_store_n(&s->kick, 0, __ATOMIC_RELAXED);
+				c->exit->reason = CPU_EXIT_KICK;
+				c->stop = true;
+				return;
+			}
+			if (__atomic_load_n(&sys_code_gen, __ATOMIC_RELAXED) != s->seen_code_gen ||
+			    __atomic_load_n(&sys_mark_gen, __ATOMIC_RELAXED) != s->seen_mark_gen)
+				sys_code_sync(c);
 			c->cur_rip = c->rip;
 			if (__builtin_expect(__atomic_load_n(&s->nmi, __ATOMIC_RELAXED), 0) &&
 			    !s->nmi_blocked) {
@@ -537,6 +544,7 @@ int cpu_sys_run(struct cpu *c, uint64_t max_insns, struct cpu_exit *exit)
 		exit->reason = CPU_EXIT_SHUTDOWN;
 		return 0;
 	}
+	s->poll_now = true;
 	r = setjmp(c->jb);
 	if (r == 1) {
 		c->lock_ptr = NULL;

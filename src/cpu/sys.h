@@ -68,6 +68,8 @@ struct cpu_sys {
 	int kick, nmi;
 	bool nmi_blocked;  /* from NMI delivery to the next IRET */
 	bool shadow;       /* STI / MOV SS interrupt shadow over the next instruction */
+	bool poll_now;     /* IF may have been set: poll events at the next block */
+	uint32_t poll_ctr;
 	int delivering;    /* vector being delivered (for #DF / triple fault), or -1 */
 	bool shutdown;
 

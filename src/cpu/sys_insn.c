@@ -172,6 +172,7 @@ static void h_popf(struct cpu *c, const struct insn *i)
 	c->gpr[4] += (uint64_t)sz;
 	f = cpu_get_flags(c);
 	set_flags(c, ((v & writable) | (f & ~writable)) & ~(uint64_t)(FL_RF | FL_VM));
+	c->sys->poll_now = true;
 }
 
 /* ---- Segments ---- */
@@ -351,6 +352,7 @@ static void h_iret(struct cpu *c, const struct insn *i)
 	c->gpr[4] = nrsp;
 	commit_cs_ss(c, &cs, &ss, new_cpl);
 	c->sys->nmi_blocked = false;
+	c->sys->poll_now = true;
 }
 
 /* CA/CB far RET (Vol. 2 "RET"): same level, or to an outer level with
@@ -446,6 +448,7 @@ static void h_sysret(struct cpu *c, const struct insn *i)
 	s->seg[SEG_SS] = (struct sys_seg){ 0, 0xffffffff, (uint16_t)((sel + 8) | 3), 0xc0f3 };
 	c->sel[SEG_CS] = s->seg[SEG_CS].sel, c->sel[SEG_SS] = s->seg[SEG_SS].sel;
 	set_flags(c, (c->gpr[11] & 0x3c7fd7) | 2);
+	s->poll_now = true;
 	sys_set_cpl(c, 3);
 	sys_update_mode(c);
 }

@@ -147,6 +147,7 @@ static void l_popf(struct cpu *c, const struct insn *i)
 	f = cpu_get_flags(c);
 	c->rflags = (((v & writable) | (f & ~writable)) & ~(uint64_t)(FL_RF | FL_VM)) | 2;
 	c->cc_op = CC_EAGER;
+	c->sys->poll_now = true;
 }
 
 static void l_call_rel(struct cpu *c, const struct insn *i)
@@ -387,6 +388,7 @@ static void l_iret(struct cpu *c, const struct insn *i)
 	ladjust(c, 3 * (uint64_t)i->osz);
 	far_cs(c, cs, ip & ip_mask(i));
 	c->sys->nmi_blocked = false;
+	c->sys->poll_now = true;
 }
 
 static cpu_handler legacy[OP_COUNT];
