@@ -4,6 +4,7 @@
  * code are remembered; their TLB write entries are dropped so every store to
  * them takes the slow path, which flushes the cache (self-modifying code). */
 #include "cpu/cpu_int.h"
+#include "cpu/sys.h"
 
 static bool op_ends_block(const struct insn *i)
 {
@@ -33,6 +34,8 @@ void cpu_blocks_flush(struct cpu *c)
 	c->code_page_count = 0;
 	c->insn_used = 0;
 	c->flushed = true;
+	if (c->sys)
+		sys_blocks_flushed(c);
 }
 
 static unsigned code_hash(uint64_t page)
@@ -68,10 +71,11 @@ static void mark_code_page(struct cpu *c, uint64_t page)
 const struct insn *cpu_block_lookup(struct cpu *c, uint64_t rip, unsigned *count)
 {
 	struct block *b = &c->blocks[cpu_block_hash(rip)];
-	uint64_t addr = rip, page = rip & CPU_PAGE_MASK;
+	/* Legacy modes (system mode only): RIP is the offset in CS. */
+	uint64_t addr = rip + c->seg_base[1], page = addr & CPU_PAGE_MASK;
 	struct insn *out;
 	unsigned n = 0;
-	int cs = 8; /* 64-bit code only until system mode (issue 4) */
+	int cs = c->code_size ? c->code_size : 8;
 
 	if (b->valid && b->rip == rip) {
 		*count = b->count;
@@ -109,7 +113,10 @@ const struct insn *cpu_block_lookup(struct cpu *c, uint64_t rip, unsigned *count
 			cpu_gp0(c);
 		}
 		addr += out[n].len;
-		out[n].fn = cpu_fast_handler(&out[n]);
+		if (cs != 8)
+			out[n].fn = cpu_legacy_handler(&out[n]);
+		else
+			out[n].fn = cpu_fast_handler(&out[n]);
 		if (!out[n].fn)
 			out[n].fn = cpu_handlers[out[n].op];
 		if (op_ends_block(&out[n++]))

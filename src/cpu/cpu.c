@@ -5,6 +5,7 @@
 #include <x86intrin.h>
 
 #include "cpu/cpu_int.h"
+#include "cpu/sys.h"
 
 cpu_handler cpu_handlers[OP_COUNT];
 
@@ -22,6 +23,7 @@ static void handlers_init(void)
 	cpu_exec_init_sse();
 	cpu_exec_init_x87();
 	cpu_handlers[OP_UD] = h_ud;
+	cpu_exec_init_sys(); /* last: wraps the user-mode handlers */
 }
 
 static pthread_once_t handlers_once = PTHREAD_ONCE_INIT;
@@ -68,6 +70,7 @@ void cpu_destroy(struct cpu *cpu)
 {
 	if (!cpu)
 		return;
+	cpu_sys_destroy(cpu);
 	free(cpu->insns);
 	free(cpu);
 }
@@ -149,6 +152,8 @@ static __attribute__((noinline)) void run_blocks(struct cpu *c)
 
 int cpu_run(struct cpu *c, uint64_t max_insns, struct cpu_exit *exit)
 {
+	if (c->sys)
+		return cpu_sys_run(c, max_insns, exit);
 	memset(exit, 0, sizeof(*exit));
 	c->exit = exit;
 	c->stop = false;

@@ -6,13 +6,27 @@
  *
  * CPU_MODE_USER64 runs flat 64-bit CPL3 code: no segmentation or paging, the
  * translate callback maps guest-virtual addresses; SYSCALL exits to the
- * caller; privileged instructions (IN/OUT/HLT/CLI/...) raise #GP(0). */
+ * caller; privileged instructions (IN/OUT/HLT/CLI/...) raise #GP(0).
+ *
+ * System mode (cpu_create_system, src/cpu/sys*.c) runs an operating system:
+ * 64-bit long mode with 4-level paging (4K/2M/1G pages, NX, U/S, R/W with
+ * CR0.WP, accessed/dirty bits), CPL0/CPL3, the 64-bit IDT with IST stacks
+ * and the TSS, #DF and triple fault, SYSCALL/SYSRET/SWAPGS, IRETQ, MSRs,
+ * port I/O and MMIO through the board; real mode and 16/32-bit protected
+ * mode without paging, enough for the path from a SIPI (or reset) to long
+ * mode that Linux's AP trampoline takes. Not implemented: 32-bit/PAE paging
+ * without long mode, event delivery in 32-bit protected mode, compatibility
+ * mode (32-bit code under a 64-bit OS), task switches, segment limit
+ * checks, SMEP/SMAP/PCID/XSAVE (none advertised, see cpu_sys_features). */
 #ifndef VIREO_CPU_CPU_H
 #define VIREO_CPU_CPU_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/err.h"
+
+struct x86_cpu_state; /* accel/accel.h */
 
 struct cpu; /* opaque */
 
@@ -43,8 +57,10 @@ struct cpu_state {
 enum cpu_exit_reason {
 	CPU_EXIT_SYSCALL,   /* USER64: SYSCALL executed, RIP past it */
 	CPU_EXIT_EXCEPTION, /* vector/error_code/fault_addr valid, RIP at the insn */
-	CPU_EXIT_HLT,
+	CPU_EXIT_HLT,       /* SYSTEM: HLT executed, RIP past it (see cpu_run) */
 	CPU_EXIT_LIMIT,     /* max_insns retired */
+	CPU_EXIT_SHUTDOWN,  /* SYSTEM: triple fault (Vol. 3 §6.15, "Interrupt 8"): reset the CPU */
+	CPU_EXIT_KICK,      /* SYSTEM: cpu_request_exit() was called */
 };
 
 struct cpu_exit {
@@ -78,8 +94,77 @@ void cpu_set_state(struct cpu *cpu, const struct cpu_state *st);
  * instruction, the vector, error code, and fault_addr (CR2) for #PF; state is
  * precise (no partial writes from the faulting instruction, except completed
  * iterations of a REP string instruction, as on hardware). Returns 0, or a
- * negative errno on an internal failure. */
+ * negative errno on an internal failure.
+ *
+ * System mode: exceptions and interrupts go to the guest's IDT and never
+ * exit; cpu_run returns CPU_EXIT_HLT (RIP past the HLT: the runner sleeps
+ * until an interrupt or NMI may be pending, then calls cpu_run again, which
+ * delivers it), CPU_EXIT_SHUTDOWN (triple fault; call cpu_reset before
+ * running again), CPU_EXIT_KICK or CPU_EXIT_LIMIT. */
 int cpu_run(struct cpu *cpu, uint64_t max_insns, struct cpu_exit *exit);
+
+/* ---- System mode (issue 4) ----
+ *
+ * cpu_create_system() makes a CPU that runs everything the guest's OS does:
+ * real, protected and long mode, paging, privilege levels, interrupts and
+ * exceptions delivered through the guest's IVT/IDT. Memory and devices are
+ * reached through these board callbacks (opaque first). All callbacks are
+ * called on the thread running cpu_run(), except where noted. */
+struct cpu_sys_ops {
+	/* Guest-physical RAM: a host pointer for [gpa, gpa+len) (within one
+	 * 4 KiB page), or NULL if that is not RAM (then MMIO is used). The
+	 * pointer for a page must stay valid for the CPU's lifetime (RAM is
+	 * never unmapped under a running CPU). */
+	void *(*ram)(void *opaque, uint64_t gpa, uint64_t len);
+	uint64_t (*mmio_read)(void *opaque, uint64_t gpa, unsigned size);
+	void (*mmio_write)(void *opaque, uint64_t gpa, uint64_t val, unsigned size);
+	uint32_t (*pio_read)(void *opaque, uint16_t port, unsigned size);
+	void (*pio_write)(void *opaque, uint16_t port, uint32_t val, unsigned size);
+	/* MSRs the CPU core does not own (IA32_APIC_BASE 0x1b, TSC_DEADLINE
+	 * 0x6e0, ...): return false to raise #GP(0). */
+	bool (*rdmsr)(void *opaque, uint32_t msr, uint64_t *val);
+	bool (*wrmsr)(void *opaque, uint32_t msr, uint64_t val);
+	/* The current TSC (RDTSC, RDTSCP, MSR 0x10 reads). A WRMSR to 0x10 is
+	 * kept by the CPU as an offset added to this value. */
+	uint64_t (*tsc)(void *opaque);
+	/* Maskable interrupts: polled at block boundaries when RFLAGS.IF=1 and
+	 * no STI/MOV SS shadow is active; intr_pending must be cheap (an
+	 * atomic flag). intr_ack returns the vector, or -1 if it went away. */
+	bool (*intr_pending)(void *opaque);
+	int (*intr_ack)(void *opaque);
+	/* The board's CPUID (must advertise only what cpu_cpuid_sys_features
+	 * lists as implemented). */
+	void (*cpuid)(void *opaque, uint32_t leaf, uint32_t sub, uint32_t out[4]);
+};
+
+/* A system-mode CPU in the power-on state (cpu_reset). Stores through any
+ * mapping to a page holding decoded code invalidate that code (Linux patches
+ * its own text). */
+struct cpu *cpu_create_system(const struct cpu_sys_ops *ops, void *opaque, struct err *err);
+/* Any thread: a running (or the next) cpu_run returns CPU_EXIT_KICK soon
+ * (at the next block boundary). */
+void cpu_request_exit(struct cpu *cpu);
+/* Any thread: deliver an NMI (vector 2) at the next instruction boundary;
+ * further NMIs are blocked until the next IRET (Vol. 3 §6.7.1). */
+void cpu_inject_nmi(struct cpu *cpu);
+/* Power-on / INIT state (Vol. 3 §10.1.1, Table 10-1): real mode,
+ * CS=F000 base FFFF0000, IP=FFF0, EDX=0x600 + stepping. */
+void cpu_reset(struct cpu *cpu);
+/* INIT-SIPI (Vol. 3 §10.4.4): reset, then real mode at CS = vector << 8
+ * (base vector << 12), IP = 0. */
+void cpu_start_sipi(struct cpu *cpu, uint8_t vector);
+/* Whole architectural system state (segments with their hidden parts,
+ * descriptor tables, CRs, EFER; apic_base is left to the board). Return 0. */
+int cpu_get_x86_state(struct cpu *cpu, struct x86_cpu_state *st);
+int cpu_set_x86_state(struct cpu *cpu, const struct x86_cpu_state *st);
+/* Guest-physical [gpa, gpa+len) was written by someone else (DMA, another
+ * vCPU thread): drop decoded code from it. Thread: the CPU's own. */
+void cpu_invalidate_phys(struct cpu *cpu, uint64_t gpa, uint64_t len);
+/* The CPUID feature bits system mode implements, as a mask per register
+ * (leaf 1 ECX/EDX, leaf 7.0 EBX/ECX/EDX, 0x80000001 ECX/EDX): the board's
+ * cpuid callback must not advertise more. out[] = {1.ecx, 1.edx, 7.ebx,
+ * 7.ecx, 7.edx, 80000001.ecx, 80000001.edx}. */
+void cpu_sys_features(uint32_t out[7]);
 
 /* After the runner changes mappings (munmap/mprotect/mremap). */
 void cpu_tlb_flush(struct cpu *cpu);

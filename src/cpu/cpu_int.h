@@ -94,6 +94,7 @@ struct block {
 	uint32_t first; /* index into cpu->insns */
 	uint16_t count;
 	uint16_t valid;
+	uintptr_t hva; /* system mode: host page of rip when decoded (sys.c) */
 };
 
 #define BLOCK_HASH_BITS 15
@@ -143,6 +144,12 @@ struct cpu {
 	uint16_t sel[6]; /* ES CS SS DS FS GS */
 	uint64_t kernel_gs_base, star, lstar, cstar, fmask, tsc_aux;
 	uint8_t cpl;
+	struct cpu_sys *sys; /* CPU_MODE_SYSTEM only (sys.h) */
+	/* System mode outside 64-bit code (sys_legacy.c): the code size (2 or
+	 * 4; 0 = 64-bit), ES/CS/SS/DS bases; RIP holds EIP/IP and fetches add
+	 * seg_base[1]. All zero in 64-bit mode. */
+	uint8_t code_size;
+	uint64_t seg_base[4];
 
 	/* Memory. */
 	const struct cpu_mem_ops *ops;
@@ -344,7 +351,12 @@ static inline __attribute__((always_inline)) void *cpu_mem_ptr(struct cpu *c, ui
 	tag = access == CPU_ACC_WRITE ? e->tag_w : access == CPU_ACC_READ ? e->tag_r : e->tag_x;
 	if (__builtin_expect(tag == page, 1))
 		return (void *)(e->hva + (addr & ~CPU_PAGE_MASK));
-	return (char *)cpu_tlb_slow(c, addr, access) + (addr & ~CPU_PAGE_MASK);
+	{
+		/* NULL only in system mode, for MMIO pages. */
+		char *p = cpu_tlb_slow(c, addr, access);
+
+		return __builtin_expect(p != NULL, 1) ? p + (addr & ~CPU_PAGE_MASK) : NULL;
+	}
 }
 
 static inline __attribute__((always_inline)) uint64_t mem_read(struct cpu *c, uint64_t addr, int size)
@@ -438,6 +450,8 @@ static inline __attribute__((always_inline)) uint64_t insn_ea(struct cpu *c, con
 		ea += c->fs_base;
 	else if (i->seg == 6)
 		ea += c->gs_base;
+	else if (__builtin_expect(i->seg != 0, 0)) /* legacy modes only (block.c) */
+		ea = (uint32_t)(ea + c->seg_base[i->seg - 1]);
 	return ea;
 }
 
@@ -520,6 +534,9 @@ void cpu_exec_init_misc(void);
 void cpu_exec_init_string(void);
 void cpu_exec_init_sse(void);
 void cpu_exec_init_x87(void);
+void cpu_exec_init_sys(void);
+/* sys_legacy.c: the handler for an instruction in 16/32-bit code. */
+cpu_handler cpu_legacy_handler(struct insn *i);
 
 /* Block cache (block.c). */
 void cpu_blocks_flush(struct cpu *c);

@@ -312,6 +312,18 @@ int cpu_decode(const uint8_t *buf, unsigned avail, int cs_size, struct insn *i)
 	default:
 		break;
 	}
+	if (!mode64 && (op == 0x9a || op == 0xea)) {
+		/* Far CALL/JMP ptr16:16 or ptr16:32 (legacy modes only). */
+		if (i->osz == 2) {
+			i->imm = (uint64_t)p[n] | (uint64_t)p[n + 1] << 8;
+			n += 2;
+		} else {
+			i->imm = le32(p + n);
+			n += 4;
+		}
+		i->imm2 = (uint16_t)(p[n] | p[n + 1] << 8);
+		n += 2;
+	}
 	if (n > 15)
 		return -2;
 	if (n > avail)

@@ -30,12 +30,15 @@ static inline uint64_t src_addr(struct cpu *c, const struct insn *i)
 		a += c->fs_base;
 	else if (i->seg == 6)
 		a += c->gs_base;
+	else if (__builtin_expect(i->seg != 0, 0)) /* legacy modes (sys_legacy.c) */
+		a = (uint32_t)(a + c->seg_base[i->seg - 1]);
 	return a;
 }
 
 static inline uint64_t dst_addr(struct cpu *c, const struct insn *i)
 {
-	return c->gpr[7] & amask(i); /* ES: no override possible, base 0 */
+	/* ES: no override possible; its base is 0 outside legacy modes. */
+	return (c->gpr[7] & amask(i)) + c->seg_base[0];
 }
 
 #define REP_RSI 1
@@ -92,11 +95,13 @@ static void h_movs(struct cpu *c, const struct insn *i)
 			void *ps = cpu_mem_ptr(c, s, (unsigned)(k * (uint64_t)sz), CPU_ACC_READ);
 			void *pd = cpu_mem_ptr(c, d, (unsigned)(k * (uint64_t)sz), CPU_ACC_WRITE);
 
-			memmove(pd, ps, k * (uint64_t)sz);
-			c->gpr[6] += k * (uint64_t)sz;
-			c->gpr[7] += k * (uint64_t)sz;
-			c->gpr[1] -= k;
-			continue;
+			if (ps && pd) { /* NULL: MMIO in system mode */
+				memmove(pd, ps, k * (uint64_t)sz);
+				c->gpr[6] += k * (uint64_t)sz;
+				c->gpr[7] += k * (uint64_t)sz;
+				c->gpr[1] -= k;
+				continue;
+			}
 		}
 		mem_write(c, d, sz, mem_read(c, s, sz));
 		areg_set(c, i, 6, c->gpr[6] + (uint64_t)delta(c, i));
@@ -123,15 +128,17 @@ static void h_stos(struct cpu *c, const struct insn *i)
 		if (!(c->rflags & FL_DF) && i->asz == 8 && (k = chunk(d, d, n, sz)) > 0) {
 			uint8_t *pd = cpu_mem_ptr(c, d, (unsigned)(k * (uint64_t)sz), CPU_ACC_WRITE);
 
-			if (sz == 1) {
-				memset(pd, (int)v, k);
-			} else {
-				for (uint64_t j = 0; j < k; j++)
-					memcpy(pd + j * (uint64_t)sz, &v, (size_t)sz);
+			if (pd) { /* NULL: MMIO in system mode */
+				if (sz == 1) {
+					memset(pd, (int)v, k);
+				} else {
+					for (uint64_t j = 0; j < k; j++)
+						memcpy(pd + j * (uint64_t)sz, &v, (size_t)sz);
+				}
+				c->gpr[7] += k * (uint64_t)sz;
+				c->gpr[1] -= k;
+				continue;
 			}
-			c->gpr[7] += k * (uint64_t)sz;
-			c->gpr[1] -= k;
-			continue;
 		}
 		mem_write(c, d, sz, v);
 		areg_set(c, i, 7, c->gpr[7] + (uint64_t)delta(c, i));

@@ -3,6 +3,7 @@
  * through cpu_tlb_slow() on a miss, which is where paging will walk the
  * guest page tables in system mode (issue 4). */
 #include "cpu/cpu_int.h"
+#include "cpu/sys.h"
 
 void cpu_raise_pf(struct cpu *c, uint64_t addr, int access)
 {
@@ -47,6 +48,8 @@ void *cpu_tlb_slow(struct cpu *c, uint64_t addr, int access)
 	struct tlb_entry *e = &c->tlb[(page >> 12) & (TLB_SIZE - 1)];
 	void *p;
 
+	if (c->sys)
+		return sys_tlb_fill(c, addr, access);
 	/* Canonical check (Vol. 3 §3.3.7.1): non-canonical addresses #GP. */
 	if ((uint64_t)((int64_t)(addr << 16) >> 16) != addr)
 		cpu_raise(c, uses_ss(c->cur_insn) || addr == c->gpr[4] - 8 || addr == c->gpr[4]
@@ -82,6 +85,11 @@ void cpu_mem_read_slow(struct cpu *c, uint64_t addr, void *buf, unsigned len)
 	unsigned first = (unsigned)(next - addr);
 	uint8_t *a, *b;
 
+	if (c->sys) {
+		sys_mem_access(c, addr, (void *)buf, len, CPU_ACC_READ, false);
+		return;
+	}
+
 	if (first >= len) {
 		memcpy(buf, (uint8_t *)cpu_tlb_slow(c, addr, CPU_ACC_READ) + (addr & ~CPU_PAGE_MASK),
 		       len);
@@ -99,6 +107,11 @@ void cpu_mem_read_slow_w(struct cpu *c, uint64_t addr, void *buf, unsigned len)
 	unsigned first = (unsigned)(next - addr);
 	uint8_t *a, *b;
 
+	if (c->sys) {
+		sys_mem_access(c, addr, (void *)buf, len, CPU_ACC_WRITE, false);
+		return;
+	}
+
 	if (first >= len) {
 		memcpy(buf, (uint8_t *)cpu_tlb_slow(c, addr, CPU_ACC_WRITE) + (addr & ~CPU_PAGE_MASK),
 		       len);
@@ -115,6 +128,11 @@ void cpu_mem_write_slow(struct cpu *c, uint64_t addr, const void *buf, unsigned 
 	uint64_t next = (addr & CPU_PAGE_MASK) + CPU_PAGE_SIZE;
 	unsigned first = (unsigned)(next - addr);
 	uint8_t *a, *b;
+
+	if (c->sys) {
+		sys_mem_access(c, addr, (void *)buf, len, CPU_ACC_WRITE, true);
+		return;
+	}
 
 	if (first >= len) {
 		memcpy((uint8_t *)cpu_tlb_slow(c, addr, CPU_ACC_WRITE) + (addr & ~CPU_PAGE_MASK), buf,
