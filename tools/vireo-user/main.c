@@ -197,7 +197,11 @@ int main(int argc, char **argv)
 			user_signal_exception(p, &st, &ex);
 			break;
 		case CPU_EXIT_LIMIT:
+		case CPU_EXIT_KICK: /* nobody calls cpu_request_exit in user mode */
 			break;
+		case CPU_EXIT_SHUTDOWN: /* system mode only */
+			fprintf(stderr, "vireo-user: %s: unexpected CPU shutdown\n", prog);
+			goto fail;
 		}
 		if (!p->exited && user_signal_pending())
 			user_signal_deliver(p, &st);
