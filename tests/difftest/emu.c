@@ -147,8 +147,12 @@ void dt_emu_run(struct dt_emu *emu, const struct dt_vector *vec, struct dt_resul
 		snprintf(res->msg, sizeof(res->msg), "unexpected SYSCALL exit");
 		break;
 	case CPU_EXIT_HLT:
+	case CPU_EXIT_SHUTDOWN:
+	case CPU_EXIT_KICK:
+		/* User mode has no HLT exit (it is #GP at CPL 3), no triple
+		 * fault and no kicks: any of them is a harness or CPU bug. */
 		res->status = DT_HARNESS;
-		snprintf(res->msg, sizeof(res->msg), "unexpected HLT exit");
+		snprintf(res->msg, sizeof(res->msg), "unexpected exit %d", (int)ex.reason);
 		break;
 	}
 }
