@@ -926,15 +926,17 @@ static void h_0f01_rdtscp_wrap(struct cpu *c, const struct insn *i)
 	h_0f01(c, i);
 }
 
-static void wrap(unsigned op, cpu_handler h)
-{
-	user_h[op] = cpu_handlers[op];
-	cpu_handlers[op] = h;
-}
-
 static void h_legacy_only(struct cpu *c, const struct insn *i)
 {
 	cpu_ud(c); /* 64-bit and user mode: invalid (decode.c marks them so anyway) */
+}
+
+/* System mode takes over op; user mode keeps what it had, and an op that had
+ * no user-mode handler stays #UD there (it used to crash on a NULL handler). */
+static void wrap(unsigned op, cpu_handler h)
+{
+	user_h[op] = cpu_handlers[op] ? cpu_handlers[op] : h_legacy_only;
+	cpu_handlers[op] = h;
 }
 
 void cpu_exec_init_sys(void)
