@@ -45,18 +45,15 @@ const struct accel_ops *accel_select(enum accel_kind kind, const char **why, str
 	case ACCEL_KVM:
 		return &accel_kvm_ops;
 	case ACCEL_EMU:
-		err_set(err, "the emulated CPU (--accel emu) is not available yet");
-		return NULL;
+		return &accel_emu_ops;
 	case ACCEL_AUTO:
 		if (accel_kvm_is_hardware(&reason)) {
 			*why = reason;
 			return &accel_kvm_ops;
 		}
-		err_set(err,
-			"--accel auto chose the emulated CPU (%s), which is not available yet; "
-			"use --accel kvm to force KVM",
-			reason);
-		return NULL;
+		/* main prints "using emu (<why>)" on stderr, one line. */
+		*why = reason;
+		return &accel_emu_ops;
 	}
 	err_set(err, "unknown accelerator");
 	return NULL;

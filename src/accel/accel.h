@@ -148,6 +148,7 @@ struct accel_ops {
 };
 
 extern const struct accel_ops accel_kvm_ops;
+extern const struct accel_ops accel_emu_ops; /* the software CPU, src/accel/emu/ */
 
 /* Chooses the accelerator for --accel KIND. For ACCEL_AUTO, *why says in a
  * few words why that one was chosen. NULL (err set) if it cannot be used. */

@@ -103,11 +103,20 @@ expect initrd_missing 1 "--initrd '$tmp/nope': No such file" -- \
 expect firmware_missing 1 "--firmware '$tmp/nope': No such file" -- \
 	"$V" --accel kvm --firmware "$tmp/nope"
 expect kernel_directory 1 "is a directory" -- "$V" --accel kvm --kernel "$tmp"
-expect emu_unavailable 1 "the emulated CPU (--accel emu) is not available yet" -- \
-	"$V" --accel emu --firmware "$fw"
+# The emulated CPU is selectable; its vCPU limit shows it was chosen.
+expect emu_max_cpus 2 "emu supports at most 64 vCPUs" -- \
+	"$V" --accel emu --cpus 65 --firmware "$fw"
 if [ -e /sys/module/kvm_pvm ]; then
-	expect auto_picks_emu 1 "--accel auto chose the emulated CPU (this host's KVM is kvm_pvm" -- \
-		"$V" --firmware "$fw"
+	# auto says in one line which accelerator it took and why, then the
+	# emulator's limit applies.
+	timeout 30 "$V" --cpus 65 --firmware "$fw" </dev/null >/dev/null 2>"$tmp/auto.err"
+	rc=$?
+	if [ "$rc" -eq 2 ] && [ "$(grep -c "using emu (this host's KVM is kvm_pvm" "$tmp/auto.err")" = 1 ] &&
+		grep -q "emu supports at most 64 vCPUs" "$tmp/auto.err"; then
+		echo "ok auto_picks_emu"
+	else
+		echo "not ok auto_picks_emu: exit $rc, stderr: $(head -c 300 "$tmp/auto.err")"
+	fi
 else
 	echo "skip auto_picks_emu: this host's KVM is not kvm_pvm"
 fi

@@ -1,0 +1,133 @@
+/* Pre-decoded basic blocks, cached by guest-virtual address (DESIGN.md,
+ * "blink"; issue 3 point 3). A block runs from its start to the first
+ * control transfer, the page end, or BLOCK_MAX_INSNS. Pages holding decoded
+ * code are remembered; their TLB write entries are dropped so every store to
+ * them takes the slow path, which flushes the cache (self-modifying code). */
+#include "cpu/cpu_int.h"
+#include "cpu/sys.h"
+
+static bool op_ends_block(const struct insn *i)
+{
+	unsigned op = i->op;
+
+	switch (op) {
+	case 0x70 ... 0x7f: case 0x9a: case 0x9d: case 0xc2: case 0xc3: case 0xca: case 0xcb:
+	case 0xcc: case 0xcd: case 0xce: case 0xcf: case 0xe0 ... 0xe3: case 0xe8: case 0xe9:
+	case 0xea: case 0xeb: case 0xf4: case 0xfa: case 0xfb:
+	case OP_0F + 0x00: case OP_0F + 0x01: case OP_0F + 0x05: case OP_0F + 0x07:
+	case OP_0F + 0x0b: case OP_0F + 0x22: case OP_0F + 0x30: case OP_0F + 0x34:
+	case OP_0F + 0x35: case OP_0F + 0x80 ... OP_0F + 0x8f: case OP_0F + 0xae:
+	case OP_UD:
+		return true;
+	case 0xff:
+		return i->sub >= 2 && i->sub <= 5;
+	default:
+		return false;
+	}
+}
+
+void cpu_blocks_flush(struct cpu *c)
+{
+	for (unsigned k = 0; k < BLOCK_HASH; k++)
+		c->blocks[k].valid = 0;
+	memset(c->code_pages, 0, sizeof(c->code_pages));
+	c->code_page_count = 0;
+	c->insn_used = 0;
+	c->flushed = true;
+	if (c->sys)
+		sys_blocks_flushed(c);
+}
+
+static unsigned code_hash(uint64_t page)
+{
+	return (unsigned)((page >> 12) * 0x9E3779B97F4A7C15ULL >> 52) & (CODE_PAGES - 1);
+}
+
+bool cpu_is_code_page(struct cpu *c, uint64_t page)
+{
+	for (unsigned h = code_hash(page);; h = (h + 1) & (CODE_PAGES - 1)) {
+		if (c->code_pages[h] == 0)
+			return false;
+		if (c->code_pages[h] == (page | 1))
+			return true;
+	}
+}
+
+static void mark_code_page(struct cpu *c, uint64_t page)
+{
+	struct tlb_entry *e = &c->tlb[(page >> 12) & (TLB_SIZE - 1)];
+	unsigned h;
+
+	if (cpu_is_code_page(c, page))
+		return;
+	for (h = code_hash(page); c->code_pages[h]; h = (h + 1) & (CODE_PAGES - 1))
+		;
+	c->code_pages[h] = page | 1;
+	c->code_page_count++;
+	if (e->tag_w == page)
+		e->tag_w = ~0ULL;
+}
+
+const struct insn *cpu_block_lookup(struct cpu *c, uint64_t rip, unsigned *count)
+{
+	struct block *b = &c->blocks[cpu_block_hash(rip)];
+	/* Legacy modes (system mode only): RIP is the offset in CS. */
+	uint64_t addr = rip + c->seg_base[1], page = addr & CPU_PAGE_MASK;
+	struct insn *out;
+	unsigned n = 0;
+	int cs = c->code_size ? c->code_size : 8;
+
+	if (b->valid && b->rip == rip) {
+		*count = b->count;
+		return &c->insns[b->first];
+	}
+	if (c->insn_used + BLOCK_MAX_INSNS > INSN_POOL || c->code_page_count + 2 > CODE_PAGES / 2)
+		cpu_blocks_flush(c);
+	out = &c->insns[c->insn_used];
+	while (n < BLOCK_MAX_INSNS) {
+		uint8_t buf[16];
+		unsigned in_page = (unsigned)(page + CPU_PAGE_SIZE - addr), avail;
+		const uint8_t *p;
+		int r;
+
+		if ((addr & CPU_PAGE_MASK) != page)
+			break;
+		p = cpu_mem_ptr(c, addr, 1, CPU_ACC_EXEC);
+		avail = in_page < 15 ? in_page : 15;
+		memcpy(buf, p, avail);
+		r = cpu_decode(buf, avail, cs, &out[n]);
+		if (r == -1) {
+			/* The instruction crosses into the next page. */
+			const uint8_t *q;
+
+			if (n > 0)
+				break; /* let it start its own block, so a fetch fault is precise */
+			q = cpu_mem_ptr(c, page + CPU_PAGE_SIZE, 1, CPU_ACC_EXEC);
+			memcpy(buf + avail, q, 15 - avail);
+			mark_code_page(c, page + CPU_PAGE_SIZE);
+			r = cpu_decode(buf, 15, cs, &out[n]);
+		}
+		if (r == -2) {
+			if (n > 0)
+				break;
+			cpu_gp0(c);
+		}
+		addr += out[n].len;
+		if (cs != 8)
+			out[n].fn = cpu_legacy_handler(&out[n]);
+		else
+			out[n].fn = cpu_fast_handler(&out[n]);
+		if (!out[n].fn)
+			out[n].fn = cpu_handlers[out[n].op];
+		if (op_ends_block(&out[n++]))
+			break;
+	}
+	mark_code_page(c, page);
+	b->rip = rip;
+	b->first = c->insn_used;
+	b->count = (uint16_t)n;
+	b->valid = 1;
+	c->insn_used += n;
+	*count = n;
+	return out;
+}

@@ -1,0 +1,111 @@
+/* Internal state of a system-mode CPU (issue 4): descriptor caches,
+ * descriptor tables, pending events and the MSRs the core owns. Kept apart
+ * from struct cpu so the user-mode core stays small; struct cpu points here
+ * (cpu->sys) only for CPU_MODE_SYSTEM. */
+#ifndef VIREO_CPU_SYS_H
+#define VIREO_CPU_SYS_H
+
+#include "cpu/cpu_int.h"
+
+/* Hidden part of a segment register (Vol. 3 §3.4.3). attr uses the VMX
+ * access-rights layout: type 0-3, S 4, DPL 5-6, P 7, AVL 12, L 13, D/B 14,
+ * G 15. */
+struct sys_seg {
+	uint64_t base;
+	uint32_t limit;
+	uint16_t sel;
+	uint16_t attr;
+};
+
+#define SEG_ES 0
+#define SEG_CS 1
+#define SEG_SS 2
+#define SEG_DS 3
+#define SEG_FS 4
+#define SEG_GS 5
+
+#define SA_P 0x80
+#define SA_S 0x10
+#define SA_L 0x2000
+#define SA_DB 0x4000
+#define SA_G 0x8000
+#define SA_DPL(a) (((a) >> 5) & 3)
+
+#define CR0_PE 0x1ULL
+#define CR0_MP 0x2ULL
+#define CR0_EM 0x4ULL
+#define CR0_TS 0x8ULL
+#define CR0_ET 0x10ULL
+#define CR0_NE 0x20ULL
+#define CR0_WP 0x10000ULL
+#define CR0_AM 0x40000ULL
+#define CR0_NW 0x20000000ULL
+#define CR0_CD 0x40000000ULL
+#define CR0_PG 0x80000000ULL
+#define CR4_PSE 0x10ULL
+#define CR4_PAE 0x20ULL
+#define CR4_PGE 0x80ULL
+#define EFER_SCE 0x1ULL
+#define EFER_LME 0x100ULL
+#define EFER_LMA 0x400ULL
+#define EFER_NXE 0x800ULL
+
+/* Number of fixed and variable MTRR MSRs stored verbatim (Vol. 3 §12.11). */
+#define SYS_MTRR_VAR 8
+
+struct cpu_sys {
+	const struct cpu_sys_ops *ops;
+	void *opaque;
+	struct sys_seg seg[6], ldt, tr;
+	uint64_t gdt_base, idt_base;
+	uint16_t gdt_limit, idt_limit;
+	uint64_t dr[8];
+	uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
+	uint64_t pat, mtrr_def, mtrr_fixed[11], mtrr_var[SYS_MTRR_VAR * 2], misc_enable;
+	int64_t tsc_offset;
+
+	/* Events. kick and nmi are set from other threads. */
+	int kick, nmi;
+	bool nmi_blocked;  /* from NMI delivery to the next IRET */
+	bool shadow;       /* STI / MOV SS interrupt shadow over the next instruction */
+	int delivering;    /* vector being delivered (for #DF / triple fault), or -1 */
+	bool shutdown;
+
+	/* Physical pages holding decoded code (one bit per 4 KiB page). */
+	uint8_t *code_bits;
+	uint64_t code_bits_pages;
+};
+
+/* sys.c */
+void sys_set_cpl(struct cpu *c, unsigned cpl);
+/* Deliver vector through the IDT (Vol. 3 §6.12, §6.14). kind: */
+enum { SYS_EV_EXC, SYS_EV_SOFT, SYS_EV_EXT, SYS_EV_NMI };
+void sys_deliver(struct cpu *c, unsigned vector, int kind, bool has_ec, uint32_t ec,
+		 uint64_t ret_rip);
+void sys_raise_ec(struct cpu *c, unsigned vector, uint32_t ec) __attribute__((noreturn));
+void sys_soft_int(struct cpu *c, unsigned vector);
+void sys_read_desc(struct cpu *c, uint16_t sel, uint8_t d[8], uint32_t ext);
+void sys_desc_parse(const uint8_t d[8], struct sys_seg *out, uint16_t sel);
+int cpu_sys_run(struct cpu *c, uint64_t max_insns, struct cpu_exit *exit);
+void cpu_sys_destroy(struct cpu *c);
+
+/* sys_mmu.c */
+void *sys_tlb_fill(struct cpu *c, uint64_t addr, int access);
+void sys_mem_access(struct cpu *c, uint64_t addr, void *buf, unsigned len, int access, bool write);
+/* Supervisor (implicit) linear access to system tables, bypassing the TLB. */
+void sys_lin_read(struct cpu *c, uint64_t addr, void *buf, unsigned len);
+void sys_lin_write(struct cpu *c, uint64_t addr, const void *buf, unsigned len);
+void sys_tlb_flush_all(struct cpu *c);
+void sys_blocks_flushed(struct cpu *c);
+void sys_code_page_mark(struct cpu *c, uint64_t gpa);
+
+/* sys_insn.c */
+void cpu_exec_init_sys(void);
+void sys_load_seg(struct cpu *c, unsigned r, uint16_t sel);
+
+/* sys_legacy.c */
+void cpu_exec_init_legacy(void);
+void sys_update_mode(struct cpu *c);
+void sys_real_deliver(struct cpu *c, unsigned vector, uint64_t ret_ip);
+
+#endif

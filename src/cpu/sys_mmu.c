@@ -1,0 +1,308 @@
+/* System-mode memory: the 4-level page walk with PAE/NX/global/U-S/R-W and
+ * CR0.WP, accessed and dirty bits (Intel SDM Vol. 3 §4.5-§4.8), the software
+ * TLB fill, MMIO accesses, and the per-physical-page "holds decoded code"
+ * bitmap that turns stores into code invalidation through any mapping. */
+#include <stdlib.h>
+
+#include "cpu/sys.h"
+
+#define PTE_P 0x1ULL
+#define PTE_W 0x2ULL
+#define PTE_U 0x4ULL
+#define PTE_A 0x20ULL
+#define PTE_D 0x40ULL
+#define PTE_PS 0x80ULL
+#define PTE_NX (1ULL << 63)
+#define PTE_ADDR 0x000ffffffffff000ULL
+/* MAXPHYADDR is 40 (CPUID 0x80000008): bits 51:40 are reserved. */
+#define PTE_RSVD_HI 0x000ff00000000000ULL
+#define CODE_BITS_MAX_PAGES (1ULL << 28) /* 1 TiB of guest-physical space */
+
+static __attribute__((noreturn)) void page_fault(struct cpu *c, uint64_t la, uint32_t ec)
+{
+	c->cr2 = la;
+	c->exit->fault_addr = la;
+	cpu_raise(c, CPU_VEC_PF, ec);
+}
+
+/* Linear to physical for access at privilege user. Raises #PF. */
+static uint64_t sys_walk(struct cpu *c, uint64_t la, int access, bool user)
+{
+	struct cpu_sys *s = c->sys;
+	bool nxe = c->efer & EFER_NXE, wp = c->cr0 & CR0_WP;
+	uint64_t table, *pe[4], e = 0, size = 0;
+	bool rw = true, us = true, nx = false;
+	uint32_t ec = (access == CPU_ACC_WRITE ? 2 : 0) | (user ? 4 : 0) |
+		      (access == CPU_ACC_EXEC && nxe ? 16 : 0);
+	int level, depth = 0;
+
+	if (!(c->cr0 & CR0_PG))
+		return (c->efer & EFER_LMA) ? la : (uint32_t)la;
+	if (!(c->efer & EFER_LMA) || !(c->cr4 & CR4_PAE)) {
+		/* Legacy 32-bit and PAE paging are not implemented (Linux
+		 * x86-64 goes from unpaged protected mode to long mode). */
+		page_fault(c, la, ec);
+	}
+	table = c->cr3 & PTE_ADDR;
+	for (level = 4; level >= 1; level--) {
+		unsigned idx = (unsigned)(la >> (12 + 9 * (level - 1))) & 511;
+		uint64_t *p = s->ops->ram(s->opaque, table + idx * 8, 8);
+
+		if (!p)
+			page_fault(c, la, ec); /* page tables outside RAM: not present */
+		e = __atomic_load_n(p, __ATOMIC_RELAXED);
+		if (!(e & PTE_P))
+			page_fault(c, la, ec);
+		if ((e & PTE_RSVD_HI) || (!nxe && (e & PTE_NX)) ||
+		    (level == 4 && (e & PTE_PS)))
+			page_fault(c, la, ec | 1 | 8);
+		pe[depth++] = p;
+		rw = rw && (e & PTE_W);
+		us = us && (e & PTE_U);
+		nx = nx || (nxe && (e & PTE_NX));
+		if (level == 1 || ((level == 2 || level == 3) && (e & PTE_PS))) {
+			size = 1ULL << (12 + 9 * (level - 1));
+			if (level > 1 && (e & (size - 1) & PTE_ADDR & ~0x1000ULL))
+				page_fault(c, la, ec | 1 | 8); /* reserved low frame bits */
+			break;
+		}
+		table = e & PTE_ADDR;
+	}
+	/* Access rights (Vol. 3 §4.6): supervisor writes honour R/W only
+	 * with CR0.WP; user accesses need U/S at every level. */
+	if ((user && !us) || (access == CPU_ACC_WRITE && !rw && (user || wp)) ||
+	    (access == CPU_ACC_EXEC && nx))
+		page_fault(c, la, ec | 1);
+	/* Accessed bits on every level used, dirty on the leaf for writes
+	 * (Vol. 3 §4.8), atomically as other vCPUs may share the tables. */
+	for (int k = 0; k < depth; k++) {
+		uint64_t set = PTE_A | (k == depth - 1 && access == CPU_ACC_WRITE ? PTE_D : 0);
+
+		if ((__atomic_load_n(pe[k], __ATOMIC_RELAXED) & set) != set)
+			__atomic_fetch_or(pe[k], set, __ATOMIC_RELAXED);
+	}
+	return ((e & PTE_ADDR) & ~(size - 1)) | (la & (size - 1));
+}
+
+static bool canonical(uint64_t a)
+{
+	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
+}
+
+static bool code_bit(struct cpu_sys *s, uint64_t gpa)
+{
+	uint64_t pn = gpa >> 12;
+
+	return pn < s->code_bits_pages && (s->code_bits[pn >> 3] >> (pn & 7) & 1);
+}
+
+void sys_code_page_mark(struct cpu *c, uint64_t gpa)
+{
+	struct cpu_sys *s = c->sys;
+	uint64_t pn = gpa >> 12;
+
+	if (pn >= s->code_bits_pages) {
+		uint64_t pages = s->code_bits_pages ? s->code_bits_pages : 1ULL << 20;
+		uint8_t *nb;
+
+		while (pages <= pn)
+			pages *= 2;
+		if (pages > CODE_BITS_MAX_PAGES)
+			return; /* not trackable: cpu_invalidate_phys still works */
+		nb = realloc(s->code_bits, pages / 8);
+		if (!nb)
+			return;
+		memset(nb + s->code_bits_pages / 8, 0, (pages - s->code_bits_pages) / 8);
+		s->code_bits = nb;
+		s->code_bits_pages = pages;
+	}
+	s->code_bits[pn >> 3] |= (uint8_t)(1u << (pn & 7));
+}
+
+void sys_blocks_flushed(struct cpu *c)
+{
+	struct cpu_sys *s = c->sys;
+
+	/* Pages get their code bit again when code is next fetched from
+	 * them, which needs an exec TLB fill: drop the exec tags. */
+	if (s->code_bits)
+		memset(s->code_bits, 0, s->code_bits_pages / 8);
+	for (unsigned k = 0; k < TLB_SIZE; k++)
+		c->tlb[k].tag_x = ~0ULL;
+}
+
+/* Translate one page for access at the current CPL: the host pointer of the
+ * page, or NULL for MMIO (with *gpa_page set). */
+static void *sys_xlate(struct cpu *c, uint64_t addr, int access, uint64_t *gpa_page)
+{
+	struct cpu_sys *s = c->sys;
+	uint64_t gpa, page;
+	void *p;
+
+	if ((c->efer & EFER_LMA) && !canonical(addr))
+		cpu_gp0(c);
+	gpa = sys_walk(c, addr, access, c->cpl == 3);
+	page = gpa & CPU_PAGE_MASK;
+	*gpa_page = page;
+	p = s->ops->ram(s->opaque, page, CPU_PAGE_SIZE);
+	if (!p)
+		return NULL;
+	if (access == CPU_ACC_WRITE && code_bit(s, page))
+		cpu_blocks_flush(c); /* a store to decoded code, through any mapping */
+	if (access == CPU_ACC_EXEC && !code_bit(s, page)) {
+		/* Stores to this page must now take the slow path. */
+		sys_code_page_mark(c, page);
+		for (unsigned k = 0; k < TLB_SIZE; k++)
+			if (c->tlb[k].hva == (uintptr_t)p)
+				c->tlb[k].tag_w = ~0ULL;
+	}
+	return p;
+}
+
+void *sys_tlb_fill(struct cpu *c, uint64_t addr, int access)
+{
+	uint64_t page = addr & CPU_PAGE_MASK, gpa;
+	struct tlb_entry *e = &c->tlb[(page >> 12) & (TLB_SIZE - 1)];
+	void *p = sys_xlate(c, addr, access, &gpa);
+
+	if (!p) {
+		if (access == CPU_ACC_EXEC) {
+			/* Executing from MMIO is not supported. */
+			c->sys->shutdown = true;
+			c->exit->reason = CPU_EXIT_SHUTDOWN;
+			c->stop = true;
+			longjmp(c->jb, 3);
+		}
+		return NULL;
+	}
+	if (e->hva != (uintptr_t)p || (e->tag_r != page && e->tag_w != page && e->tag_x != page))
+		e->tag_r = e->tag_w = e->tag_x = ~0ULL;
+	e->hva = (uintptr_t)p;
+	if (access == CPU_ACC_READ)
+		e->tag_r = page;
+	else if (access == CPU_ACC_WRITE)
+		e->tag_w = page;
+	else
+		e->tag_x = page;
+	return p;
+}
+
+static void mmio_rw(struct cpu *c, uint64_t gpa, uint8_t *buf, unsigned len, bool write)
+{
+	struct cpu_sys *s = c->sys;
+
+	if (len == 1 || len == 2 || len == 4 || len == 8) {
+		uint64_t v = 0;
+
+		if (write) {
+			memcpy(&v, buf, len);
+			s->ops->mmio_write(s->opaque, gpa, v, len);
+		} else {
+			v = s->ops->mmio_read(s->opaque, gpa, len);
+			memcpy(buf, &v, len);
+		}
+		return;
+	}
+	for (unsigned k = 0; k < len; k++)
+		mmio_rw(c, gpa + k, buf + k, 1, write);
+}
+
+/* The slow path of every data access in system mode: page splits and MMIO.
+ * Both pages are translated before anything is written (precise faults). */
+void sys_mem_access(struct cpu *c, uint64_t addr, void *buf, unsigned len, int access, bool write)
+{
+	uint64_t next = (addr & CPU_PAGE_MASK) + CPU_PAGE_SIZE, g1 = 0, g2 = 0;
+	unsigned first = (unsigned)(next - addr) < len ? (unsigned)(next - addr) : len;
+	uint8_t *p1, *p2 = NULL;
+
+	p1 = cpu_mem_ptr(c, addr, 1, access);
+	if (!p1)
+		sys_xlate(c, addr, access, &g1);
+	if (first < len) {
+		p2 = cpu_mem_ptr(c, next, 1, access);
+		if (!p2)
+			sys_xlate(c, next, access, &g2);
+	}
+	if (p1) {
+		if (write)
+			memcpy(p1, buf, first);
+		else
+			memcpy(buf, p1, first);
+	} else {
+		mmio_rw(c, g1 | (addr & ~CPU_PAGE_MASK), buf, first, write);
+	}
+	if (first == len)
+		return;
+	if (p2) {
+		if (write)
+			memcpy(p2, (uint8_t *)buf + first, len - first);
+		else
+			memcpy((uint8_t *)buf + first, p2, len - first);
+	} else {
+		mmio_rw(c, g2, (uint8_t *)buf + first, len - first, write);
+	}
+}
+
+/* Implicit supervisor accesses (descriptor tables, the TSS, interrupt
+ * frames): rights as CPL0 whatever the CPL (Vol. 3 §4.6), no TLB. */
+static void lin_rw(struct cpu *c, uint64_t addr, uint8_t *buf, unsigned len, bool write)
+{
+	struct cpu_sys *s = c->sys;
+	uint64_t gpa[2];
+	unsigned part[2], n = 0;
+
+	while (len) {
+		uint64_t next = (addr & CPU_PAGE_MASK) + CPU_PAGE_SIZE;
+		unsigned k = (unsigned)(next - addr) < len ? (unsigned)(next - addr) : len;
+
+		if (n == 2)
+			return; /* callers never pass more than two pages */
+		if ((c->efer & EFER_LMA) && !canonical(addr))
+			cpu_gp0(c);
+		gpa[n] = sys_walk(c, addr, write ? CPU_ACC_WRITE : CPU_ACC_READ, false);
+		part[n++] = k;
+		addr += k, len -= k;
+	}
+	for (unsigned j = 0; j < n; j++) {
+		uint8_t *p = s->ops->ram(s->opaque, gpa[j] & CPU_PAGE_MASK, CPU_PAGE_SIZE);
+
+		if (write && code_bit(s, gpa[j] & CPU_PAGE_MASK))
+			cpu_blocks_flush(c);
+		if (p) {
+			p += gpa[j] & ~CPU_PAGE_MASK;
+			if (write)
+				memcpy(p, buf, part[j]);
+			else
+				memcpy(buf, p, part[j]);
+		} else {
+			mmio_rw(c, gpa[j], buf, part[j], write);
+		}
+		buf += part[j];
+	}
+}
+
+void sys_lin_read(struct cpu *c, uint64_t addr, void *buf, unsigned len)
+{
+	lin_rw(c, addr, buf, len, false);
+}
+
+void sys_lin_write(struct cpu *c, uint64_t addr, const void *buf, unsigned len)
+{
+	lin_rw(c, addr, (uint8_t *)buf, len, true);
+}
+
+void cpu_invalidate_phys(struct cpu *c, uint64_t gpa, uint64_t len)
+{
+	uint64_t p, end = gpa + len;
+
+	if (!c->sys || len == 0)
+		return;
+	for (p = gpa & CPU_PAGE_MASK; p < end; p += CPU_PAGE_SIZE) {
+		if (code_bit(c->sys, p)) {
+			cpu_blocks_flush(c);
+			return;
+		}
+		if (p + CPU_PAGE_SIZE < p)
+			break;
+	}
+}
