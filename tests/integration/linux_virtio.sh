@@ -140,6 +140,7 @@ if command -v fio >/dev/null; then
 	dev=$(basename "$(readlink /sys/block/vdc/device)")
 	kv QUEUES_vdc "$(ls /sys/block/vdc/mq | wc -l)"
 	n=$(nproc)
+	kv NPROC "$n"
 	fio --filename=/dev/vdc --direct=1 --ioengine=libaio --iodepth=32 \
 		--verify=crc32c --verify_fatal=1 --numjobs=$n --cpus_allowed=0-$((n - 1)) \
 		--cpus_allowed_policy=split --group_reporting --eta=never --output=/tmp/fio.out \
@@ -322,7 +323,9 @@ else
 		else fail virtio_blk_fio_verify "fio exit '$(value a FIO_RC)': $(grep ' FIO: ' "$tmp/a.out" | cut -d' ' -f2- | head -n 3 | tr '\n' ' ')"; fi
 		nq=$(value a QUEUES_vdc)
 		i0=$(value a IRQ_vdc_0) i1=$(value a IRQ_vdc_1)
-		if [ "$nq" != "$A_CPUS" ]; then
+		if [ "$(value a NPROC)" != "$A_CPUS" ]; then
+			fail virtio_blk_multiqueue "the guest has $(value a NPROC) CPUs online of $A_CPUS (the emulated CPU's SMP bring-up, not virtio)"
+		elif [ "$nq" != "$A_CPUS" ]; then
 			fail virtio_blk_multiqueue "the guest has $nq queues on vdc, expected $A_CPUS (one per vCPU)"
 		elif [ "${i0:-0}" -lt 100 ] || [ "${i1:-0}" -lt 100 ]; then
 			fail virtio_blk_multiqueue "interrupts per queue vector '$i0' and '$i1', expected each >= 100 after fio"
@@ -347,9 +350,9 @@ stty -echo
 echo "HVC-READY=1"
 read -r line
 echo "HVC-LINE=$(echo "$line" | rev | tr a-z A-Z)"
-# Host to guest: base64 lines up to END (sed, not a shell loop: busybox's
-# read takes a system call per byte).
-sed '/^END$/q' | sed '$d' >/tmp/in
+# Host to guest: base64 lines up to END. (Not sed '/^END$/q': busybox's sed
+# reads a line ahead to know the last one, and blocks on the tty.)
+while read -r l && [ "$l" != END ]; do echo "$l"; done >/tmp/in
 echo "HVC-IN-MD5=$(md5sum </tmp/in | cut -d" " -f1) $(wc -l </tmp/in)"
 # Guest to host: 24 KiB as base64 lines between markers.
 head -c 24576 /dev/urandom | base64 >/tmp/out
