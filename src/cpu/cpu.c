@@ -122,6 +122,7 @@ static __attribute__((noinline)) void run_blocks(struct cpu *c)
 		struct block *b = &c->blocks[cpu_block_hash(c->rip)];
 
 		c->cur_rip = c->rip;
+		c->cur_insn = NULL;
 		if (__builtin_expect(b->valid && b->rip == c->rip, 1)) {
 			blk = &c->insns[b->first];
 			n = b->count;
@@ -137,6 +138,7 @@ static __attribute__((noinline)) void run_blocks(struct cpu *c)
 			const struct insn *i = &blk[k++];
 
 			c->cur_rip = c->rip;
+			c->cur_insn = i;
 			c->rip += i->len;
 			i->fn(c, i);
 			if (__builtin_expect(c->flushed, 0))
@@ -177,6 +179,12 @@ void cpu_invalidate_code(struct cpu *c, uint64_t gva, uint64_t len)
 
 	if (len == 0)
 		return;
+	if (len > (64ULL << 20) || end < gva) {
+		/* Huge ranges (munmap of a large area): cheaper to drop all. */
+		if (c->code_page_count)
+			cpu_blocks_flush(c);
+		return;
+	}
 	for (p = gva & CPU_PAGE_MASK; p < end && p >= (gva & CPU_PAGE_MASK); p += CPU_PAGE_SIZE) {
 		if (cpu_is_code_page(c, p)) {
 			cpu_blocks_flush(c);

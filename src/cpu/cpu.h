@@ -6,7 +6,18 @@
  *
  * CPU_MODE_USER64 runs flat 64-bit CPL3 code: no segmentation or paging, the
  * translate callback maps guest-virtual addresses; SYSCALL exits to the
- * caller; privileged instructions (IN/OUT/HLT/CLI/...) raise #GP(0). */
+ * caller; privileged instructions (IN/OUT/HLT/CLI/...) raise #GP(0).
+ *
+ * System mode (cpu_create_system, src/cpu/sys*.c) runs an operating system:
+ * 64-bit long mode with 4-level paging (4K/2M/1G pages, NX, U/S, R/W with
+ * CR0.WP, accessed/dirty bits), CPL0/CPL3, the 64-bit IDT with IST stacks
+ * and the TSS, #DF and triple fault, SYSCALL/SYSRET/SWAPGS, IRETQ, MSRs,
+ * port I/O and MMIO through the board; real mode and 16/32-bit protected
+ * mode without paging, enough for the path from a SIPI (or reset) to long
+ * mode that Linux's AP trampoline takes. Not implemented: 32-bit/PAE paging
+ * without long mode, event delivery in 32-bit protected mode, compatibility
+ * mode (32-bit code under a 64-bit OS), task switches, segment limit
+ * checks, SMEP/SMAP/PCID/XSAVE (none advertised, see cpu_sys_features). */
 #ifndef VIREO_CPU_CPU_H
 #define VIREO_CPU_CPU_H
 

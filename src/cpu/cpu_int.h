@@ -121,6 +121,7 @@ struct cpu {
 	uint64_t gpr[16];
 	uint64_t rip;     /* during execution: the next instruction's address */
 	uint64_t cur_rip; /* the executing instruction's address */
+	const struct insn *cur_insn; /* the executing instruction, NULL while fetching */
 	uint64_t rflags;  /* non-arithmetic bits always; arithmetic bits when cc_op == CC_EAGER */
 	uint64_t cc_a, cc_b, cc_r;
 	uint8_t cc_op, cc_size;

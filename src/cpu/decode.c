@@ -146,10 +146,13 @@ int cpu_decode(const uint8_t *buf, unsigned avail, int cs_size, struct insn *i)
 		case 0xf0: i->flags |= IF_LOCK; rex = 0; continue;
 		case 0xf2: last_rep = 2; rex = 0; continue;
 		case 0xf3: last_rep = 3; rex = 0; continue;
-		case 0x26: i->seg = 1; rex = 0; continue;
-		case 0x2e: i->seg = 2; rex = 0; continue;
-		case 0x36: i->seg = 3; rex = 0; continue;
-		case 0x3e: i->seg = 4; rex = 0; continue;
+		/* In 64-bit mode ES/CS/SS/DS overrides are ignored entirely:
+		 * they do not cancel an earlier FS/GS prefix (Vol. 1 §3.3.7.1;
+		 * confirmed by the differential tests). */
+		case 0x26: if (!mode64) i->seg = 1; rex = 0; continue;
+		case 0x2e: if (!mode64) i->seg = 2; rex = 0; continue;
+		case 0x36: if (!mode64) i->seg = 3; rex = 0; continue;
+		case 0x3e: if (!mode64) i->seg = 4; rex = 0; continue;
 		case 0x64: i->seg = 5; rex = 0; continue;
 		case 0x65: i->seg = 6; rex = 0; continue;
 		case 0x66: opsz = true; rex = 0; continue;
@@ -174,8 +177,6 @@ int cpu_decode(const uint8_t *buf, unsigned avail, int cs_size, struct insn *i)
 		if (rex & 8)
 			i->flags |= IF_REXW;
 	}
-	if (mode64 && i->seg && i->seg < 5)
-		i->seg = 0; /* ES/CS/SS/DS overrides are null in 64-bit mode */
 
 	op = p[n++];
 	if (op == 0x0f) {

@@ -199,6 +199,19 @@ static const cpu_handler shift_tab[8][2] = {
 	{ f_shl4, f_shl8 }, { f_shr4, f_shr8 }, { f_shl4, f_shl8 }, { f_sar4, f_sar8 },
 };
 
+static void f_push64(struct cpu *c, const struct insn *i)
+{
+	push64(c, c->gpr[i->reg]);
+}
+
+static void f_pop64(struct cpu *c, const struct insn *i)
+{
+	uint64_t v = mem_read(c, c->gpr[4], 8);
+
+	c->gpr[4] += 8;
+	c->gpr[i->reg] = v; /* POP RSP loads the popped value (Vol. 2 "POP") */
+}
+
 static void f_movzb(struct cpu *c, const struct insn *i)
 {
 	c->gpr[i->reg] = (i->flags & IF_MEM) ? mem_read(c, insn_ea(c, i), 1)
@@ -253,6 +266,8 @@ cpu_handler cpu_fast_handler(const struct insn *i)
 		return tab_rm_r[s][m][op >> 3];
 	if (op < 0x40 && (op & 7) == 3)
 		return tab_r_rm[s][m][op >> 3];
+	if (op >= 0x50 && op <= 0x5f)
+		return s ? (op < 0x58 ? f_push64 : f_pop64) : NULL;
 	switch (op) {
 	case 0x81:
 	case 0x83:

@@ -167,7 +167,7 @@ static int src_size(unsigned op, unsigned p)
  * inexact (Vol. 1 §4.9.1.5, §11.5.2). Raises #XM if an element is tiny. */
 static void cvt_to_single_unmasked_ue(struct cpu *c, const union xmm *src, unsigned n)
 {
-	bool tiny = false, inexact = false, denormal = false;
+	bool tiny = false, inexact = false, denormal = false, overflow = false;
 	uint32_t fl;
 
 	for (unsigned k = 0; k < n; k++) {
@@ -187,13 +187,15 @@ static void cvt_to_single_unmasked_ue(struct cpu *c, const union xmm *src, unsig
 			tiny = true;
 			if (m != trunc(m))
 				inexact = true;
+		} else if (isinf((float)x)) {
+			overflow = inexact = true; /* OM masked here or OE would have trapped first */
 		} else if ((double)(float)x != x) {
 			inexact = true;
 		}
 	}
 	if (!tiny)
 		return;
-	fl = 0x10 | (inexact ? 0x20 : 0) | (denormal ? 0x2 : 0);
+	fl = 0x10 | (inexact ? 0x20 : 0) | (denormal ? 0x2 : 0) | (overflow ? 0x8 : 0);
 	if (denormal && !(c->mxcsr & 0x100))
 		fl = 0x2; /* unmasked DE is a pre-computation exception */
 	cpu_mx_collect(c);

@@ -30,12 +30,15 @@ static inline uint64_t src_addr(struct cpu *c, const struct insn *i)
 		a += c->fs_base;
 	else if (i->seg == 6)
 		a += c->gs_base;
+	else if (__builtin_expect(i->seg != 0, 0)) /* legacy modes (sys_legacy.c) */
+		a = (uint32_t)(a + c->seg_base[i->seg - 1]);
 	return a;
 }
 
 static inline uint64_t dst_addr(struct cpu *c, const struct insn *i)
 {
-	return c->gpr[7] & amask(i); /* ES: no override possible, base 0 */
+	/* ES: no override possible; its base is 0 outside legacy modes. */
+	return (c->gpr[7] & amask(i)) + c->seg_base[0];
 }
 
 #define REP_RSI 1

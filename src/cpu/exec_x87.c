@@ -232,6 +232,41 @@ static bool pre_abort(struct cpu *c, uint16_t sw)
 			 : [h] "=m"(host), [r] "=m"(r), [sw] "=m"(sw)                              \
 			 : [cw] "m"(cw), [a] "m"(a), [b] "m"(b))
 
+/* Unmasked overflow/underflow on arithmetic (Vol. 1 §8.5.4, §8.5.5): the
+ * destination receives the result with its exponent biased by -/+24576.
+ * Recomputed on the host with a scaled operand (exact power-of-two
+ * scaling), all exceptions masked. Returns true if *out was produced. */
+static bool scaled_result(struct cpu *c, unsigned op, long double a, long double b, uint16_t sw,
+			  long double *out)
+{
+	uint16_t cw = c->fcw | 0x3f, host, orig = sw;
+	int k;
+	long double r;
+
+	if (!(orig & ~c->fcw & 0x18) || !isfinite(a) || !isfinite(b))
+		return false;
+	k = (orig & ~c->fcw & 0x8) ? -24576 : 24576;
+	switch (op) {
+	case 1: a = scalbnl(a, k); break;               /* MUL */
+	case 6: a = scalbnl(a, k); break;               /* a / b */
+	case 7: b = scalbnl(b, k); break;               /* b / a */
+	default: a = scalbnl(a, k), b = scalbnl(b, k); break; /* ADD, SUB, SUBR */
+	}
+	switch (op) {
+	case 0: ARITH_ASM("0xde, 0xc1"); break;
+	case 1: ARITH_ASM("0xde, 0xc9"); break;
+	case 4: ARITH_ASM("0xde, 0xe1"); break;
+	case 5: ARITH_ASM("0xde, 0xe9"); break;
+	case 6: ARITH_ASM("0xde, 0xf1"); break;
+	default: ARITH_ASM("0xde, 0xf9"); break;
+	}
+	*out = r;
+	/* OE or UE (the unmasked one), PE and C1 from the scaled operation. */
+	c->fsw = (uint16_t)((c->fsw & ~SW_C1) | (orig & 0x18 & ~c->fcw) | (sw & (0x20 | SW_C1)));
+	check_exc(c);
+	return true;
+}
+
 static bool arith(struct cpu *c, unsigned op, unsigned dst, long double a, long double b)
 {
 	uint16_t cw = c->fcw | 0x3f, host, sw;
@@ -248,6 +283,11 @@ static bool arith(struct cpu *c, unsigned op, unsigned dst, long double a, long 
 	}
 	if (pre_abort(c, sw))
 		return false;
+	if (scaled_result(c, op, a, b, sw, &r)) {
+		c->st[p] = r;
+		c->ftw_empty &= (uint16_t)~(1u << p);
+		return true;
+	}
 	c->st[p] = r;
 	c->fsw = (uint16_t)((c->fsw & ~SW_C1) | (sw & (0x3f | SW_C1)));
 	check_exc(c);
@@ -517,6 +557,20 @@ static void arith_mem(struct cpu *c, unsigned reg, unsigned kind, uint64_t addr)
 	}
 	if (pre_abort(c, sw))
 		return;
+	if (sw & ~c->fcw & 0x18) {
+		long double b;
+
+		switch (kind) {
+		case 0: { float f; memcpy(&f, &m32, 4); b = f; break; }
+		case 1: { double d; memcpy(&d, &raw, 8); b = d; break; }
+		case 2: b = (int32_t)m32; break;
+		default: b = (int16_t)m16; break;
+		}
+		if (scaled_result(c, reg, a, b, sw, &r)) {
+			c->st[phys(c, 0)] = r;
+			return;
+		}
+	}
 	c->st[phys(c, 0)] = r;
 	c->fsw = (uint16_t)((c->fsw & ~SW_C1) | (sw & (0x3f | SW_C1)));
 	check_exc(c);
@@ -981,6 +1035,14 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 				long double x = st_get(c, 0), one, t;
 				uint16_t h = x87_begin(c), sw;
 
+				if (isfinite(x) && fabsl(x) >= 0x1p63L) {
+					/* Out of range: C2 = 1, operand unchanged, no
+					 * flags (checked here: the host instruction would
+					 * leave one value where the asm expects two). */
+					(void)x87_end(c, h);
+					c->fsw |= SW_C2;
+					return;
+				}
 				__asm__ volatile("fptan\n\tfnstsw %%ax" : "=t"(one), "=u"(t), "=a"(sw) : "0"(x));
 				if (x87_end(c, h))
 					return;
@@ -1066,6 +1128,14 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 				long double x = st_get(c, 0), s, co;
 				uint16_t h = x87_begin(c), sw;
 
+				if (isfinite(x) && fabsl(x) >= 0x1p63L) {
+					/* Out of range: C2 = 1, operand unchanged, no
+					 * flags (checked here: the host instruction would
+					 * leave one value where the asm expects two). */
+					(void)x87_end(c, h);
+					c->fsw |= SW_C2;
+					return;
+				}
 				__asm__ volatile("fsincos\n\tfnstsw %%ax" : "=t"(co), "=u"(s), "=a"(sw) : "0"(x));
 				if (x87_end(c, h))
 					return;

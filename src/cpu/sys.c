@@ -16,7 +16,7 @@ void sys_set_cpl(struct cpu *c, unsigned cpl)
 	 * rights include user rights here (no SMEP/SMAP), so only a move to
 	 * CPL3 has to drop them. */
 	if (cpl == 3 && c->cpl != 3)
-		cpu_tlb_flush(c);
+		sys_tlb_enter_user(c);
 	c->cpl = (uint8_t)cpl;
 }
 
@@ -81,7 +81,7 @@ void cpu_reset(struct cpu *c)
 	c->mxcsr = 0x1f80;
 	c->mx_synced = false;
 	memset(c->xmm, 0, sizeof(c->xmm));
-	cpu_tlb_flush(c);
+	sys_tlb_flush_all(c);
 	cpu_blocks_flush(c);
 	sys_update_mode(c);
 }
@@ -129,7 +129,6 @@ struct cpu *cpu_create_system(const struct cpu_sys_ops *ops, void *opaque, struc
 void cpu_sys_destroy(struct cpu *c)
 {
 	if (c->sys) {
-		free(c->sys->code_bits);
 		free(c->sys);
 		c->sys = NULL;
 	}
@@ -230,7 +229,7 @@ int cpu_set_x86_state(struct cpu *c, const struct x86_cpu_state *st)
 	c->efer = st->efer;
 	/* CPL is the DPL of SS in protected mode (Vol. 3 §5.5); 0 in real mode. */
 	c->cpl = (c->cr0 & CR0_PE) ? (uint8_t)SA_DPL(s->seg[SEG_SS].attr) : 0;
-	cpu_tlb_flush(c);
+	sys_tlb_flush_all(c);
 	cpu_blocks_flush(c);
 	sys_update_mode(c);
 	return 0;
@@ -457,15 +456,25 @@ static __attribute__((noinline)) void sys_loop(struct cpu *c)
 		uintptr_t hva;
 		bool shadow;
 
-		if (__builtin_expect(__atomic_load_n(&s->kick, __ATOMIC_RELAXED), 0)) {
-			__atomic_store_n(&s->kick, 0, __ATOMIC_RELAXED);
-			c->exit->reason = CPU_EXIT_KICK;
-			c->stop = true;
-			return;
-		}
+		/* Events are polled every 8 blocks (interrupt latency of a few
+		 * dozen instructions), and right after anything that may have
+		 * set IF (poll_now). The STI / MOV SS shadow lets exactly one
+		 * instruction run first. */
 		shadow = s->shadow;
-		s->shadow = false;
-		if (!shadow) {
+		if (__builtin_expect(shadow, 0)) {
+			s->shadow = false;
+			s->poll_now = true;
+		} else if (__builtin_expect(s->poll_now || !(++s->poll_ctr & 7), 0)) {
+			s->poll_now = false;
+			if (__builtin_expect(__atomic_load_n(&s->kick, __ATOMIC_RELAXED), 0)) {
+				__atomic_store_n(&s->kick, 0, __ATOMIC_RELAXED);
+				c->exit->reason = CPU_EXIT_KICK;
+				c->stop = true;
+				return;
+			}
+			if (__atomic_load_n(&sys_code_gen, __ATOMIC_RELAXED) != s->seen_code_gen ||
+			    __atomic_load_n(&sys_mark_gen, __ATOMIC_RELAXED) != s->seen_mark_gen)
+				sys_code_sync(c);
 			c->cur_rip = c->rip;
 			if (__builtin_expect(__atomic_load_n(&s->nmi, __ATOMIC_RELAXED), 0) &&
 			    !s->nmi_blocked) {
@@ -535,6 +544,7 @@ int cpu_sys_run(struct cpu *c, uint64_t max_insns, struct cpu_exit *exit)
 		exit->reason = CPU_EXIT_SHUTDOWN;
 		return 0;
 	}
+	s->poll_now = true;
 	r = setjmp(c->jb);
 	if (r == 1) {
 		c->lock_ptr = NULL;

@@ -68,12 +68,18 @@ struct cpu_sys {
 	int kick, nmi;
 	bool nmi_blocked;  /* from NMI delivery to the next IRET */
 	bool shadow;       /* STI / MOV SS interrupt shadow over the next instruction */
+	bool poll_now;     /* IF may have been set: poll events at the next block */
+	uint32_t poll_ctr;
 	int delivering;    /* vector being delivered (for #DF / triple fault), or -1 */
 	bool shutdown;
 
-	/* Physical pages holding decoded code (one bit per 4 KiB page). */
-	uint8_t *code_bits;
-	uint64_t code_bits_pages;
+	/* TLB bookkeeping (sys_mmu.c): entries CPL3 must not inherit, the
+	 * largest page size cached (0 4K, 1 2M, 2 1G), the last walk's facts. */
+	uint8_t tlb_sup[TLB_SIZE];
+	uint8_t tlb_large, walk_size;
+	bool walk_user_ok;
+	/* The shared code-page generations last acted on (sys_mmu.c). */
+	uint64_t seen_code_gen, seen_mark_gen;
 };
 
 /* sys.c */
@@ -96,8 +102,12 @@ void sys_mem_access(struct cpu *c, uint64_t addr, void *buf, unsigned len, int a
 void sys_lin_read(struct cpu *c, uint64_t addr, void *buf, unsigned len);
 void sys_lin_write(struct cpu *c, uint64_t addr, const void *buf, unsigned len);
 void sys_tlb_flush_all(struct cpu *c);
+void sys_tlb_enter_user(struct cpu *c);
+void sys_invlpg(struct cpu *c, uint64_t la);
 void sys_blocks_flushed(struct cpu *c);
 void sys_code_page_mark(struct cpu *c, uint64_t gpa);
+extern uint64_t sys_code_gen, sys_mark_gen;
+void sys_code_sync(struct cpu *c);
 
 /* sys_insn.c */
 void cpu_exec_init_sys(void);

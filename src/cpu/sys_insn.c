@@ -96,7 +96,7 @@ static void h_insouts(struct cpu *c, const struct insn *i)
 	io_check(c);
 	while (!rep || (c->gpr[1] & m)) {
 		if (in) {
-			uint64_t a = c->gpr[7] & m;
+			uint64_t a = (c->gpr[7] & m) + c->seg_base[0]; /* ES */
 			uint32_t v;
 
 			/* Probe the destination before reading the port. */
@@ -111,6 +111,8 @@ static void h_insouts(struct cpu *c, const struct insn *i)
 				a += c->fs_base;
 			else if (i->seg == 6)
 				a += c->gs_base;
+			else if (i->seg)
+				a = (uint32_t)(a + c->seg_base[i->seg - 1]);
 			pio_out(c, port, (uint32_t)mem_read(c, a, (int)sz), sz);
 			c->gpr[6] = (c->gpr[6] & ~m) | ((c->gpr[6] + (uint64_t)d) & m);
 		}
@@ -170,6 +172,7 @@ static void h_popf(struct cpu *c, const struct insn *i)
 	c->gpr[4] += (uint64_t)sz;
 	f = cpu_get_flags(c);
 	set_flags(c, ((v & writable) | (f & ~writable)) & ~(uint64_t)(FL_RF | FL_VM));
+	c->sys->poll_now = true;
 }
 
 /* ---- Segments ---- */
@@ -349,6 +352,7 @@ static void h_iret(struct cpu *c, const struct insn *i)
 	c->gpr[4] = nrsp;
 	commit_cs_ss(c, &cs, &ss, new_cpl);
 	c->sys->nmi_blocked = false;
+	c->sys->poll_now = true;
 }
 
 /* CA/CB far RET (Vol. 2 "RET"): same level, or to an outer level with
@@ -444,6 +448,7 @@ static void h_sysret(struct cpu *c, const struct insn *i)
 	s->seg[SEG_SS] = (struct sys_seg){ 0, 0xffffffff, (uint16_t)((sel + 8) | 3), 0xc0f3 };
 	c->sel[SEG_CS] = s->seg[SEG_CS].sel, c->sel[SEG_SS] = s->seg[SEG_SS].sel;
 	set_flags(c, (c->gpr[11] & 0x3c7fd7) | 2);
+	s->poll_now = true;
 	sys_set_cpl(c, 3);
 	sys_update_mode(c);
 }
@@ -599,9 +604,9 @@ static void h_0f01(struct cpu *c, const struct insn *i)
 		need_cpl0(c);
 		c->cr0 = (c->cr0 & ~0xeULL) | (a & 0xf) | (c->cr0 & CR0_PE);
 		return;
-	case 7: /* INVLPG: a large page may back the address; flush it all */
+	case 7: /* INVLPG */
 		need_cpl0(c);
-		cpu_tlb_flush(c);
+		sys_invlpg(c, insn_ea(c, i));
 		return;
 	default:
 		cpu_ud(c);
@@ -635,7 +640,7 @@ static void write_cr(struct cpu *c, unsigned n, uint64_t v)
 		}
 		c->cr0 = v | CR0_ET;
 		if ((old ^ v) & (CR0_PG | CR0_WP | CR0_PE))
-			cpu_tlb_flush(c);
+			sys_tlb_flush_all(c);
 		sys_update_mode(c);
 		return;
 	case 2:
@@ -645,7 +650,7 @@ static void write_cr(struct cpu *c, unsigned n, uint64_t v)
 		if (v & 0xfff0000000000000ULL)
 			cpu_gp0(c);
 		c->cr3 = v;
-		cpu_tlb_flush(c); /* global pages too: allowed, only slower */
+		sys_tlb_flush_all(c); /* global pages too: allowed, only slower */
 		return;
 	case 4:
 		if (v & ~CR4_OK)
@@ -655,7 +660,7 @@ static void write_cr(struct cpu *c, unsigned n, uint64_t v)
 		old = c->cr4;
 		c->cr4 = v;
 		if ((old ^ v) & (CR4_PGE | CR4_PAE | CR4_PSE))
-			cpu_tlb_flush(c);
+			sys_tlb_flush_all(c);
 		return;
 	case 8:
 		if (v >> 4)
@@ -830,7 +835,7 @@ static bool wrmsr(struct cpu *c, uint32_t msr, uint64_t v)
 		if ((c->cr0 & CR0_PG) && ((nv ^ c->efer) & EFER_LME))
 			return false;
 		if ((nv ^ c->efer) & EFER_NXE)
-			cpu_tlb_flush(c);
+			sys_tlb_flush_all(c);
 		c->efer = nv;
 		return true;
 	}

@@ -147,6 +147,7 @@ static void l_popf(struct cpu *c, const struct insn *i)
 	f = cpu_get_flags(c);
 	c->rflags = (((v & writable) | (f & ~writable)) & ~(uint64_t)(FL_RF | FL_VM)) | 2;
 	c->cc_op = CC_EAGER;
+	c->sys->poll_now = true;
 }
 
 static void l_call_rel(struct cpu *c, const struct insn *i)
@@ -387,6 +388,7 @@ static void l_iret(struct cpu *c, const struct insn *i)
 	ladjust(c, 3 * (uint64_t)i->osz);
 	far_cs(c, cs, ip & ip_mask(i));
 	c->sys->nmi_blocked = false;
+	c->sys->poll_now = true;
 }
 
 static cpu_handler legacy[OP_COUNT];
@@ -396,6 +398,11 @@ cpu_handler cpu_legacy_handler(struct insn *i)
 	/* Default segments (Vol. 1 §3.7.4): SS for rBP/rSP bases, else DS. */
 	if ((i->flags & IF_MEM) && !i->seg)
 		i->seg = (i->base == 4 || i->base == 5) ? 3 : 4;
+	/* String sources default to DS (exec_string.c adds ES for the
+	 * destination itself). */
+	if (!i->seg && ((i->op >= 0xa4 && i->op <= 0xa7) || i->op == 0xac || i->op == 0xad ||
+			i->op == 0x6e || i->op == 0x6f))
+		i->seg = 4;
 	return legacy[i->op];
 }
 

@@ -2,6 +2,7 @@
  * CR0.WP, accessed and dirty bits (Intel SDM Vol. 3 §4.5-§4.8), the software
  * TLB fill, MMIO accesses, and the per-physical-page "holds decoded code"
  * bitmap that turns stores into code invalidation through any mapping. */
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "cpu/sys.h"
@@ -16,7 +17,7 @@
 #define PTE_ADDR 0x000ffffffffff000ULL
 /* MAXPHYADDR is 40 (CPUID 0x80000008): bits 51:40 are reserved. */
 #define PTE_RSVD_HI 0x000ff00000000000ULL
-#define CODE_BITS_MAX_PAGES (1ULL << 28) /* 1 TiB of guest-physical space */
+#define CODE_BITS_MAX_PAGES (1ULL << 28) /* 1 TiB of guest-physical space: 32 MiB of bits */
 
 static __attribute__((noreturn)) void page_fault(struct cpu *c, uint64_t la, uint32_t ec)
 {
@@ -36,6 +37,8 @@ static uint64_t sys_walk(struct cpu *c, uint64_t la, int access, bool user)
 		      (access == CPU_ACC_EXEC && nxe ? 16 : 0);
 	int level, depth = 0;
 
+	s->walk_user_ok = true;
+	s->walk_size = 0;
 	if (!(c->cr0 & CR0_PG))
 		return (c->efer & EFER_LMA) ? la : (uint32_t)la;
 	if (!(c->efer & EFER_LMA) || !(c->cr4 & CR4_PAE)) {
@@ -73,6 +76,9 @@ static uint64_t sys_walk(struct cpu *c, uint64_t la, int access, bool user)
 	if ((user && !us) || (access == CPU_ACC_WRITE && !rw && (user || wp)) ||
 	    (access == CPU_ACC_EXEC && nx))
 		page_fault(c, la, ec | 1);
+	/* For the TLB: would CPL3 get the same access? Which page size? */
+	s->walk_user_ok = us && (access != CPU_ACC_WRITE || rw);
+	s->walk_size = level == 3 ? 2 : level == 2 ? 1 : 0;
 	/* Accessed bits on every level used, dirty on the leaf for writes
 	 * (Vol. 3 §4.8), atomically as other vCPUs may share the tables. */
 	for (int k = 0; k < depth; k++) {
@@ -89,46 +95,87 @@ static bool canonical(uint64_t a)
 	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
 }
 
+/* Pages holding decoded code, shared by every vCPU of the process (there is
+ * one VM per process): a store by any vCPU to a page another one decoded
+ * must reach that one too (cross-modifying code, Vol. 3 §8.1.3; Linux
+ * patches its text with text_poke while the other CPUs run). One bit per
+ * 4 KiB page of the first 1 TiB, allocated once; untouched parts of the
+ * zeroed allocation are never faulted in. A store to a marked page clears
+ * its bit and bumps sys_code_gen: every vCPU drops its decoded blocks at its
+ * next block boundary. Marking a page bumps sys_mark_gen: the other vCPUs
+ * drop their TLB write entries, so their next store to it takes the slow
+ * path. */
+static uint8_t *code_bits;
+static pthread_once_t code_bits_once = PTHREAD_ONCE_INIT;
+uint64_t sys_code_gen, sys_mark_gen;
+
+static void code_bits_alloc(void)
+{
+	code_bits = calloc(1, CODE_BITS_MAX_PAGES / 8);
+}
+
 static bool code_bit(struct cpu_sys *s, uint64_t gpa)
 {
 	uint64_t pn = gpa >> 12;
 
-	return pn < s->code_bits_pages && (s->code_bits[pn >> 3] >> (pn & 7) & 1);
+	(void)s;
+	return code_bits && pn < CODE_BITS_MAX_PAGES &&
+	       (__atomic_load_n(&code_bits[pn >> 3], __ATOMIC_RELAXED) >> (pn & 7) & 1);
 }
 
 void sys_code_page_mark(struct cpu *c, uint64_t gpa)
 {
-	struct cpu_sys *s = c->sys;
 	uint64_t pn = gpa >> 12;
+	uint8_t bit = (uint8_t)(1u << (pn & 7));
 
-	if (pn >= s->code_bits_pages) {
-		uint64_t pages = s->code_bits_pages ? s->code_bits_pages : 1ULL << 20;
-		uint8_t *nb;
+	pthread_once(&code_bits_once, code_bits_alloc);
+	if (!code_bits || pn >= CODE_BITS_MAX_PAGES)
+		return; /* not trackable: cpu_invalidate_phys still works */
+	if (!(__atomic_fetch_or(&code_bits[pn >> 3], bit, __ATOMIC_SEQ_CST) & bit)) {
+		uint64_t g = __atomic_add_fetch(&sys_mark_gen, 1, __ATOMIC_SEQ_CST);
 
-		while (pages <= pn)
-			pages *= 2;
-		if (pages > CODE_BITS_MAX_PAGES)
-			return; /* not trackable: cpu_invalidate_phys still works */
-		nb = realloc(s->code_bits, pages / 8);
-		if (!nb)
-			return;
-		memset(nb + s->code_bits_pages / 8, 0, (pages - s->code_bits_pages) / 8);
-		s->code_bits = nb;
-		s->code_bits_pages = pages;
+		if (g == c->sys->seen_mark_gen + 1)
+			c->sys->seen_mark_gen = g; /* nobody else marked meanwhile */
 	}
-	s->code_bits[pn >> 3] |= (uint8_t)(1u << (pn & 7));
+}
+
+/* A store reached a page holding decoded code. */
+static void code_written(struct cpu *c, uint64_t gpa)
+{
+	uint64_t pn = gpa >> 12;
+	uint64_t g;
+
+	__atomic_fetch_and(&code_bits[pn >> 3], (uint8_t)~(1u << (pn & 7)), __ATOMIC_SEQ_CST);
+	g = __atomic_add_fetch(&sys_code_gen, 1, __ATOMIC_SEQ_CST);
+	if (g == c->sys->seen_code_gen + 1)
+		c->sys->seen_code_gen = g;
+	cpu_blocks_flush(c);
 }
 
 void sys_blocks_flushed(struct cpu *c)
 {
-	struct cpu_sys *s = c->sys;
-
 	/* Pages get their code bit again when code is next fetched from
 	 * them, which needs an exec TLB fill: drop the exec tags. */
-	if (s->code_bits)
-		memset(s->code_bits, 0, s->code_bits_pages / 8);
 	for (unsigned k = 0; k < TLB_SIZE; k++)
 		c->tlb[k].tag_x = ~0ULL;
+}
+
+/* Block boundary: another vCPU wrote code or marked a page. */
+void sys_code_sync(struct cpu *c)
+{
+	struct cpu_sys *s = c->sys;
+	uint64_t g = __atomic_load_n(&sys_code_gen, __ATOMIC_ACQUIRE);
+
+	if (g != s->seen_code_gen) {
+		s->seen_code_gen = g;
+		cpu_blocks_flush(c);
+	}
+	g = __atomic_load_n(&sys_mark_gen, __ATOMIC_ACQUIRE);
+	if (g != s->seen_mark_gen) {
+		s->seen_mark_gen = g;
+		for (unsigned k = 0; k < TLB_SIZE; k++)
+			c->tlb[k].tag_w = ~0ULL;
+	}
 }
 
 /* Translate one page for access at the current CPL: the host pointer of the
@@ -148,7 +195,7 @@ static void *sys_xlate(struct cpu *c, uint64_t addr, int access, uint64_t *gpa_p
 	if (!p)
 		return NULL;
 	if (access == CPU_ACC_WRITE && code_bit(s, page))
-		cpu_blocks_flush(c); /* a store to decoded code, through any mapping */
+		code_written(c, page); /* a store to decoded code, through any mapping */
 	if (access == CPU_ACC_EXEC && !code_bit(s, page)) {
 		/* Stores to this page must now take the slow path. */
 		sys_code_page_mark(c, page);
@@ -175,8 +222,16 @@ void *sys_tlb_fill(struct cpu *c, uint64_t addr, int access)
 		}
 		return NULL;
 	}
-	if (e->hva != (uintptr_t)p || (e->tag_r != page && e->tag_w != page && e->tag_x != page))
+	if (e->hva != (uintptr_t)p || (e->tag_r != page && e->tag_w != page && e->tag_x != page)) {
 		e->tag_r = e->tag_w = e->tag_x = ~0ULL;
+		c->sys->tlb_sup[(page >> 12) & (TLB_SIZE - 1)] = 0;
+	}
+	/* Entries CPL3 may not use as they are are dropped on the way to CPL3
+	 * (sys_tlb_enter_user); the largest page size bounds INVLPG. */
+	if (!c->sys->walk_user_ok)
+		c->sys->tlb_sup[(page >> 12) & (TLB_SIZE - 1)] = 1;
+	if (c->sys->walk_size > c->sys->tlb_large)
+		c->sys->tlb_large = c->sys->walk_size;
 	e->hva = (uintptr_t)p;
 	if (access == CPU_ACC_READ)
 		e->tag_r = page;
@@ -267,7 +322,7 @@ static void lin_rw(struct cpu *c, uint64_t addr, uint8_t *buf, unsigned len, boo
 		uint8_t *p = s->ops->ram(s->opaque, gpa[j] & CPU_PAGE_MASK, CPU_PAGE_SIZE);
 
 		if (write && code_bit(s, gpa[j] & CPU_PAGE_MASK))
-			cpu_blocks_flush(c);
+			code_written(c, gpa[j] & CPU_PAGE_MASK);
 		if (p) {
 			p += gpa[j] & ~CPU_PAGE_MASK;
 			if (write)
@@ -298,11 +353,54 @@ void cpu_invalidate_phys(struct cpu *c, uint64_t gpa, uint64_t len)
 	if (!c->sys || len == 0)
 		return;
 	for (p = gpa & CPU_PAGE_MASK; p < end; p += CPU_PAGE_SIZE) {
-		if (code_bit(c->sys, p)) {
-			cpu_blocks_flush(c);
-			return;
-		}
+		if (code_bit(c->sys, p))
+			code_written(c, p);
 		if (p + CPU_PAGE_SIZE < p)
 			break;
+	}
+}
+
+/* Moving to CPL3: drop the entries filled for supervisor-only rights; the
+ * others stay (without SMEP/SMAP supervisor rights include user rights). */
+void sys_tlb_enter_user(struct cpu *c)
+{
+	struct cpu_sys *s = c->sys;
+
+	for (unsigned k = 0; k < TLB_SIZE; k++) {
+		if (s->tlb_sup[k]) {
+			s->tlb_sup[k] = 0;
+			c->tlb[k].tag_r = c->tlb[k].tag_w = c->tlb[k].tag_x = ~0ULL;
+		}
+	}
+}
+
+void sys_tlb_flush_all(struct cpu *c)
+{
+	cpu_tlb_flush(c);
+	memset(c->sys->tlb_sup, 0, sizeof(c->sys->tlb_sup));
+	c->sys->tlb_large = 0;
+}
+
+/* INVLPG (Vol. 3 §4.10.4.1): every entry that may come from the page
+ * mapping la, whatever its size. */
+void sys_invlpg(struct cpu *c, uint64_t la)
+{
+	struct cpu_sys *s = c->sys;
+	uint64_t mask = s->tlb_large == 2 ? ~((1ULL << 30) - 1) :
+			s->tlb_large == 1 ? ~((1ULL << 21) - 1) : CPU_PAGE_MASK;
+	uint64_t region = la & mask;
+
+	if (s->tlb_large == 0) {
+		struct tlb_entry *e = &c->tlb[(la >> 12) & (TLB_SIZE - 1)];
+
+		e->tag_r = e->tag_w = e->tag_x = ~0ULL;
+		return;
+	}
+	for (unsigned k = 0; k < TLB_SIZE; k++) {
+		struct tlb_entry *e = &c->tlb[k];
+
+		if ((e->tag_r & mask) == region || (e->tag_w & mask) == region ||
+		    (e->tag_x & mask) == region)
+			e->tag_r = e->tag_w = e->tag_x = ~0ULL;
 	}
 }

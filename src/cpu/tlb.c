@@ -23,6 +23,25 @@ void cpu_raise_pf(struct cpu *c, uint64_t addr, int access)
 	cpu_raise(c, CPU_VEC_PF, ec);
 }
 
+/* Does the executing instruction address memory through SS (an RSP/RBP
+ * base without override, or the implicit stack)? Non-canonical SS
+ * references raise #SS(0) instead of #GP(0) (Vol. 3 §6.15, #SS). */
+static bool uses_ss(const struct insn *i)
+{
+	if (!i)
+		return false;
+	switch (i->op) {
+	case 0x50 ... 0x5f: case 0x68: case 0x6a: case 0x8f: case 0x9c: case 0x9d: case 0xc2:
+	case 0xc3: case 0xc8: case 0xc9: case 0xe8:
+	case OP_0F + 0xa0: case OP_0F + 0xa1: case OP_0F + 0xa8: case OP_0F + 0xa9:
+		return true;
+	default:
+		break;
+	}
+	return (i->flags & IF_MEM) && !(i->flags & IF_RIPREL) && i->seg == 0 &&
+	       (i->base == 4 || i->base == 5);
+}
+
 void *cpu_tlb_slow(struct cpu *c, uint64_t addr, int access)
 {
 	uint64_t page = addr & CPU_PAGE_MASK;
@@ -33,7 +52,8 @@ void *cpu_tlb_slow(struct cpu *c, uint64_t addr, int access)
 		return sys_tlb_fill(c, addr, access);
 	/* Canonical check (Vol. 3 §3.3.7.1): non-canonical addresses #GP. */
 	if ((uint64_t)((int64_t)(addr << 16) >> 16) != addr)
-		cpu_gp0(c);
+		cpu_raise(c, uses_ss(c->cur_insn) || addr == c->gpr[4] - 8 || addr == c->gpr[4]
+				     ? CPU_VEC_SS : CPU_VEC_GP, 0); /* implicit pushes/pops too */
 	p = c->ops->translate(c->opaque, page, CPU_PAGE_SIZE, access);
 	if (!p)
 		cpu_raise_pf(c, addr, access);

@@ -516,6 +516,8 @@ static void test_smc_mmio(struct board *b)
 SNIP(k_rm, ".code16\n cli\n ljmpw $0x0a00, $(1f - k_rm)\n"
 	   "1: mov %cs, %ax\n mov %ax, %ds\n mov %ax, %ss\n mov $0x800, %esp\n"
 	   " call 2f\n pushfl\n popl %eax\n movl %eax, %ebx\n push $0x1234\n pop %cx\n"
+	   " mov $0x0b00, %ax\n mov %ax, %es\n mov $(8f - k_rm), %si\n mov $0x10, %di\n"
+	   " cld\n mov $4, %cx\n rep movsb\n"
 	   " lidtl (6f - k_rm)\n lgdtl (5f - k_rm)\n movl $0x11, %eax\n movl %eax, %cr0\n"
 	   " ljmpl $0x38, $(0xa000 + 3f - k_rm)\n"
 	   "2: mov $0x55, %bp\n ret\n"
@@ -525,7 +527,8 @@ SNIP(k_rm, ".code16\n cli\n ljmpw $0x0a00, $(1f - k_rm)\n"
 	   " movl $0xc0000080, %ecx\n rdmsr\n orl $0x100, %eax\n wrmsr\n"
 	   " movl $0x80000011, %eax\n movl %eax, %cr0\n ljmpl $0x08, $(0xa000 + 4f - k_rm)\n"
 	   ".code64\n4: mov $0x42, %r8d\n hlt\n"
-	   "5: .word 0x3f\n .long 0x5000\n6: .word 0\n .long 0\n7: .long 0xfeedf00d\n.code64\n");
+	   "5: .word 0x3f\n .long 0x5000\n6: .word 0\n .long 0\n7: .long 0xfeedf00d\n"
+	   "8: .ascii \"vire\"\n.code64\n");
 
 static void test_real_mode(struct board *b)
 {
@@ -552,6 +555,51 @@ static void test_real_mode(struct board *b)
 	CHECK_EQ(st.cs.l, 1);
 	CHECK_EQ(st.efer & 0x500, 0x500);
 	CHECK_EQ(get64(b, 0xa7fe) & 0xffff, 0x1234); /* the real-mode stack: SS base + SP */
+	CHECK(memcmp(b->ram + 0xb010, "vire", 4) == 0); /* REP MOVSB DS:SI -> ES:DI */
+	TEST_END();
+}
+
+/* Cross-modifying code: a second vCPU on the same RAM patches code the
+ * first one has decoded. */
+SNIP(k_xa, ".code64\n mov $1, %eax\n hlt\n");
+SNIP(k_xb, ".code64\n movb $2, 0x10001\n hlt\n");
+
+static void test_cross_modify(struct board *b)
+{
+	struct cpu_exit ex;
+	struct x86_cpu_state st;
+	struct err err = { { 0 } };
+	struct cpu *other;
+
+	TEST_BEGIN("cpu_sys_cross_modifying_code");
+	board_setup(b, k_xa, k_xa_end);
+	memcpy(b->ram + 0x13000, k_xb, (size_t)(k_xb_end - k_xb));
+	other = cpu_create_system(&board_ops, b, &err);
+	CHECK(other != NULL);
+	if (!other) {
+		TEST_END();
+		return;
+	}
+	CHECK_EQ(run(b, &ex), 0);
+	cpu_get_x86_state(b->cpu, &st);
+	CHECK_EQ(st.gpr[0], 1);
+	st.rip = 0x13000;
+	cpu_set_x86_state(other, &st);
+	CHECK_EQ(cpu_run(other, 1000, &ex), 0);
+	CHECK_EQ(ex.reason, CPU_EXIT_HLT);
+	st.rip = KCODE;
+	st.gpr[0] = 0;
+	/* Only RIP changes: a set_x86_state would flush everything anyway,
+	 * so rewind through an interrupt-free jump instead. */
+	CHECK_EQ(b->ram[KCODE + 1], 2);
+	cpu_get_x86_state(b->cpu, &st);
+	CHECK_EQ(st.rip, KCODE + 6);
+	memcpy(b->ram + KCODE + 6, "\xeb\xf8", 2); /* jmp KCODE, written by the host */
+	cpu_invalidate_phys(b->cpu, KCODE + 6, 2);
+	CHECK_EQ(run(b, &ex), 0);
+	cpu_get_x86_state(b->cpu, &st);
+	CHECK_EQ(st.gpr[0], 2);
+	cpu_destroy(other);
 	TEST_END();
 }
 
@@ -568,6 +616,7 @@ int main(void)
 	test_msr(&b);
 	test_smc_mmio(&b);
 	test_real_mode(&b);
+	test_cross_modify(&b);
 	cpu_destroy(b.cpu);
 	free(b.ram);
 	return 0;

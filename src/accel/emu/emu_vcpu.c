@@ -398,15 +398,21 @@ static bool emu_take_events(struct emu_vcpu *ev)
 	bool bsp = ev->vcpu->index == 0, acted = false;
 	int vector;
 
+	vector = -1;
 	if (lapic_take_init(ev->lapic)) {
 		/* INIT resets the CPU and its LAPIC (keeping the APIC ID); an AP
-		 * then waits for a SIPI, the BSP restarts at the reset vector. */
+		 * then waits for a SIPI, the BSP restarts at the reset vector.
+		 * Linux sends INIT and the SIPIs back to back, so on a busy host
+		 * they are all pending by the time this thread looks: keep a SIPI
+		 * across the LAPIC reset, which clears it. */
+		vector = lapic_take_sipi(ev->lapic);
 		lapic_reset(ev->lapic, bsp);
 		cpu_reset(ev->cpu);
 		ev->wait_sipi = !bsp;
 		acted = true;
 	}
-	vector = lapic_take_sipi(ev->lapic);
+	if (vector < 0)
+		vector = lapic_take_sipi(ev->lapic);
 	if (vector >= 0 && ev->wait_sipi) { /* a SIPI outside wait-for-SIPI is ignored */
 		cpu_start_sipi(ev->cpu, (uint8_t)vector);
 		ev->wait_sipi = false;
