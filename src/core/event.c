@@ -180,6 +180,7 @@ static void *event_thread(void *opaque)
 	struct epoll_event ev[16];
 
 	event_current_loop = l;
+	pthread_setname_np(pthread_self(), "io");
 	while (!atomic_load(&l->stop)) {
 		int n = epoll_wait(l->epfd, ev, 16, -1);
 

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 
@@ -11,6 +12,7 @@ struct workpool {
 	pthread_cond_t cond;
 	struct work *head, *tail;
 	bool stopping;
+	char name[16];		/* the threads' name (15 chars, the kernel's limit) */
 	unsigned nthreads;
 	pthread_t threads[];
 };
@@ -19,6 +21,7 @@ static void *workpool_thread(void *opaque)
 {
 	struct workpool *p = opaque;
 
+	pthread_setname_np(pthread_self(), p->name);
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		struct work *w = p->head;
@@ -51,6 +54,7 @@ struct workpool *workpool_create(const char *name, unsigned threads, struct err 
 	}
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
+	snprintf(p->name, sizeof(p->name), "%s", name);
 	/* Workers never handle signals (vCPU kicks and SIGINT go elsewhere). */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);

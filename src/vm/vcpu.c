@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,12 @@ static void *vcpu_thread(void *opaque)
 {
 	struct vcpu *vcpu = opaque;
 	struct vm *vm = vcpu->vm;
+	char name[16];
 
+	/* Named so that per-thread CPU time (/proc/PID/task/TID/comm) tells
+	 * vCPUs from the I/O threads. */
+	snprintf(name, sizeof(name), "vcpu%u", vcpu->index);
+	pthread_setname_np(pthread_self(), name);
 	while (atomic_load_explicit(&vm->request, memory_order_acquire) == VM_REQ_NONE) {
 		if (vm_pause_pending(vcpu)) {
 			vm_pause_park(vcpu);

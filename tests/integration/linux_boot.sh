@@ -40,39 +40,7 @@ GUEST_CMD='echo "NPROC=$(nproc)"
 echo "MEMTOTAL=$(sed -n "s/^MemTotal: *\([0-9]*\) kB/\1/p" /proc/meminfo)"
 echo "DATE=$(date +%s)"'
 
-# boot NAME ARGS...: boots the guest with ARGS and the command above; each
-# console line is stored prefixed with the host's time of arrival (seconds,
-# from bash's EPOCHREALTIME) in $tmp/NAME.out; stderr in $tmp/NAME.err, the
-# exit status in $tmp/NAME.rc.
-boot() {
-	local name=$1
-	shift
-	local cmd
-	cmd=$(printf '%s' "$GUEST_CMD" | base64 -w0)
-	{
-		timeout -k 5 "$BOOT_TIMEOUT" "$V" --accel emu --kernel "$KERNEL" --initrd "$INITRD" \
-			--cmdline "vireo.cmd=$cmd" "$@" </dev/null 2>"$tmp/$name.err"
-		echo $? >"$tmp/$name.rc"
-	} | while IFS= read -r line; do
-		printf '%s %s\n' "${EPOCHREALTIME%.*}" "${line%$'\r'}"
-	done >"$tmp/$name.out"
-}
-
-# value NAME KEY: the guest's KEY=value line.
-value() {
-	sed -n "s/^[0-9]* $2=\([0-9]*\)\$/\1/p" "$tmp/$1.out" | head -n 1
-}
-
-# why NAME: a short reason for a failed boot.
-why() {
-	local rc
-	rc=$(cat "$tmp/$1.rc" 2>/dev/null)
-	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
-		echo "timed out after ${BOOT_TIMEOUT}s; last console line: $(tail -n 1 "$tmp/$1.out" | cut -c1-160)"
-	else
-		echo "exit status $rc; stderr: $(head -c 300 "$tmp/$1.err" | tr '\n' ' ')"
-	fi
-}
+. tests/integration/linux_lib.sh
 
 # check_memtotal CASE NAME MIB: MemTotal is what --memory gave, less the
 # kernel's own reservations (its image, struct pages: at most ~10% + 40 MiB).
