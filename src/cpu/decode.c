@@ -124,6 +124,17 @@ static uint32_t le32(const uint8_t *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+/* An unsigned little-endian immediate of 2, 4 or 8 bytes (the caller has
+ * checked that the bytes are there). */
+static uint64_t decode_uimm(const uint8_t *p, unsigned size)
+{
+	if (size == 8)
+		return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+	if (size == 4)
+		return le32(p);
+	return (uint64_t)p[0] | (uint64_t)p[1] << 8;
+}
+
 int cpu_decode(const uint8_t *buf, unsigned avail, int cs_size, struct insn *i)
 {
 	/* Work on a 32-byte zero-padded copy so reading past avail is safe;
@@ -280,29 +291,13 @@ int cpu_decode(const uint8_t *buf, unsigned avail, int cs_size, struct insn *i)
 			n += 4;
 		}
 		break;
-	case I_V:
-		if (i->osz == 8) {
-			i->imm = (uint64_t)le32(p + n) | (uint64_t)le32(p + n + 4) << 32;
-			n += 8;
-		} else if (i->osz == 4) {
-			i->imm = le32(p + n);
-			n += 4;
-		} else {
-			i->imm = (uint64_t)p[n] | (uint64_t)p[n + 1] << 8;
-			n += 2;
-		}
+	case I_V: /* imm16/32/64 by operand size */
+		i->imm = decode_uimm(p + n, i->osz);
+		n += i->osz;
 		break;
-	case I_MOFFS:
-		if (i->asz == 8) {
-			i->imm = (uint64_t)le32(p + n) | (uint64_t)le32(p + n + 4) << 32;
-			n += 8;
-		} else if (i->asz == 4) {
-			i->imm = le32(p + n);
-			n += 4;
-		} else {
-			i->imm = (uint64_t)p[n] | (uint64_t)p[n + 1] << 8;
-			n += 2;
-		}
+	case I_MOFFS: /* moffs16/32/64 by address size */
+		i->imm = decode_uimm(p + n, i->asz);
+		n += i->asz;
 		break;
 	case I_ENTER:
 		i->imm = (uint64_t)p[n] | (uint64_t)p[n + 1] << 8;
