@@ -149,8 +149,10 @@ void vm_send_msi(struct vm *vm, uint64_t addr, uint32_t data)
 
 /* Waits for a request; SIGINT, SIGTERM, SIGHUP and SIGQUIT (blocked in every
  * thread by main) arrive through sfd and end the VM with 128 + signo, as a
- * shell reports a process killed by that signal. */
-static enum vm_request vm_wait(struct vm *vm, int sfd)
+ * shell reports a process killed by that signal. A signal read here is also
+ * left in *sig: a vCPU may post a reset between the request check and the
+ * read, and that reset must not swallow the signal (vm_run stops instead). */
+static enum vm_request vm_wait(struct vm *vm, int sfd, int *sig)
 {
 	struct pollfd pfd[2] = { { .fd = vm->wake_fd, .events = POLLIN },
 				 { .fd = sfd, .events = POLLIN } };
@@ -169,7 +171,8 @@ static enum vm_request vm_wait(struct vm *vm, int sfd)
 
 			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 				log_info("received signal %u, stopping the VM", si.ssi_signo);
-				vm_request_exit(vm, 128 + (int)si.ssi_signo);
+				*sig = (int)si.ssi_signo;
+				vm_request_exit(vm, 128 + *sig);
 			}
 		}
 	}
@@ -193,7 +196,7 @@ static int vm_pending_signal(int sfd)
 	return 0;
 }
 
-static enum vm_request vm_run_once(struct vm *vm, int sfd)
+static enum vm_request vm_run_once(struct vm *vm, int sfd, int *sig)
 {
 	struct err err = { { 0 } };
 	enum vm_request req;
@@ -202,7 +205,7 @@ static enum vm_request vm_run_once(struct vm *vm, int sfd)
 		log_error("starting the VM: %s", err.msg);
 		vm_request(vm, VM_REQ_ERROR);
 	}
-	req = vm_wait(vm, sfd);
+	req = vm_wait(vm, sfd, sig);
 	vcpu_stop_all(vm);
 	event_loop_stop(vm->loop);
 	return req;
@@ -223,20 +226,19 @@ int vm_run(struct vm *vm)
 		log_warn("signalfd: %s; signals will not stop the VM cleanly", strerror(errno));
 	for (;;) {
 		struct err err = { { 0 } };
-		int status;
+		int status, sig = 0;
 
-		switch (vm_run_once(vm, sfd)) {
+		switch (vm_run_once(vm, sfd, &sig)) {
 		case VM_REQ_POWEROFF:
 			status = 0;
 			break;
 		case VM_REQ_EXIT:
 			status = atomic_load(&vm->exit_status);
 			break;
-		case VM_REQ_RESET: {
-			int sig = vm_pending_signal(sfd);
-
-			if (sig) {
+		case VM_REQ_RESET:
+			if (!sig && (sig = vm_pending_signal(sfd)))
 				log_info("received signal %d, stopping the VM", sig);
+			if (sig) {
 				status = 128 + sig;
 				break;
 			}
@@ -252,7 +254,6 @@ int vm_run(struct vm *vm)
 			}
 			vm->resets++;
 			continue;
-		}
 		case VM_REQ_ERROR:
 		default:
 			status = 1;

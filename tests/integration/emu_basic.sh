@@ -9,6 +9,7 @@ if [ ! -x "$V" ]; then
 	echo "not ok emu_basic: $V not built"
 	exit 0
 fi
+. "$(dirname "$0")/proc_lib.sh"
 tmp=$(mktemp -d /tmp/vireo-emu.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -81,7 +82,7 @@ t0=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)
 sleep 2
 t1=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)
 kill -TERM "$pid"
-wait "$pid"
+reap "$pid" 20
 rc=$?
 # clock ticks (usually 100/s): under 10% of one core over 2 s.
 [ "$rc" -eq 143 ] && [ "$(cat "$tmp/emu_halt_idle.out")" = Z ] && [ $((t1 - t0)) -lt 20 ]
@@ -97,7 +98,7 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 kill -TERM "$pid"
-wait "$pid"
+reap "$pid" 20
 rc=$?
 [ "$rc" -eq 143 ] && [ "$(cat "$tmp/emu_signal.out")" = S ]
 check emu_signal $? "expected status 143 after SIGTERM"

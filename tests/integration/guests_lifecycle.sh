@@ -3,6 +3,7 @@
 # ACPI S5 power-off, and reset by the 8042 (0xfe to port 0x64), the ACPI
 # reset register (0x06 to 0xcf9) and a triple fault, with and without
 # --no-reboot.
+. "$(dirname "$0")/proc_lib.sh"
 . "$(dirname "$0")/../guests/test-lib.sh"
 
 guests_preflight exit_code_0 exit_code_3 exit_code_42 exit_code_127 exit_code_255 \
@@ -59,7 +60,7 @@ reboot_case() {
 	done
 	if kill -0 "$pid" 2>/dev/null; then
 		kill "$pid"
-		wait "$pid"
+		reap "$pid" 20
 		echo "note $name: boot count not kept across reset (CMOS rebuilt)," \
 			"test stopped the VM"
 		RC=$PASS_RC
