@@ -22,7 +22,7 @@
 	__asm__ volatile("testl %[fast], %[fast]\n\tjnz 1f\n\tldmxcsr %[mxin]\n1:\n\t" text       \
 			 "\n\ttestl %[fast], %[fast]\n\tjnz 2f\n\tstmxcsr %[mxout]\n\t"                \
 			 "ldmxcsr %[mxhost]\n2:"                                                    \
-			 : [a] "+x"(a), [g] "+r"(g), [mxout] "=m"(mxout)                           \
+			 : [a] "+x"(a), [g] "+r"(g), [mxout] "+m"(mxout)                           \
 			 : [b] "x"(b), [mxin] "m"(mxin), [mxhost] "m"(mxhost), [fast] "r"(fast)    \
 			 : "cc")
 
