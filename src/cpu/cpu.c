@@ -221,8 +221,8 @@ void cpu_do_cpuid(struct cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4])
 		b = 0x00000800; /* CLFLUSH line size 8*8 = 64 */
 		/* ECX: CX16 (13), POPCNT (23). */
 		cc = (1u << 13) | (1u << 23);
-		/* EDX: FPU TSC CX8 CMOV CLFSH FXSR SSE SSE2. */
-		d = (1u << 0) | (1u << 4) | (1u << 8) | (1u << 15) | (1u << 19) | (1u << 24) |
+		/* EDX: FPU TSC CX8 CMOV CLFSH MMX FXSR SSE SSE2. */
+		d = (1u << 0) | (1u << 4) | (1u << 8) | (1u << 15) | (1u << 19) | (1u << 23) | (1u << 24) |
 		    (1u << 25) | (1u << 26);
 		break;
 	case 0x80000000:

@@ -1,8 +1,8 @@
 /* SSE/SSE2 data movement and integer instructions (Intel SDM Vol. 2; the
  * floating-point arithmetic lives in exec_ssefp.c). Legacy-SSE 128-bit
  * memory operands must be 16-byte aligned (#GP(0)) except for the explicit
- * unaligned moves (Vol. 1 §10.4.1.1). MMX forms are not implemented and
- * MMX is not advertised, so their encodings (no 66 prefix) raise #UD. */
+ * unaligned moves (Vol. 1 §10.4.1.1). The MMX forms of the shared opcodes
+ * (mostly: no prefix) are handed to exec_mmx.c. */
 #include <emmintrin.h>
 
 #include "cpu/cpu_int.h"
@@ -64,6 +64,12 @@ static void h_sse_mov(struct cpu *c, const struct insn *i)
 	unsigned op = i->op & 0xff, p = sse_pfx(i);
 	union xmm *d = &c->xmm[i->reg], t;
 
+	if (p != 1 && (p == 0 ? (op == 0x6e || op == 0x6f || op == 0x7e || op == 0x7f ||
+				 op == 0xd7 || op == 0xe7 || op == 0xf7)
+			      : op == 0xd6)) {
+		cpu_mmx_exec(c, i); /* MOVD/MOVQ/PMOVMSKB/MOVNTQ/MASKMOVQ, MOVQ2DQ/MOVDQ2Q */
+		return;
+	}
 	switch (op) {
 	case 0x10:
 		if (p == 2 || p == 3) { /* MOVSS/MOVSD xmm, xmm/m */
@@ -230,10 +236,12 @@ static void h_sse_shuf(struct cpu *c, const struct insn *i)
 	unsigned op = i->op & 0xff, p = sse_pfx(i), imm = (unsigned)i->imm & 0xff;
 	union xmm *d = &c->xmm[i->reg], s, r;
 
+	if (p == 0 && op != 0xc6) {
+		cpu_mmx_exec(c, i); /* PSHUFW, PINSRW/PEXTRW on mm */
+		return;
+	}
 	switch (op) {
 	case 0x70: /* PSHUFD / PSHUFHW / PSHUFLW */
-		if (p == 0)
-			cpu_ud(c);
 		sse_src128(c, i, &s, true);
 		r = s;
 		if (p == 1)
@@ -284,6 +292,10 @@ static void h_sse_shift_imm(struct cpu *c, const struct insn *i)
 	union xmm *d = &c->xmm[i->rm];
 	__m128i v = ld(d), n = _mm_cvtsi32_si128((int)imm);
 
+	if (sse_pfx(i) == 0) {
+		cpu_mmx_exec(c, i);
+		return;
+	}
 	if (sse_pfx(i) != 1 || (i->flags & IF_MEM))
 		cpu_ud(c);
 	switch (op * 8 + i->sub) {
@@ -316,22 +328,13 @@ static void h_sse_shift_imm(struct cpu *c, const struct insn *i)
 	}
 }
 
-/* Two-operand integer and bitwise operations: xmm op= xmm/m128. */
-static void h_sse_int(struct cpu *c, const struct insn *i)
+/* The element operation of a two-operand integer instruction (0F op; p:
+ * the 66 prefix, for 14/15). Returns false for an opcode that is not one. */
+static inline __attribute__((always_inline)) bool int_op(unsigned op, unsigned p, __m128i a,
+							 __m128i b, __m128i *out)
 {
-	unsigned op = i->op & 0xff, p = sse_pfx(i);
-	union xmm *d = &c->xmm[i->reg], s;
-	__m128i a, b, r;
+	__m128i r;
 
-	/* 0F 54-57 (ANDPS..XORPS) and 14/15 (UNPCKxPS) accept no prefix or 66. */
-	if ((op >= 0x54 && op <= 0x57) || op == 0x14 || op == 0x15) {
-		if (p >= 2)
-			cpu_ud(c);
-	} else if (p != 1) {
-		cpu_ud(c);
-	}
-	sse_src128(c, i, &s, true);
-	a = ld(d), b = ld(&s);
 	switch (op) {
 	case 0x14: r = p ? _mm_unpacklo_epi64(a, b) : _mm_unpacklo_epi32(a, b); break;
 	case 0x15: r = p ? _mm_unpackhi_epi64(a, b) : _mm_unpackhi_epi32(a, b); break;
@@ -396,8 +399,38 @@ static void h_sse_int(struct cpu *c, const struct insn *i)
 	case 0xfc: r = _mm_add_epi8(a, b); break;
 	case 0xfd: r = _mm_add_epi16(a, b); break;
 	case 0xfe: r = _mm_add_epi32(a, b); break;
-	default: cpu_ud(c);
+	default: return false;
 	}
+	*out = r;
+	return true;
+}
+
+/* For the MMX forms (exec_mmx.c), which run on the low 64 bits. */
+bool sse_int_op(unsigned op, unsigned p, __m128i a, __m128i b, __m128i *out)
+{
+	return int_op(op, p, a, b, out);
+}
+
+/* Two-operand integer and bitwise operations: xmm op= xmm/m128. */
+static void h_sse_int(struct cpu *c, const struct insn *i)
+{
+	unsigned op = i->op & 0xff, p = sse_pfx(i);
+	union xmm *d = &c->xmm[i->reg], s;
+	__m128i r;
+
+	/* 0F 54-57 (ANDPS..XORPS) and 14/15 (UNPCKxPS) accept no prefix or 66. */
+	if ((op >= 0x54 && op <= 0x57) || op == 0x14 || op == 0x15) {
+		if (p >= 2)
+			cpu_ud(c);
+	} else if (p == 0) {
+		cpu_mmx_exec(c, i);
+		return;
+	} else if (p != 1) {
+		cpu_ud(c);
+	}
+	sse_src128(c, i, &s, true);
+	if (!int_op(op, p, ld(d), ld(&s), &r))
+		cpu_ud(c);
 	st(d, r);
 }
 
@@ -482,4 +515,5 @@ void cpu_exec_init_sse(void)
 	cpu_handlers[OP_0F + 0x73] = h_sse_shift_imm;
 	cpu_handlers[OP_0F + 0xae] = h_0fae;
 	cpu_exec_init_ssefp();
+	cpu_exec_init_mmx();
 }

@@ -22,7 +22,7 @@
 	__asm__ volatile("testl %[fast], %[fast]\n\tjnz 1f\n\tldmxcsr %[mxin]\n1:\n\t" text       \
 			 "\n\ttestl %[fast], %[fast]\n\tjnz 2f\n\tstmxcsr %[mxout]\n\t"                \
 			 "ldmxcsr %[mxhost]\n2:"                                                    \
-			 : [a] "+x"(a), [g] "+r"(g), [mxout] "=m"(mxout)                           \
+			 : [a] "+x"(a), [g] "+r"(g), [mxout] "+m"(mxout)                           \
 			 : [b] "x"(b), [mxin] "m"(mxin), [mxhost] "m"(mxhost), [fast] "r"(fast)    \
 			 : "cc")
 
@@ -141,6 +141,15 @@ static bool fp_run(struct cpu *c, unsigned id, union xmm *dst, const union xmm *
 	return true;
 }
 
+/* The packed operation 0F op with prefix p (no GPR operand) on dst, src
+ * under the guest MXCSR; false if there is none. For exec_mmx.c. */
+bool sse_fp_op(struct cpu *c, unsigned op, unsigned p, union xmm *dst, const union xmm *src)
+{
+	uint64_t g = 0;
+
+	return fp_run(c, ID(op, 0, p), dst, src, &g);
+}
+
 /* Memory operand size of each form: 16 (aligned), or the scalar size. */
 static int src_size(unsigned op, unsigned p)
 {
@@ -210,9 +219,11 @@ static void h_ssefp(struct cpu *c, const struct insn *i)
 	union xmm *d = &c->xmm[i->reg], s, res = *d;
 	uint64_t g = 0;
 
+	if ((op == 0x2a || op == 0x2c || op == 0x2d) && p < 2) {
+		cpu_mmx_exec(c, i); /* CVTPI2PS/PD, CVT(T)PS2PI/PD2PI */
+		return;
+	}
 	if (op == 0x2a) {
-		if (p < 2)
-			cpu_ud(c); /* CVTPI2PS/PD are MMX forms */
 		g = rm_read(c, i, w ? 8 : 4);
 		memset(&s, 0, sizeof(s));
 		id = ID(op, w, p);
@@ -227,8 +238,6 @@ static void h_ssefp(struct cpu *c, const struct insn *i)
 	} else {
 		int sz = src_size(op, p);
 
-		if ((op == 0x2c || op == 0x2d) && p < 2)
-			cpu_ud(c); /* CVT(T)PS2PI/PD2PI are MMX forms */
 		if (sz == 16)
 			sse_src128(c, i, &s, true);
 		else

@@ -241,11 +241,11 @@ void cpu_sys_features(uint32_t out[7])
 	/* Leaf 1 ECX: CX16 (13), POPCNT (23). */
 	out[0] = (1u << 13) | (1u << 23);
 	/* Leaf 1 EDX: FPU 0, DE 2? no; TSC 4, MSR 5, PAE 6, CX8 8, APIC 9 (the
-	 * board's LAPIC), PGE 13, MTRR 12, CMOV 15, PAT 16, CLFSH 19, FXSR 24,
-	 * SSE 25, SSE2 26. */
+	 * board's LAPIC), PGE 13, MTRR 12, CMOV 15, PAT 16, CLFSH 19, MMX 23,
+	 * FXSR 24, SSE 25, SSE2 26. */
 	out[1] = (1u << 0) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 9) |
-		 (1u << 12) | (1u << 13) | (1u << 15) | (1u << 16) | (1u << 19) | (1u << 24) |
-		 (1u << 25) | (1u << 26);
+		 (1u << 12) | (1u << 13) | (1u << 15) | (1u << 16) | (1u << 19) | (1u << 23) |
+		 (1u << 24) | (1u << 25) | (1u << 26);
 	/* Leaf 7.0: nothing in EBX/ECX; EDX ARCH_CAPABILITIES (29): MSR 0x10a
 	 * says the CPU is not affected by Meltdown/MDS/TAA, so Linux keeps
 	 * PTI off (which would write CR3 on every kernel entry). */

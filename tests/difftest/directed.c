@@ -10,7 +10,11 @@
  *    (zeros, denormals, infinities, QNaN/SNaN, limits, integer-overflow
  *    boundaries) under all four rounding modes with DAZ/FTZ;
  *  - x87 arithmetic and integer stores on special operands under all
- *    rounding modes. */
+ *    rounding modes;
+ *  - every MMX integer operation on lane-edge patterns, shifts by immediate
+ *    counts around the lane widths, and MMX/x87 interplay (TOP and tags
+ *    after MMX and EMMS, MM values seen by x87 code, FXSAVE/FNSAVE images,
+ *    #MF for a pending x87 exception). */
 #include <stdio.h>
 #include <string.h>
 
@@ -276,4 +280,108 @@ void dt_gen_dir_x87(struct dt_gen *g)
 	if (oi < 6 || oi >= 11)
 		v->fsw_cmp &= (uint16_t)~(FSW_C0 | FSW_C2 | FSW_C3);
 	snprintf(v->name, sizeof(v->name), "%s", ops[oi].name);
+}
+
+/* Lane-edge patterns for MMX operands, each replicated over the register. */
+static const uint64_t dt_mmx_pat[] = {
+	0, ~0ULL, 0x7f7f7f7f7f7f7f7fULL, 0x8080808080808080ULL, 0x7fff80007fff8000ULL,
+	0x800000017fffffffULL, 0x00ff00ff00ff00ffULL, 0x0001fffe7ffe8001ULL,
+	0x8000000000000000ULL, 0x0123456789abcdefULL,
+};
+#define N_MMX_PAT (sizeof(dt_mmx_pat) / sizeof(dt_mmx_pat[0]))
+
+static void dt_set_mm(struct dt_vector *v, unsigned i, uint64_t val)
+{
+	uint16_t se = 0xffff;
+	memcpy(v->init.fxsave + FX_ST(i), &val, 8); /* TOP = 0: ST(i) is MMi */
+	memcpy(v->init.fxsave + FX_ST(i) + 8, &se, 2);
+}
+
+void dt_gen_dir_mmx(struct dt_gen *g)
+{
+	static const uint8_t bin[] = {
+		0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x74, 0x75,
+		0x76, 0xd1, 0xd2, 0xd3, 0xd4, 0xd5, 0xd8, 0xd9, 0xda, 0xdb, 0xdc, 0xdd, 0xde, 0xdf,
+		0xe0, 0xe1, 0xe2, 0xe3, 0xe4, 0xe5, 0xe8, 0xe9, 0xea, 0xeb, 0xec, 0xed, 0xee, 0xef,
+		0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf8, 0xf9, 0xfa, 0xfb, 0xfc, 0xfd, 0xfe,
+		0x6f, 0x70,
+	};
+	/* 0F 71/72/73 /2 /4 /6 */
+	static const uint8_t shi[][2] = { { 0x71, 2 }, { 0x71, 4 }, { 0x71, 6 }, { 0x72, 2 },
+					  { 0x72, 4 }, { 0x72, 6 }, { 0x73, 2 }, { 0x73, 6 } };
+	static const uint8_t counts[] = { 0, 1, 7, 8, 15, 16, 17, 31, 32, 63, 64, 255 };
+	/* MMX/x87 interplay sequences; [rbx] is in the data region */
+	static const struct { uint8_t len; uint8_t b[14]; const char *name; } seq[] = {
+		{ 7, { 0x0f, 0x6f, 0xc1, 0x0f, 0x77, 0xd9, 0xe8 }, "movq; emms; fld1" },
+		{ 5, { 0xd9, 0xeb, 0x0f, 0x6f, 0xd0 }, "fldpi; movq mm2, mm0" },
+		{ 5, { 0x0f, 0xef, 0xdb, 0xdd, 0xd8 }, "pxor mm3; fstp st0" },
+		{ 6, { 0x0f, 0x6f, 0xc1, 0x0f, 0xae, 0x03 }, "movq; fxsave [rbx]" },
+		{ 6, { 0x0f, 0x6f, 0x03, 0xdb, 0x7b, 0x10 }, "movq mm0, [rbx]; fstp m80" },
+		{ 5, { 0x0f, 0x74, 0xc0, 0xdd, 0x33 }, "pcmpeqb; fnsave [rbx]" },
+		{ 5, { 0x0f, 0xfc, 0xc1, 0xd9, 0x33 }, "paddb; fnstenv [rbx]" },
+		{ 5, { 0xd9, 0xee, 0x0f, 0x7e, 0xc0 }, "fldz; movd eax, mm0" },
+		{ 3, { 0x0f, 0xd4, 0xca }, "paddq, x87 exception pending" },
+		{ 4, { 0x0f, 0x77, 0xdd, 0x03 }, "emms, x87 exception pending; fld" },
+		{ 2, { 0x0f, 0x77 }, "emms, TOP != 0" },
+	};
+	struct dt_vector *v = g->v;
+	struct dt_rng *r = &g->rng;
+	uint64_t x = v->index % DT_DIR_MMX_N;
+	uint8_t buf[16];
+	unsigned n = 0;
+	uint8_t *fx = v->init.fxsave;
+	/* a random x87 stack under the MMX values: TOP and tags must change */
+	dt_gen_x87_stack(g);
+	uint16_t fsw;
+	memcpy(&fsw, fx + FX_FSW, 2);
+	fsw &= (uint16_t)~0x3800; /* ST(i) = R(i), so the image holds MMi at ST(i) */
+	memcpy(fx + FX_FSW, &fsw, 2);
+	for (unsigned i = 0; i < 8; i++)
+		dt_set_mm(v, i, dt_mmx_pat[dt_rng_below(r, N_MMX_PAT)]);
+	v->init.gpr[R_BX] = DT_DATA_BASE + 0x800;
+	if (x < 57 * 10) {
+		unsigned oi = dt_digit(&x, 57), pa = dt_digit(&x, 10);
+		dt_set_mm(v, 0, dt_mmx_pat[pa]);
+		buf[n++] = 0x0f;
+		buf[n++] = bin[oi];
+		buf[n++] = 0xc1; /* mm0, mm1 */
+		if (bin[oi] == 0x70)
+			buf[n++] = (uint8_t)dt_rng_next(r);
+		snprintf(v->name, sizeof(v->name), "0f %02x mm0 edge", bin[oi]);
+	} else if ((x -= 57 * 10) < 8 * 12) {
+		unsigned si = dt_digit(&x, 8), ci = dt_digit(&x, 12);
+		buf[n++] = 0x0f;
+		buf[n++] = shi[si][0];
+		buf[n++] = (uint8_t)(0xc0 | shi[si][1] << 3 | 2); /* mm2 */
+		buf[n++] = counts[ci];
+		snprintf(v->name, sizeof(v->name), "0f %02x /%u mm2, %u", shi[si][0], shi[si][1],
+			 counts[ci]);
+	} else {
+		unsigned k = (unsigned)(x - 8 * 12);
+		memcpy(buf, seq[k].b, seq[k].len);
+		n = seq[k].len;
+		if (k == 3 || k == 5 || k == 6) {
+			/* FIP/FDP/FOP (and selectors) are implementation-specific */
+			v->skip_off = (uint16_t)(0x800 + (k == 3 ? 6 : 12));
+			v->skip_len = k == 3 ? 18 : 16;
+		}
+		if (k >= 8) { /* a pending unmasked invalid-operation exception */
+			uint16_t fcw;
+			memcpy(&fcw, fx + FX_FCW, 2);
+			fcw &= (uint16_t)~1;
+			fsw |= 0x8081;
+			memcpy(fx + FX_FCW, &fcw, 2);
+			memcpy(fx + FX_FSW, &fsw, 2);
+		}
+		if (k == 10) { /* EMMS sets TOP to 0 too (on Intel hardware) */
+			fsw = (uint16_t)(fsw | (1 + dt_rng_below(r, 7)) << 11);
+			memcpy(fx + FX_FSW, &fsw, 2);
+		}
+		if (k == 1 || k == 7) {
+			/* x87 code after the stack is cleared (FTW empty): a push to R7 */
+			fx[FX_FTW] = 0;
+		}
+		snprintf(v->name, sizeof(v->name), "%s", seq[k].name);
+	}
+	dt_gen_emit(g, buf, n);
 }

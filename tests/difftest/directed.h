@@ -11,11 +11,13 @@
 #define DT_DIR_ARITH_N (7 * 4 * 2)
 #define DT_DIR_SSE_N (13 * 2 * 4 * 4)
 #define DT_DIR_X87_N (17 * 4 * 3)
+#define DT_DIR_MMX_N (57 * 10 + 8 * 12 + 11)
 
 void dt_gen_dir_shift(struct dt_gen *g);
 void dt_gen_dir_div(struct dt_gen *g);
 void dt_gen_dir_arith(struct dt_gen *g);
 void dt_gen_dir_sse(struct dt_gen *g);
 void dt_gen_dir_x87(struct dt_gen *g);
+void dt_gen_dir_mmx(struct dt_gen *g);
 
 #endif

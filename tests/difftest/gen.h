@@ -116,6 +116,7 @@ enum {
 	DT_NEED_CX16 = 1 << 7,
 	DT_NEED_LAHF = 1 << 8,
 	DT_NEED_MOVBE = 1 << 9,
+	DT_NEED_MMX = 1 << 10,
 };
 
 struct dt_gen {

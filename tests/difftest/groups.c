@@ -24,6 +24,46 @@ static void dt_gen_x87(struct dt_gen *g)
 		dt_gen_tmpl(g, &grp->tmpl[dt_rng_below(&g->rng, *grp->ntmpl)]);
 }
 
+/* MMX: an x87 stack as for the x87 tests, then integer values biased to
+ * lane edges in most significands (MM0-7 are the physical registers R0-7,
+ * whatever the tags say), and now and then a pending unmasked x87
+ * exception, which an MMX instruction reports as #MF. */
+static void dt_gen_mmx(struct dt_gen *g)
+{
+	static const uint16_t lanes[] = { 0, 1, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0x8001,
+					  0xff00, 0xff7f, 0xff80, 0xfffe, 0xffff };
+	struct dt_rng *r = &g->rng;
+	uint8_t *fx = g->v->init.fxsave;
+	dt_gen_x87_stack(g);
+	for (unsigned i = 0; i < 8; i++) {
+		if (dt_rng_chance(r, 20))
+			continue; /* keep the x87 value */
+		uint64_t m = 0;
+		if (dt_rng_chance(r, 50))
+			m = dt_gen_value(g);
+		else
+			for (unsigned k = 0; k < 4; k++)
+				m |= (uint64_t)(dt_rng_chance(r, 70)
+							? lanes[dt_rng_below(r, sizeof(lanes) / sizeof(lanes[0]))]
+							: (uint16_t)dt_rng_next(r)) << (16 * k);
+		uint16_t se = dt_rng_chance(r, 70) ? 0xffff : (uint16_t)dt_rng_next(r);
+		memcpy(fx + FX_ST(i), &m, 8);
+		memcpy(fx + FX_ST(i) + 8, &se, 2);
+	}
+	if (dt_rng_chance(r, 3)) {
+		uint16_t fcw, fsw;
+		memcpy(&fcw, fx + FX_FCW, 2);
+		memcpy(&fsw, fx + FX_FSW, 2);
+		fcw &= (uint16_t)~1;              /* IM clear */
+		fsw |= (uint16_t)(0x8000 | 0x81); /* B, ES, IE */
+		memcpy(fx + FX_FCW, &fcw, 2);
+		memcpy(fx + FX_FSW, &fsw, 2);
+	}
+	unsigned n = 1 + (dt_rng_chance(r, 30) ? (unsigned)dt_rng_below(r, 3) : 0);
+	for (unsigned i = 0; i < n; i++)
+		dt_gen_tmpl(g, &g->grp->tmpl[dt_rng_below(r, *g->grp->ntmpl)]);
+}
+
 static void dt_gen_mix(struct dt_gen *g)
 {
 	static const int bases[] = { R_BX, R_BP, R_SI, R_DI, R_8, R_9, R_12, R_13, R_15 };
@@ -415,6 +455,8 @@ const struct dt_group dt_groups[] = {
 	{ .name = "directed-arith", .gen = dt_gen_dir_arith, .min_cases = 8 * DT_DIR_ARITH_N },
 	{ .name = "directed-sse", .gen = dt_gen_dir_sse, .min_cases = DT_DIR_SSE_N * 2 },
 	{ .name = "directed-x87", .gen = dt_gen_dir_x87, .min_cases = DT_DIR_X87_N * 2 },
+	{ .name = "directed-mmx", .gen = dt_gen_dir_mmx, .min_cases = DT_DIR_MMX_N,
+	  .need = DT_NEED_MMX },
 	{ .name = "alu", .tmpl = dt_t_alu, .ntmpl = &dt_n_alu, .weight = 8 },
 	{ .name = "incdec", .tmpl = dt_t_incdec, .ntmpl = &dt_n_incdec, .weight = 2 },
 	{ .name = "shift", .tmpl = dt_t_shift, .ntmpl = &dt_n_shift, .weight = 8 },
@@ -453,7 +495,8 @@ const struct dt_group dt_groups[] = {
 	{ .name = "sse4.1", .tmpl = dt_t_sse41, .ntmpl = &dt_n_sse41, .weight = 3, .need = DT_NEED_SSE41 },
 	{ .name = "sse4.2", .tmpl = dt_t_sse42, .ntmpl = &dt_n_sse42, .weight = 1, .need = DT_NEED_SSE42 },
 	{ .name = "x87", .tmpl = dt_t_x87, .ntmpl = &dt_n_x87, .gen = dt_gen_x87, .weight = 8 },
-	{ .name = "mmx", .tmpl = dt_t_mmx, .ntmpl = &dt_n_mmx, .gen = dt_gen_x87, .weight = 3 },
+	{ .name = "mmx", .tmpl = dt_t_mmx, .ntmpl = &dt_n_mmx, .gen = dt_gen_mmx, .weight = 3,
+	  .need = DT_NEED_MMX },
 	{ .name = "x87-fisttp", .tmpl = dt_t_fisttp, .ntmpl = &dt_n_fisttp, .gen = dt_gen_x87,
 	  .weight = 1, .need = DT_NEED_SSE3 },
 	{ .name = "x87-transcendental", .tmpl = dt_t_x87_transc, .ntmpl = &dt_n_x87_transc, .gen = dt_gen_x87, .weight = 1,

@@ -51,6 +51,7 @@ static bool dt_native_has(uint32_t need)
 		have |= (c & (1u << 20)) ? DT_NEED_SSE42 : 0;
 		have |= (c & (1u << 22)) ? DT_NEED_MOVBE : 0;
 		have |= (c & (1u << 23)) ? DT_NEED_POPCNT : 0;
+		have |= (d & (1u << 23)) ? DT_NEED_MMX : 0;
 	}
 	if (__get_cpuid(0x80000001, &a, &b, &c, &d)) {
 		have |= (c & 1) ? DT_NEED_LAHF : 0;
@@ -77,6 +78,7 @@ static bool dt_emu_has(struct dt_emu *emu, uint32_t need)
 	have |= (c & (1u << 20)) ? DT_NEED_SSE42 : 0;
 	have |= (c & (1u << 22)) ? DT_NEED_MOVBE : 0;
 	have |= (c & (1u << 23)) ? DT_NEED_POPCNT : 0;
+	have |= (r[3] & (1u << 23)) ? DT_NEED_MMX : 0;
 	dt_emu_cpuid(emu, 0x80000000, 0, r);
 	if (r[0] >= 0x80000001) {
 		dt_emu_cpuid(emu, 0x80000001, 0, r);

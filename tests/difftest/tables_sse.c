@@ -203,10 +203,12 @@ const unsigned dt_n_sse42 = sizeof(dt_t_sse42) / sizeof(dt_t_sse42[0]);
  * REX.R/B do not extend MMX register numbers. */
 #define MX(nm, o) T(nm " mm", .map = 1, .op = o, .ext = -1, .form = FM_RM, .osz = OS_NW,           \
 		    .regk = RK_XMM, .msz = 8)
+#define MX4(nm, o) T(nm " mm", .map = 1, .op = o, .ext = -1, .form = FM_RM, .osz = OS_NW,          \
+		     .regk = RK_XMM, .msz = 4) /* mm, mm/m32 */
 #define MXI(nm, o, e) T(nm " mm, imm", .map = 1, .op = o, .ext = e, .form = FM_R, .imm = IM_B,      \
 			.osz = OS_NW, .regk = RK_XMM)
 const struct dt_tmpl dt_t_mmx[] = {
-	MX("punpcklbw", 0x60), MX("punpcklwd", 0x61), MX("punpckldq", 0x62), MX("packsswb", 0x63),
+	MX4("punpcklbw", 0x60), MX4("punpcklwd", 0x61), MX4("punpckldq", 0x62), MX("packsswb", 0x63),
 	MX("pcmpgtb", 0x64), MX("pcmpgtw", 0x65), MX("pcmpgtd", 0x66), MX("packuswb", 0x67),
 	MX("punpckhbw", 0x68), MX("punpckhwd", 0x69), MX("punpckhdq", 0x6a), MX("packssdw", 0x6b),
 	MX("movq", 0x6f), MX("movq st", 0x7f), MX("pcmpeqb", 0x74), MX("pcmpeqw", 0x75),
@@ -238,6 +240,8 @@ const struct dt_tmpl dt_t_mmx[] = {
 	  .regk = RK_GPR_XMM),
 	T("movntq", .map = 1, .op = 0xe7, .ext = -1, .form = FM_M, .osz = OS_NW, .regk = RK_XMM,
 	  .msz = 8),
+	T("maskmovq", .map = 1, .op = 0xf7, .ext = -1, .form = FM_R, .osz = OS_NW, .regk = RK_XMM,
+	  .hook = HK_MASKMOV, .implicit = 1 << R_DI),
 	T("emms", .map = 1, .op = 0x77, .form = FM_NONE, .osz = OS_NW),
 	T("cvtpi2ps", .map = 1, .op = 0x2a, .ext = -1, .form = FM_RM, .osz = OS_NW, .regk = RK_XMM,
 	  .msz = 8),

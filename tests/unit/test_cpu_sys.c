@@ -479,6 +479,36 @@ static void test_msr(struct board *b)
 	TEST_END();
 }
 
+/* MMX in system mode: runs normally, #NM with CR0.TS, #UD with CR0.EM
+ * (the faulting PADDB is at KCODE + 10 in both). */
+SNIP(k_mmx, ".code64\n mov $0x1234, %eax\n movd %eax, %mm0\n paddw %mm0, %mm0\n movd %mm0, %ebx\n"
+	    " emms\n hlt\n");
+SNIP(k_mmx_ts, ".code64\n mov %cr0, %rax\n or $8, %rax\n mov %rax, %cr0\n paddb %mm1, %mm0\n hlt\n");
+SNIP(k_mmx_em, ".code64\n mov %cr0, %rax\n or $4, %rax\n mov %rax, %cr0\n paddb %mm1, %mm0\n hlt\n");
+
+static void test_mmx(struct board *b)
+{
+	struct cpu_exit ex;
+	struct x86_cpu_state st;
+
+	TEST_BEGIN("cpu_sys_mmx_cr0_ts_em");
+	board_setup(b, k_mmx, k_mmx_end);
+	CHECK_EQ(run(b, &ex), 0);
+	CHECK_EQ(ex.reason, CPU_EXIT_HLT);
+	cpu_get_x86_state(b->cpu, &st);
+	CHECK_EQ(st.gpr[3], 0x2468);
+	CHECK_EQ(get64(b, DATA + 0x38), 0); /* no exception */
+	board_setup(b, k_mmx_ts, k_mmx_ts_end);
+	CHECK_EQ(run(b, &ex), 0);
+	CHECK_EQ(get64(b, DATA + 0x00), 7);
+	CHECK_EQ(get64(b, DATA + 0x10), KCODE + 10);
+	board_setup(b, k_mmx_em, k_mmx_em_end);
+	CHECK_EQ(run(b, &ex), 0);
+	CHECK_EQ(get64(b, DATA + 0x00), 6);
+	CHECK_EQ(get64(b, DATA + 0x10), KCODE + 10);
+	TEST_END();
+}
+
 /* Patches an instruction already executed through the alias mapping at
  * 0x210000 and runs it again. */
 SNIP(k_smc, ".code64\n call 1f\n mov %eax, %ebx\n movb $2, 0x210000 + (1f - k_smc) + 1\n"
@@ -614,6 +644,7 @@ int main(void)
 	test_interrupts(&b);
 	test_triple(&b);
 	test_msr(&b);
+	test_mmx(&b);
 	test_smc_mmio(&b);
 	test_real_mode(&b);
 	test_cross_modify(&b);
