@@ -213,8 +213,10 @@ void cpu_do_cpuid(struct cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4])
 
 	switch (leaf) {
 	case 0:
+		/* GenuineIntel, as system mode (hw/x86/cpuid_emu.c): glibc reads
+		 * leaf 1 (its x86-64 ISA-level check) only for vendors it knows. */
 		a = 7;
-		memcpy(&b, "Vire", 4), memcpy(&d, "oSof", 4), memcpy(&cc, "tCPU", 4);
+		memcpy(&b, "Genu", 4), memcpy(&d, "ineI", 4), memcpy(&cc, "ntel", 4);
 		break;
 	case 1:
 		a = 0x000306f0; /* family 6 model 0x3f-ish; stepping 0 */

@@ -160,10 +160,17 @@ int user_elf_load(struct user_proc *p, const char *path, struct user_elf_info *i
 	}
 	for (i = 0; i < eh->e_phnum; i++) {
 		if (ph[i].p_type == PT_INTERP) {
-			rc = err_set(err, "dynamically linked (has an ELF interpreter); only "
-					  "static executables are supported");
-			rc = -ENOEXEC;
-			goto out_prefix;
+			/* A NUL-terminated path that fits (binfmt_elf's rules). */
+			if (ph[i].p_filesz < 2 || ph[i].p_filesz > sizeof(info->interp) ||
+			    user_elf_read_all(fd, info->interp, ph[i].p_filesz,
+					      (off_t)ph[i].p_offset) ||
+			    info->interp[ph[i].p_filesz - 1] || !info->interp[0]) {
+				info->interp[0] = 0;
+				rc = err_set(err, "bad PT_INTERP (the ELF interpreter's path)");
+				rc = -ENOEXEC;
+				goto out_prefix;
+			}
+			continue;
 		}
 		if (ph[i].p_type == PT_GNU_STACK)
 			info->stack_prot = user_elf_prot(ph[i].p_flags) | PROT_READ | PROT_WRITE;

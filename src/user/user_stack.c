@@ -62,7 +62,7 @@ int user_stack_build(uint64_t lo, uint64_t hi, const struct user_elf_info *elf,
 	AUX(AT_PHDR, elf->phdr);
 	AUX(AT_PHENT, elf->phent);
 	AUX(AT_PHNUM, elf->phnum);
-	AUX(AT_BASE, 0); /* no interpreter */
+	AUX(AT_BASE, a->interp_base);
 	AUX(AT_FLAGS, 0);
 	AUX(AT_ENTRY, elf->entry);
 	AUX(AT_UID, getuid());

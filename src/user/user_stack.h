@@ -18,6 +18,7 @@ struct user_stack_args {
 	const char *execfn;  /* AT_EXECFN */
 	uint64_t hwcap;      /* AT_HWCAP: CPUID.01H:EDX of the emulated CPU */
 	const uint8_t *random16; /* AT_RANDOM bytes */
+	uint64_t interp_base; /* AT_BASE: where ld.so is loaded (0: static program) */
 };
 
 /* Map the stack, record it in P's map, write the start-up data and return

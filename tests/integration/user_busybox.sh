@@ -143,6 +143,11 @@ run_cmp user_bb_awk "$w" "$BB" awk -f prog.awk lines.txt
 run_cmp user_bb_sed "$w" "$BB" sed -e 's/line-\([0-9]*\)/L\1/' -e '/yy$/d' -e '5,9p' -e '/^1[0-9]* /s/x$/X/' lines.txt
 run_cmp user_bb_tar "$w" "$BB" sh -c 'tar cf t.tar tree && tar tvf t.tar | sed "s/ [0-9-]* [0-9:]* / DATE /" && mkdir x && tar xf t.tar -C x && cat x/tree/a.txt x/tree/sub/b.txt'
 
+# Dynamically linked Debian programs: the ELF interpreter (ld.so) is loaded
+# as Linux's binfmt_elf does, and glibc's x86-64 ISA-level check must pass.
+run_cmp user_dyn_coreutils "$w" /bin/sh -c 'sha256sum random.bin lines.txt; sort -k1,1n -k2,2r lines.txt | md5sum; ls -l tree | sed "s/ [A-Z][a-z][a-z] .* / DATE /"; wc lines.txt'
+run_cmp user_dyn_bash "$w" /bin/bash -c 'declare -A m=([a]=1 [b]=2); echo ${#m[@]} $((m[a] + m[b])); printf "%s\n" "${BASH_VERSINFO[0]}"; gzip -9 -c random.bin | gzip -dc | cmp - random.bin && echo gzip-ok'
+
 # Static C programs built here: glibc start-up, stdio, the x87/SSE users
 # (printf of doubles), qsort, malloc churn, file I/O.
 if command -v gcc >/dev/null && [ -e /usr/lib/x86_64-linux-gnu/libc.a ]; then
@@ -487,7 +492,17 @@ head -c 64 /dev/zero >>"$tmp/elf32"
 chmod +x "$tmp/elf32"
 bad user_bad_missing 1 "No such file" "$tmp/does-not-exist"
 bad user_bad_not_elf 1 "not an ELF" "$w/script.sh"
-bad user_bad_dynamic 1 "dynamically linked" /bin/true
+# A dynamic program whose PT_INTERP names a loader that does not exist.
+python3 - /bin/true "$tmp/true-noldso" <<'PY2'
+import sys
+b = bytearray(open(sys.argv[1], 'rb').read())
+old = b'/lib64/ld-linux-x86-64.so.2'
+i = b.index(old)
+b[i:i + len(old)] = b'/nonexistent/ld-vireo.so.2'.ljust(len(old), b'\0')
+open(sys.argv[2], 'wb').write(b)
+PY2
+chmod +x "$tmp/true-noldso"
+bad user_bad_interp_missing 1 "ld-vireo.so.2: No such file" "$tmp/true-noldso"
 bad user_bad_32bit 1 "32-bit" "$tmp/elf32"
 bad user_bad_usage 2 "usage" 
 bad user_bad_option 2 "unknown option" --frobnicate /bin/busybox

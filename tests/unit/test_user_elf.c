@@ -15,8 +15,9 @@
 static char dir[] = "/tmp/vireo-user-elf.XXXXXX";
 
 /* A file with one PT_LOAD of 0x1800 bytes of memory (0x1100 from the file)
- * at VADDR, optionally a PT_INTERP. */
-static const char *make_elf(const char *name, int type, int cls, bool interp, uint64_t vaddr)
+ * at VADDR, optionally a PT_INTERP (INTERP 1: ld.so's path, 2: the same
+ * without its terminating NUL). */
+static const char *make_elf(const char *name, int type, int cls, int interp, uint64_t vaddr)
 {
 	static char path[256];
 	uint8_t buf[0x2000];
@@ -44,7 +45,7 @@ static const char *make_elf(const char *name, int type, int cls, bool interp, ui
 	if (interp) {
 		ph[1].p_type = PT_INTERP;
 		ph[1].p_offset = 0x200;
-		ph[1].p_filesz = 28;
+		ph[1].p_filesz = interp == 1 ? 28 : 27;
 		memcpy(buf + 0x200, "/lib64/ld-linux-x86-64.so.2", 28);
 	}
 	memset(buf + 0x1000, 0xc3, 0x100);      /* "code" */
@@ -76,7 +77,7 @@ int main(void)
 	user_proc_init(&p, NULL);
 
 	TEST_BEGIN("user_elf_refusals");
-	path = make_elf("text", ET_EXEC, ELFCLASS64, false, va);
+	path = make_elf("text", ET_EXEC, ELFCLASS64, 0, va);
 	{
 		FILE *f = fopen(path, "wb");
 
@@ -85,19 +86,35 @@ int main(void)
 	}
 	CHECK_EQ(user_elf_load(&p, path, &info, &err), -ENOEXEC);
 	CHECK(has(err.msg, "not an ELF"));
-	path = make_elf("elf32", ET_EXEC, ELFCLASS32, false, va);
+	path = make_elf("elf32", ET_EXEC, ELFCLASS32, 0, va);
 	CHECK_EQ(user_elf_load(&p, path, &info, &err), -ENOEXEC);
 	CHECK(has(err.msg, "32-bit"));
-	path = make_elf("dyn", ET_EXEC, ELFCLASS64, true, va);
+	path = make_elf("dyn-bad", ET_EXEC, ELFCLASS64, 2, va);
 	CHECK_EQ(user_elf_load(&p, path, &info, &err), -ENOEXEC);
-	CHECK(has(err.msg, "dynamically linked"));
+	CHECK(has(err.msg, "bad PT_INTERP"));
 	CHECK(user_elf_load(&p, "/nonexistent/x", &info, &err) < 0);
 	CHECK(has(err.msg, "No such file"));
 	CHECK_EQ(p.map.n, 0);
 	TEST_END();
 
+	TEST_BEGIN("user_elf_interp");
+	path = make_elf("dyn", ET_EXEC, ELFCLASS64, 1, va);
+	CHECK_EQ(user_elf_load(&p, path, &info, &err), 0);
+	CHECK(!strcmp(info.interp, "/lib64/ld-linux-x86-64.so.2"));
+	CHECK_EQ(info.entry, va + 0x1000);
+	CHECK_EQ(p.map.n, 1);
+	munmap((void *)(uintptr_t)va, 0x3000);
+	user_map_remove(&p.map, va, 0x3000);
+	path = make_elf("static", ET_EXEC, ELFCLASS64, 0, va);
+	CHECK_EQ(user_elf_load(&p, path, &info, &err), 0);
+	CHECK_EQ(info.interp[0], 0);
+	munmap((void *)(uintptr_t)va, 0x3000);
+	user_map_remove(&p.map, va, 0x3000);
+	CHECK_EQ(p.map.n, 0);
+	TEST_END();
+
 	TEST_BEGIN("user_elf_exec_load");
-	path = make_elf("ok", ET_EXEC, ELFCLASS64, false, va);
+	path = make_elf("ok", ET_EXEC, ELFCLASS64, 0, va);
 	CHECK_EQ(user_elf_load(&p, path, &info, &err), 0);
 	CHECK_EQ(info.entry, va + 0x1000);
 	CHECK_EQ(info.phdr, va + sizeof(Elf64_Ehdr));
@@ -112,7 +129,7 @@ int main(void)
 
 	TEST_BEGIN("user_elf_refuses_taken_range");
 	/* The same range again: vireo-user must not map over what is there. */
-	path = make_elf("again", ET_EXEC, ELFCLASS64, false, va);
+	path = make_elf("again", ET_EXEC, ELFCLASS64, 0, va);
 	CHECK_EQ(user_elf_load(&p, path, &info, &err), -EEXIST);
 	CHECK(has(err.msg, "overlaps"));
 	munmap((void *)(uintptr_t)va, 0x3000);
@@ -120,7 +137,7 @@ int main(void)
 	TEST_END();
 
 	TEST_BEGIN("user_elf_static_pie");
-	path = make_elf("pie", ET_DYN, ELFCLASS64, false, 0);
+	path = make_elf("pie", ET_DYN, ELFCLASS64, 0, 0);
 	CHECK_EQ(user_elf_load(&p, path, &info, &err), 0);
 	CHECK(info.bias != 0);
 	CHECK_EQ(info.entry, info.bias + 0x1000);
@@ -148,11 +165,11 @@ int main(void)
 		static const uint8_t rnd[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
 		char *argv[] = { "prog", "a b", "", NULL };
 		char *envp[] = { "X=1", "PATH=/bin", NULL };
-		struct user_stack_args sa = { 3, argv, envp, "/x/prog", 0x178bfbff, rnd };
+		struct user_stack_args sa = { 3, argv, envp, "/x/prog", 0x178bfbff, rnd, 0x7f0000000000 };
 		size_t size = 1 << 16;
 		uint8_t *mem = aligned_alloc(4096, size);
 		uint64_t lo = (uint64_t)(uintptr_t)mem, rsp = 0, *w, at_random = 0, at_execfn = 0;
-		uint64_t at_hwcap = 0, at_pagesz = 0, at_entry = 0, at_platform = 0;
+		uint64_t at_hwcap = 0, at_pagesz = 0, at_entry = 0, at_platform = 0, at_base = 0;
 		int i;
 
 		info.entry = 0x401000;
@@ -178,6 +195,8 @@ int main(void)
 				at_pagesz = w[i + 1];
 			if (w[i] == AT_ENTRY)
 				at_entry = w[i + 1];
+			if (w[i] == AT_BASE)
+				at_base = w[i + 1];
 			if (w[i] == AT_PLATFORM)
 				at_platform = w[i + 1];
 			CHECK(i < 80);
@@ -190,6 +209,7 @@ int main(void)
 		CHECK_EQ(at_hwcap, 0x178bfbff);
 		CHECK_EQ(at_pagesz, 4096);
 		CHECK_EQ(at_entry, 0x401000);
+		CHECK_EQ(at_base, 0x7f0000000000);
 		CHECK_EQ(user_stack_build(lo, lo + 128, &info, &sa, &rsp), -E2BIG);
 		free(mem);
 	}

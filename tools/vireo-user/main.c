@@ -86,6 +86,7 @@ int main(int argc, char **argv)
 	static struct user_proc proc;
 	struct user_proc *p = &proc;
 	struct user_elf_info elf;
+	uint64_t entry, interp_base = 0;
 	struct user_stack_args sa;
 	struct cpu_state st;
 	struct cpu_exit ex;
@@ -139,6 +140,25 @@ int main(int argc, char **argv)
 	p->brk_start = p->brk_cur = elf.brk;
 	p->image_lo = elf.lo;
 	p->image_hi = elf.brk;
+	entry = elf.entry;
+	if (elf.interp[0]) {
+		/* A dynamic program: ld.so runs first, finds the program through
+		 * AT_PHDR/AT_ENTRY and itself through AT_BASE (binfmt_elf does the
+		 * same). */
+		struct user_elf_info *ld = malloc(sizeof(*ld));
+
+		if (!ld || user_elf_load(p, elf.interp, ld, &err) ||
+		    (ld->interp[0] && err_set(&err, "%s: the ELF interpreter is dynamic itself",
+					      elf.interp))) {
+			fprintf(stderr, "vireo-user: %s: %s\n", prog,
+				ld ? err.msg : "out of memory");
+			free(ld);
+			goto fail;
+		}
+		interp_base = ld->bias;
+		entry = ld->entry;
+		free(ld);
+	}
 
 	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd)) {
 		fprintf(stderr, "vireo-user: getrandom: %s\n", strerror(errno));
@@ -152,6 +172,7 @@ int main(int argc, char **argv)
 		.execfn = prog,
 		.hwcap = id[3], /* CPUID.01H:EDX, as Linux's ELF_HWCAP on x86 */
 		.random16 = rnd,
+		.interp_base = interp_base,
 	};
 	if (argv0)
 		argv[i] = (char *)argv0;
@@ -164,7 +185,7 @@ int main(int argc, char **argv)
 	 * (no rtld_fini); RFLAGS with IF and the reserved bit 1; x87 and MXCSR
 	 * at their power-on/FNINIT values (FCW 0x37f, MXCSR 0x1f80). */
 	memset(&st, 0, sizeof(st));
-	st.rip = elf.entry;
+	st.rip = entry;
 	st.gpr[USER_RSP] = rsp;
 	st.rflags = 0x202;
 	st.fxsave[0] = 0x7f, st.fxsave[1] = 0x03;
