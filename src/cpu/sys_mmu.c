@@ -222,6 +222,9 @@ void *sys_tlb_fill(struct cpu *c, uint64_t addr, int access)
 		}
 		return NULL;
 	}
+	/* A watched page stays out of the TLB for the watched accesses. */
+	if (__builtin_expect(c->sys->dbg != NULL, 0) && sys_debug_watch(c, addr, access))
+		return p;
 	if (e->hva != (uintptr_t)p || (e->tag_r != page && e->tag_w != page && e->tag_x != page)) {
 		e->tag_r = e->tag_w = e->tag_x = ~0ULL;
 		c->sys->tlb_sup[(page >> 12) & (TLB_SIZE - 1)] = 0;
