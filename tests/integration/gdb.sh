@@ -8,7 +8,7 @@
 
 GDB_CASES="gdb_attach_at_reset_vector gdb_read_memory gdb_sw_breakpoint gdb_stepi gdb_page_walk
 	gdb_unmapped_memory gdb_hw_breakpoint gdb_write_memory gdb_exit_reported gdb_exit_status"
-RSP_CASES="gdb_rsp_interrupt gdb_rsp_detach gdb_rsp_kill"
+RSP_CASES="gdb_rsp_interrupt gdb_rsp_detach gdb_rsp_kill gdb_rsp_interrupt_emu gdb_rsp_detach_emu"
 RESET_CASES="gdb_breakpoint_survives_reset"
 EMU_CASES="$(for n in $GDB_CASES; do printf '%s_emu ' "$n"; done)gdb_stepi_around_loop_emu
 	gdb_write_watchpoint_emu gdb_access_watchpoint_emu"
@@ -298,4 +298,7 @@ rsp_case gdb_rsp_interrupt 155 interrupt --gdb-wait
 rsp_case gdb_rsp_detach 3 detach
 # k ends the VM as SIGTERM does: 128 + 15.
 rsp_case gdb_rsp_kill 143 kill --gdb-wait
+# Ctrl-C and attaching to a running guest pause the emulated CPU too.
+ACCEL=emu rsp_case gdb_rsp_interrupt_emu 155 interrupt --gdb-wait
+ACCEL=emu rsp_case gdb_rsp_detach_emu 3 detach
 exit 0

@@ -369,9 +369,10 @@ void emu_vcpu_kick(struct vcpu *vcpu)
 		emu_vcpu_wake_one(ev);
 }
 
+/* A VM request, or a pause (the debugger stopping every vCPU). */
 static bool emu_request_pending(struct emu_vcpu *ev)
 {
-	return atomic_load_explicit(&ev->vcpu->vm->request, memory_order_acquire) != VM_REQ_NONE;
+	return vm_vcpu_must_return(ev->vcpu->vm);
 }
 
 /* Sleeps until a kick or, if deadline_ns, that CLOCK_MONOTONIC time. */
