@@ -5,6 +5,7 @@
  * run the CPU one instruction (or one event delivery) at a time and look at
  * RIP in between, which only happens while one of them is set. Stops are
  * reported as the KVM backend reports them (accel.h, accel_debug_exit). */
+#include <errno.h>
 #include <string.h>
 
 #include "accel/emu/emu_internal.h"
@@ -19,6 +20,8 @@ int emu_set_guest_debug(struct vcpu *vcpu, const struct accel_guest_debug *dbg)
 {
 	struct emu_vcpu *ev = vcpu->accel;
 
+	if (!ev)
+		return -ENODEV;
 	ev->dbg_on = dbg != NULL;
 	if (dbg) {
 		ev->dbg = *dbg;
