@@ -655,6 +655,27 @@ static void test_debug(struct board *b)
 	CHECK_EQ(get64(b, DATA + 0x00), CPU_VEC_UD);
 	TEST_END();
 
+	/* An interrupt taken between two steps: the step that delivers it
+	 * ends at the handler's first instruction, after the STI shadow. */
+	TEST_BEGIN("cpu_sys_debug_step_into_interrupt");
+	board_setup(b, k_sti, k_sti_end);
+	b->pending = 1, b->vector = 0x30;
+	memset(&d, 0, sizeof(d));
+	d.stop_after_event = true;
+	CHECK_EQ(cpu_debug_set(b->cpu, &d), 0);
+	for (unsigned k = 0; k < 3; k++) /* XOR, STI, INC in the shadow */
+		CHECK_EQ(cpu_run(b->cpu, 1, &ex), 0);
+	CHECK_EQ(ex.reason, CPU_EXIT_LIMIT);
+	CHECK_EQ(b->pending, 1);
+	CHECK_EQ(cpu_debug_pc(b->cpu), KCODE + 5);
+	CHECK_EQ(cpu_run(b->cpu, 1, &ex), 0);
+	CHECK_EQ(ex.reason, CPU_EXIT_LIMIT);
+	CHECK_EQ(b->pending, 0);
+	CHECK_EQ(cpu_debug_pc(b->cpu), STUBS + 0x30 * 16);
+	CHECK_EQ(get64(b, DATA + 0x38), 0);
+	CHECK_EQ(cpu_debug_set(b->cpu, NULL), 0);
+	TEST_END();
+
 	TEST_BEGIN("cpu_sys_debug_watch");
 	board_setup(b, k_watch, k_watch_end);
 	memset(&d, 0, sizeof(d));
