@@ -12,7 +12,8 @@ RSP_CASES="gdb_rsp_interrupt gdb_rsp_detach gdb_rsp_kill gdb_rsp_interrupt_emu g
 RESET_CASES="gdb_breakpoint_survives_reset"
 EMU_CASES="$(for n in $GDB_CASES; do printf '%s_emu ' "$n"; done)gdb_stepi_around_loop_emu
 	gdb_write_watchpoint_emu gdb_access_watchpoint_emu"
-LINUX_CASES="gdb_linux_hw_breakpoint_emu gdb_linux_stepi_emu gdb_linux_sw_breakpoint_emu"
+LINUX_CASES="gdb_linux_hw_breakpoint_emu gdb_linux_stepi_emu gdb_linux_sw_breakpoint_emu
+	rsp_linux_sw_breakpoint rsp_linux_step gdb_linux_smp_emu"
 if ! command -v gdb >/dev/null 2>&1; then
 	for n in $GDB_CASES $RSP_CASES $RESET_CASES $EMU_CASES $LINUX_CASES; do
 		echo "skip $n: gdb is not installed"
@@ -263,6 +264,29 @@ linux_case() {
 		-ex "kill" >"$tmp/linux2.log" 2>&1
 	vireo_wait
 	expect gdb_linux_sw_breakpoint_emu "$tmp/linux2.log" "^bp rip=$third\$"
+
+	# The running kernel on 2 vCPUs: a software breakpoint in its text
+	# where a Ctrl-C found it, hit again, and a step (gdb_rsp.py).
+	if ! command -v python3 >/dev/null 2>&1; then
+		for n in rsp_linux_sw_breakpoint rsp_linux_step gdb_linux_smp_emu; do
+			echo "skip $n: python3 is not installed"
+		done
+		return
+	fi
+	if ! ACCEL=emu vireo_start linux3 --gdb-wait --cpus 2 --memory 512M --kernel "$kernel" \
+		--initrd "$initrd" --cmdline "nokaslr"; then
+		echo "not ok gdb_linux_smp_emu: vireo did not start its GDB stub"
+		return
+	fi
+	timeout 200 python3 "$(dirname "$0")/gdb_rsp.py" "$PORT" linux_running >"$tmp/linux3.log" 2>&1
+	vireo_wait
+	cat "$tmp/linux3.log"
+	if [ "$RC" -eq 143 ]; then
+		echo "ok gdb_linux_smp_emu"
+	else
+		echo "not ok gdb_linux_smp_emu: vireo exited $RC, expected 143 (killed by gdb)"
+		head -n 20 "$tmp/linux3.err"
+	fi
 }
 linux_case
 
