@@ -172,9 +172,8 @@ void cpu_sys_features(uint32_t out[7]);
  * Off by default, and then no cost: the hooks sit on slow paths only (INT3,
  * event delivery, soft-TLB misses). Watched pages are kept out of the TLB for
  * the watched access type, so every such access takes the slow path, where
- * it is compared with the watch ranges; the access's length is not known
- * there, so an access is taken to cover 8 bytes from its start (an access
- * that begins up to 7 bytes before a watch range may report a hit). Stepping
+ * it is compared with the watch ranges (implicit accesses of event delivery
+ * and descriptor tables are not watched). Stepping
  * and execution breakpoints are the runner's: cpu_run(cpu, 1, ...) with
  * stop_after_event runs exactly one instruction or one event delivery. */
 #define CPU_DEBUG_WATCHES 4

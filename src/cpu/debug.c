@@ -110,6 +110,8 @@ bool sys_debug_watch(struct cpu *c, uint64_t addr, int access)
 {
 	struct cpu_dbg *g = c->sys->dbg;
 	uint64_t page = addr & CPU_PAGE_MASK;
+	/* The access's length (cpu_mem_ptr), within this page. */
+	uint64_t alen = c->miss_len ? c->miss_len : 1;
 	bool watched = false;
 
 	if (access == CPU_ACC_EXEC)
@@ -122,7 +124,7 @@ bool sys_debug_watch(struct cpu *c, uint64_t addr, int access)
 		/* Overlap tests written so that no sum can wrap. */
 		if (w - page < CPU_PAGE_SIZE || page - w < len)
 			watched = true;
-		if ((addr - w < len || w - addr < 8) && g->ev == CPU_DEBUG_NONE) {
+		if ((addr - w < len || w - addr < alen) && g->ev == CPU_DEBUG_NONE) {
 			g->watch = k;
 			debug_stop(c, CPU_DEBUG_WATCH);
 		}

@@ -273,11 +273,11 @@ void sys_mem_access(struct cpu *c, uint64_t addr, void *buf, unsigned len, int a
 	unsigned first = (unsigned)(next - addr) < len ? (unsigned)(next - addr) : len;
 	uint8_t *p1, *p2 = NULL;
 
-	p1 = cpu_mem_ptr(c, addr, 1, access);
+	p1 = cpu_mem_ptr(c, addr, first, access);
 	if (!p1)
 		sys_xlate(c, addr, access, &g1);
 	if (first < len) {
-		p2 = cpu_mem_ptr(c, next, 1, access);
+		p2 = cpu_mem_ptr(c, next, len - first, access);
 		if (!p2)
 			sys_xlate(c, next, access, &g2);
 	}

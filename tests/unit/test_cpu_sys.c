@@ -607,6 +607,7 @@ static void test_cross_modify(struct board *b)
 SNIP(k_int3, ".code64\n nop\n int3\n mov $1, %ecx\n hlt\n");
 SNIP(k_step_ud, ".code64\n nop\n ud2\n hlt\n");
 SNIP(k_watch, ".code64\n mov 0x31000, %rax\n movq $5, 0x32000\n movq $6, 0x32008\n hlt\n");
+SNIP(k_watch_len, ".code64\n movb $7, 0x32017\n movw $8, 0x32017\n hlt\n");
 
 static void test_debug(struct board *b)
 {
@@ -709,6 +710,17 @@ static void test_debug(struct board *b)
 	CHECK_EQ(cpu_debug_set(b->cpu, NULL), 0);
 	CHECK_EQ(run(b, &ex), 0);
 	CHECK_EQ(ex.reason, CPU_EXIT_HLT);
+	/* Exact lengths: a byte store just below the range does not hit, a
+	 * word store over its first byte does. */
+	board_setup(b, k_watch_len, k_watch_len_end);
+	d.nwatch = 1;
+	d.watch[0].addr = 0x32018, d.watch[0].len = 8, d.watch[0].kind = CPU_WATCH_WRITE;
+	CHECK_EQ(cpu_debug_set(b->cpu, &d), 0);
+	CHECK_EQ(run(b, &ex), 0);
+	CHECK_EQ(ex.reason, CPU_EXIT_DEBUG);
+	CHECK_EQ(cpu_debug_pc(b->cpu), KCODE + 18);
+	CHECK_EQ(get64(b, 0x32010) >> 56, 8);
+	CHECK_EQ(cpu_debug_set(b->cpu, NULL), 0);
 	TEST_END();
 }
 
