@@ -61,6 +61,7 @@ enum cpu_exit_reason {
 	CPU_EXIT_LIMIT,     /* max_insns retired */
 	CPU_EXIT_SHUTDOWN,  /* SYSTEM: triple fault (Vol. 3 §6.15, "Interrupt 8"): reset the CPU */
 	CPU_EXIT_KICK,      /* SYSTEM: cpu_request_exit() was called */
+	CPU_EXIT_DEBUG,     /* SYSTEM: a debug event (cpu_debug_take says which) */
 };
 
 struct cpu_exit {
@@ -165,6 +166,40 @@ void cpu_invalidate_phys(struct cpu *cpu, uint64_t gpa, uint64_t len);
  * cpuid callback must not advertise more. out[] = {1.ecx, 1.edx, 7.ebx,
  * 7.ecx, 7.edx, 80000001.ecx, 80000001.edx}. */
 void cpu_sys_features(uint32_t out[7]);
+
+/* ---- Debugging (system mode, for a debugger through accel/emu) ----
+ *
+ * Off by default, and then no cost: the hooks sit on slow paths only (INT3,
+ * event delivery, soft-TLB misses). Watched pages are kept out of the TLB for
+ * the watched access type, so every such access takes the slow path, where
+ * it is compared with the watch ranges (implicit accesses of event delivery
+ * and descriptor tables are not watched). Stepping
+ * and execution breakpoints are the runner's: cpu_run(cpu, 1, ...) with
+ * stop_after_event runs exactly one instruction or one event delivery. */
+#define CPU_DEBUG_WATCHES 4
+enum cpu_watch_kind { CPU_WATCH_WRITE, CPU_WATCH_ACCESS };
+struct cpu_debug {
+	bool int3;             /* INT3 (0xCC) stops cpu_run (RIP at it), no #BP */
+	bool int3_deliver_once; /* ...except the next one at the current RIP: the guest's own */
+	bool stop_after_event;  /* cpu_run returns once an exception or interrupt is delivered
+				 * (RIP at the handler's first instruction) */
+	unsigned nwatch;
+	struct {
+		uint64_t addr; /* linear */
+		uint64_t len;  /* bytes, >= 1 */
+		enum cpu_watch_kind kind;
+	} watch[CPU_DEBUG_WATCHES];
+};
+enum cpu_debug_event { CPU_DEBUG_NONE, CPU_DEBUG_INT3, CPU_DEBUG_WATCH };
+/* Sets (d != NULL) or clears debugging; flushes the TLB when watches change,
+ * and always the decoded code, which the debugger may have written to.
+ * Call between cpu_run calls on the CPU's thread. 0 or -errno. */
+int cpu_debug_set(struct cpu *cpu, const struct cpu_debug *d);
+/* The debug event that stopped the last cpu_run (or happened during it),
+ * and clears it; *watch is the watch[] index for CPU_DEBUG_WATCH. */
+enum cpu_debug_event cpu_debug_take(struct cpu *cpu, unsigned *watch);
+/* Linear address of the next instruction (CS base + RIP). */
+uint64_t cpu_debug_pc(struct cpu *cpu);
 
 /* After the runner changes mappings (munmap/mprotect/mremap). */
 void cpu_tlb_flush(struct cpu *cpu);

@@ -155,6 +155,7 @@ struct cpu {
 	const struct cpu_mem_ops *ops;
 	void *opaque;
 	struct tlb_entry tlb[TLB_SIZE];
+	unsigned miss_len; /* length of the access that last missed the TLB */
 
 	/* Exit path: handlers raise exceptions by longjmp to cpu_run. */
 	jmp_buf jb;
@@ -353,7 +354,10 @@ static inline __attribute__((always_inline)) void *cpu_mem_ptr(struct cpu *c, ui
 		return (void *)(e->hva + (addr & ~CPU_PAGE_MASK));
 	{
 		/* NULL only in system mode, for MMIO pages. */
-		char *p = cpu_tlb_slow(c, addr, access);
+		char *p;
+
+		c->miss_len = len; /* for data watchpoints (debug.c) */
+		p = cpu_tlb_slow(c, addr, access);
 
 		return __builtin_expect(p != NULL, 1) ? p + (addr & ~CPU_PAGE_MASK) : NULL;
 	}

@@ -129,6 +129,7 @@ struct cpu *cpu_create_system(const struct cpu_sys_ops *ops, void *opaque, struc
 void cpu_sys_destroy(struct cpu *c)
 {
 	if (c->sys) {
+		sys_debug_free(c);
 		free(c->sys);
 		c->sys = NULL;
 	}
@@ -316,6 +317,8 @@ void sys_deliver(struct cpu *c, unsigned vector, int kind, bool has_ec, uint32_t
 
 	if (!(c->cr0 & CR0_PE)) {
 		sys_real_deliver(c, vector, ret_rip);
+		if (__builtin_expect(s->dbg != NULL, 0))
+			sys_debug_delivered(c);
 		return;
 	}
 	if (!(c->efer & EFER_LMA)) {
@@ -395,6 +398,8 @@ void sys_deliver(struct cpu *c, unsigned vector, int kind, bool has_ec, uint32_t
 	sys_update_mode(c);
 	if (kind == SYS_EV_NMI)
 		s->nmi_blocked = true;
+	if (__builtin_expect(s->dbg != NULL, 0))
+		sys_debug_delivered(c);
 }
 
 static bool contributory(int v)

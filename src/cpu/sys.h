@@ -80,6 +80,8 @@ struct cpu_sys {
 	bool walk_user_ok;
 	/* The shared code-page generations last acted on (sys_mmu.c). */
 	uint64_t seen_code_gen, seen_mark_gen;
+	/* Debugging (debug.c); NULL when off, so the hooks cost one test. */
+	struct cpu_dbg *dbg;
 };
 
 /* sys.c */
@@ -108,6 +110,12 @@ void sys_blocks_flushed(struct cpu *c);
 void sys_code_page_mark(struct cpu *c, uint64_t gpa);
 extern uint64_t sys_code_gen, sys_mark_gen;
 void sys_code_sync(struct cpu *c);
+
+/* debug.c: hooks, each called only when c->sys->dbg is set. */
+bool sys_debug_int3(struct cpu *c);
+void sys_debug_delivered(struct cpu *c);
+bool sys_debug_watch(struct cpu *c, uint64_t addr, int access);
+void sys_debug_free(struct cpu *c);
 
 /* sys_insn.c */
 void cpu_exec_init_sys(void);

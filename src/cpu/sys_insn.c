@@ -399,6 +399,8 @@ static void h_int(struct cpu *c, const struct insn *i)
 static void h_int3(struct cpu *c, const struct insn *i)
 {
 	SYS_OR_USER(c, i);
+	if (__builtin_expect(c->sys->dbg != NULL, 0) && sys_debug_int3(c))
+		return;
 	sys_soft_int(c, CPU_VEC_BP);
 }
 

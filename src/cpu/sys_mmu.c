@@ -222,6 +222,9 @@ void *sys_tlb_fill(struct cpu *c, uint64_t addr, int access)
 		}
 		return NULL;
 	}
+	/* A watched page stays out of the TLB for the watched accesses. */
+	if (__builtin_expect(c->sys->dbg != NULL, 0) && sys_debug_watch(c, addr, access))
+		return p;
 	if (e->hva != (uintptr_t)p || (e->tag_r != page && e->tag_w != page && e->tag_x != page)) {
 		e->tag_r = e->tag_w = e->tag_x = ~0ULL;
 		c->sys->tlb_sup[(page >> 12) & (TLB_SIZE - 1)] = 0;
@@ -270,11 +273,11 @@ void sys_mem_access(struct cpu *c, uint64_t addr, void *buf, unsigned len, int a
 	unsigned first = (unsigned)(next - addr) < len ? (unsigned)(next - addr) : len;
 	uint8_t *p1, *p2 = NULL;
 
-	p1 = cpu_mem_ptr(c, addr, 1, access);
+	p1 = cpu_mem_ptr(c, addr, first, access);
 	if (!p1)
 		sys_xlate(c, addr, access, &g1);
 	if (first < len) {
-		p2 = cpu_mem_ptr(c, next, 1, access);
+		p2 = cpu_mem_ptr(c, next, len - first, access);
 		if (!p2)
 			sys_xlate(c, next, access, &g2);
 	}

@@ -149,6 +149,7 @@ void dt_emu_run(struct dt_emu *emu, const struct dt_vector *vec, struct dt_resul
 	case CPU_EXIT_HLT:
 	case CPU_EXIT_SHUTDOWN:
 	case CPU_EXIT_KICK:
+	case CPU_EXIT_DEBUG:
 		/* User mode has no HLT exit (it is #GP at CPL 3), no triple
 		 * fault and no kicks: any of them is a harness or CPU bug. */
 		res->status = DT_HARNESS;

@@ -147,8 +147,49 @@ def main():
         r.cmd("qSupported")
         r.send("k", expect_ack=True)
         check("rsp_kill_sent", True)
+    elif scenario == "linux_running":
+        linux_running(r)
     else:
         print("not ok gdb_rsp: unknown scenario %s" % scenario)
+
+
+def reg(r, thread, num):
+    r.cmd("Hg%x" % thread)
+    return int.from_bytes(bytes.fromhex(r.cmd("p%x" % num).decode()), "little")
+
+
+def linux_running(r):
+    """A booting Linux kernel (2 vCPUs): interrupt it until a vCPU is in the
+    kernel's own text, put a software breakpoint where it was (loops and
+    idle code run again soon), continue until it is hit, then step."""
+    r.cmd("qSupported:swbreak+")
+    r.cmd("?")
+    r.s.settimeout(60)
+    for _ in range(12):
+        r.send("c")
+        time.sleep(4)
+        r.raw(b"\x03")
+        r.recv_packet()
+        rip = reg(r, 1, 16)
+        if rip < 0xffffffff80000000:
+            continue
+        r.cmd("Z0,%x,1" % rip)
+        r.send("c")
+        stop = r.recv_packet().decode()
+        thread = int(stop.split("thread:")[1].split(";")[0], 16) if "thread:" in stop else 1
+        hit = reg(r, thread, 16)
+        check("rsp_linux_sw_breakpoint", "swbreak" in stop and hit == rip,
+              "stop %s at 0x%x, breakpoint at 0x%x" % (stop, hit, rip))
+        r.cmd("z0,%x,1" % rip)
+        r.cmd("Hc%x" % thread)
+        r.send("s")
+        stop = r.recv_packet().decode()
+        after = reg(r, thread, 16)
+        check("rsp_linux_step", stop.startswith("T05") and after != rip and
+              after >= 0xffffffff80000000, "stop %s at 0x%x" % (stop, after))
+        r.send("k")
+        return
+    check("rsp_linux_sw_breakpoint", False, "never stopped in the kernel's text")
 
 
 if __name__ == "__main__":

@@ -633,6 +633,127 @@ static void test_cross_modify(struct board *b)
 	TEST_END();
 }
 
+/* Debugging hooks (cpu/debug.c). */
+SNIP(k_int3, ".code64\n nop\n int3\n mov $1, %ecx\n hlt\n");
+SNIP(k_step_ud, ".code64\n nop\n ud2\n hlt\n");
+SNIP(k_watch, ".code64\n mov 0x31000, %rax\n movq $5, 0x32000\n movq $6, 0x32008\n hlt\n");
+SNIP(k_watch_len, ".code64\n movb $7, 0x32017\n movw $8, 0x32017\n hlt\n");
+
+static void test_debug(struct board *b)
+{
+	struct cpu_debug d;
+	struct cpu_exit ex;
+	unsigned w = 9;
+
+	TEST_BEGIN("cpu_sys_debug_int3");
+	board_setup(b, k_int3, k_int3_end);
+	memset(&d, 0, sizeof(d));
+	d.int3 = true;
+	CHECK_EQ(cpu_debug_set(b->cpu, &d), 0);
+	CHECK_EQ(run(b, &ex), 0);
+	CHECK_EQ(ex.reason, CPU_EXIT_DEBUG);
+	CHECK_EQ(cpu_debug_take(b->cpu, &w), CPU_DEBUG_INT3);
+	CHECK_EQ(cpu_debug_pc(b->cpu), KCODE + 1);
+	CHECK_EQ(cpu_debug_take(b->cpu, &w), CPU_DEBUG_NONE);
+	/* Still intercepted when run again; then delivered once to the guest. */
+	CHECK_EQ(run(b, &ex), 0);
+	CHECK_EQ(ex.reason, CPU_EXIT_DEBUG);
+	CHECK_EQ(cpu_debug_pc(b->cpu), KCODE + 1);
+	d.int3_deliver_once = true;
+	CHECK_EQ(cpu_debug_set(b->cpu, &d), 0);
+	CHECK_EQ(run(b, &ex), 0);
+	CHECK_EQ(ex.reason, CPU_EXIT_HLT);
+	CHECK_EQ(get64(b, DATA + 0x00), CPU_VEC_BP);
+	CHECK_EQ(get64(b, DATA + 0x10), KCODE + 2); /* #BP is a trap */
+	CHECK_EQ(cpu_debug_set(b->cpu, NULL), 0);
+	TEST_END();
+
+	TEST_BEGIN("cpu_sys_debug_step_into_handler");
+	board_setup(b, k_step_ud, k_step_ud_end);
+	memset(&d, 0, sizeof(d));
+	d.stop_after_event = true;
+	CHECK_EQ(cpu_debug_set(b->cpu, &d), 0);
+	CHECK_EQ(cpu_run(b->cpu, 1, &ex), 0);
+	CHECK_EQ(ex.reason, CPU_EXIT_LIMIT);
+	CHECK_EQ(cpu_debug_pc(b->cpu), KCODE + 1);
+	/* UD2 faults: the step ends at the handler's first instruction. */
+	CHECK_EQ(cpu_run(b->cpu, 1, &ex), 0);
+	CHECK_EQ(ex.reason, CPU_EXIT_LIMIT);
+	CHECK_EQ(cpu_debug_pc(b->cpu), STUBS + CPU_VEC_UD * 16);
+	CHECK_EQ(get64(b, DATA + 0x38), 0);
+	CHECK_EQ(cpu_debug_set(b->cpu, NULL), 0);
+	CHECK_EQ(run(b, &ex), 0);
+	CHECK_EQ(get64(b, DATA + 0x00), CPU_VEC_UD);
+	TEST_END();
+
+	/* An interrupt taken between two steps: the step that delivers it
+	 * ends at the handler's first instruction, after the STI shadow. */
+	TEST_BEGIN("cpu_sys_debug_step_into_interrupt");
+	board_setup(b, k_sti, k_sti_end);
+	b->pending = 1, b->vector = 0x30;
+	memset(&d, 0, sizeof(d));
+	d.stop_after_event = true;
+	CHECK_EQ(cpu_debug_set(b->cpu, &d), 0);
+	for (unsigned k = 0; k < 3; k++) /* XOR, STI, INC in the shadow */
+		CHECK_EQ(cpu_run(b->cpu, 1, &ex), 0);
+	CHECK_EQ(ex.reason, CPU_EXIT_LIMIT);
+	CHECK_EQ(b->pending, 1);
+	CHECK_EQ(cpu_debug_pc(b->cpu), KCODE + 5);
+	CHECK_EQ(cpu_run(b->cpu, 1, &ex), 0);
+	CHECK_EQ(ex.reason, CPU_EXIT_LIMIT);
+	CHECK_EQ(b->pending, 0);
+	CHECK_EQ(cpu_debug_pc(b->cpu), STUBS + 0x30 * 16);
+	CHECK_EQ(get64(b, DATA + 0x38), 0);
+	CHECK_EQ(cpu_debug_set(b->cpu, NULL), 0);
+	TEST_END();
+
+	TEST_BEGIN("cpu_sys_debug_watch");
+	board_setup(b, k_watch, k_watch_end);
+	memset(&d, 0, sizeof(d));
+	d.nwatch = 1;
+	d.watch[0].addr = 0x32008, d.watch[0].len = 8, d.watch[0].kind = CPU_WATCH_WRITE;
+	CHECK_EQ(cpu_debug_set(b->cpu, &d), 0);
+	/* The store 8 bytes below does not hit; the one at 0x32008 stops the
+	 * CPU after it. */
+	CHECK_EQ(run(b, &ex), 0);
+	CHECK_EQ(ex.reason, CPU_EXIT_DEBUG);
+	CHECK_EQ(cpu_debug_take(b->cpu, &w), CPU_DEBUG_WATCH);
+	CHECK_EQ(w, 0);
+	CHECK_EQ(cpu_debug_pc(b->cpu), KCODE + 32);
+	CHECK_EQ(get64(b, 0x32000), 5);
+	CHECK_EQ(get64(b, 0x32008), 6);
+	/* An access watch on what the first instruction reads. */
+	board_setup(b, k_watch, k_watch_end);
+	d.nwatch = 2;
+	d.watch[1] = d.watch[0];
+	d.watch[0].addr = 0x31004, d.watch[0].len = 2, d.watch[0].kind = CPU_WATCH_ACCESS;
+	CHECK_EQ(cpu_debug_set(b->cpu, &d), 0);
+	CHECK_EQ(run(b, &ex), 0);
+	CHECK_EQ(ex.reason, CPU_EXIT_DEBUG);
+	CHECK_EQ(cpu_debug_take(b->cpu, &w), CPU_DEBUG_WATCH);
+	CHECK_EQ(w, 0);
+	CHECK_EQ(cpu_debug_pc(b->cpu), KCODE + 8);
+	CHECK_EQ(run(b, &ex), 0);
+	CHECK_EQ(cpu_debug_take(b->cpu, &w), CPU_DEBUG_WATCH);
+	CHECK_EQ(w, 1);
+	/* Off: no more stops. */
+	CHECK_EQ(cpu_debug_set(b->cpu, NULL), 0);
+	CHECK_EQ(run(b, &ex), 0);
+	CHECK_EQ(ex.reason, CPU_EXIT_HLT);
+	/* Exact lengths: a byte store just below the range does not hit, a
+	 * word store over its first byte does. */
+	board_setup(b, k_watch_len, k_watch_len_end);
+	d.nwatch = 1;
+	d.watch[0].addr = 0x32018, d.watch[0].len = 8, d.watch[0].kind = CPU_WATCH_WRITE;
+	CHECK_EQ(cpu_debug_set(b->cpu, &d), 0);
+	CHECK_EQ(run(b, &ex), 0);
+	CHECK_EQ(ex.reason, CPU_EXIT_DEBUG);
+	CHECK_EQ(cpu_debug_pc(b->cpu), KCODE + 18);
+	CHECK_EQ(get64(b, 0x32010) >> 56, 8);
+	CHECK_EQ(cpu_debug_set(b->cpu, NULL), 0);
+	TEST_END();
+}
+
 int main(void)
 {
 	static struct board b;
@@ -648,6 +769,7 @@ int main(void)
 	test_smc_mmio(&b);
 	test_real_mode(&b);
 	test_cross_modify(&b);
+	test_debug(&b);
 	cpu_destroy(b.cpu);
 	free(b.ram);
 	return 0;

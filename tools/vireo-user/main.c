@@ -221,7 +221,9 @@ int main(int argc, char **argv)
 		case CPU_EXIT_KICK: /* nobody calls cpu_request_exit in user mode */
 			break;
 		case CPU_EXIT_SHUTDOWN: /* system mode only */
-			fprintf(stderr, "vireo-user: %s: unexpected CPU shutdown\n", prog);
+		case CPU_EXIT_DEBUG:
+			fprintf(stderr, "vireo-user: %s: unexpected system-mode CPU exit %d\n", prog,
+				(int)ex.reason);
 			goto fail;
 		}
 		if (!p->exited && user_signal_pending())

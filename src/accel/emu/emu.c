@@ -202,4 +202,5 @@ const struct accel_ops accel_emu_ops = {
 	.set_state = emu_set_state,
 	.set_irq = emu_set_irq,
 	.send_msi = emu_send_msi,
+	.set_guest_debug = emu_set_guest_debug,
 };

@@ -31,6 +31,7 @@ struct pit;
 struct apic_bus;
 struct event_timer;
 struct cpu;
+struct cpu_exit;
 struct lapic;
 
 struct emu_accel {
@@ -65,6 +66,14 @@ struct emu_vcpu {
 	uint64_t armed_ns;      /* what the timer is armed for, 0: disarmed */
 	uint64_t misc_enable;   /* IA32_MISC_ENABLE, if the core leaves it to us */
 	uint64_t tsc_adjust;    /* IA32_TSC_ADJUST */
+	/* Guest debugging (emu_debug.c): set_guest_debug stores the request
+	 * while the vCPU is parked; the vCPU thread applies it (dbg_dirty). */
+	bool dbg_on, dbg_dirty, dbg_reinject;
+	struct accel_guest_debug dbg;
+	unsigned dbg_nexec;             /* execution breakpoints among dbg.hw */
+	unsigned dbg_watch_hw[ACCEL_NUM_HWBP]; /* the CPU's watch index -> dbg.hw index */
+	bool dbg_skip;                  /* like RFLAGS.RF: no execution breakpoint */
+	uint64_t dbg_skip_pc;           /* ...at this address, once */
 };
 
 /* emu.c */
@@ -80,5 +89,16 @@ void emu_vcpu_kick(struct vcpu *vcpu);
 int emu_get_state(struct vcpu *vcpu, struct x86_cpu_state *st);
 int emu_set_state(struct vcpu *vcpu, const struct x86_cpu_state *st);
 void emu_vcpu_wake_one(struct emu_vcpu *ev);
+
+/* emu_debug.c */
+int emu_set_guest_debug(struct vcpu *vcpu, const struct accel_guest_debug *dbg);
+/* Hands a new set_guest_debug request to the CPU. 0 or -errno. */
+int emu_debug_apply(struct emu_vcpu *ev);
+/* One slice of the run loop while debugging: 1 if vcpu->debug_exit was
+ * filled (return VCPU_EXIT_DEBUG), 0 if *ex is for the normal handling,
+ * or -errno. */
+int emu_debug_run(struct emu_vcpu *ev, struct cpu_exit *ex);
+/* A single step ended at HLT (after the halt): 1, debug_exit filled. */
+int emu_debug_step_done(struct emu_vcpu *ev);
 
 #endif

@@ -369,9 +369,10 @@ void emu_vcpu_kick(struct vcpu *vcpu)
 		emu_vcpu_wake_one(ev);
 }
 
+/* A VM request, or a pause (the debugger stopping every vCPU). */
 static bool emu_request_pending(struct emu_vcpu *ev)
 {
-	return atomic_load_explicit(&ev->vcpu->vm->request, memory_order_acquire) != VM_REQ_NONE;
+	return vm_vcpu_must_return(ev->vcpu->vm);
 }
 
 /* Sleeps until a kick or, if deadline_ns, that CLOCK_MONOTONIC time. */
@@ -474,14 +475,26 @@ enum vcpu_exit emu_vcpu_run(struct vcpu *vcpu)
 		emu_timer_check(ev);
 		if (tracing)
 			emu_trace(ev);
-		r = cpu_run(ev->cpu, tracing ? 1 : EMU_SLICE_INSNS, &ex);
+		if (__builtin_expect(ev->dbg_dirty, 0) && (r = emu_debug_apply(ev)) < 0) {
+			err_errno(&vcpu->err, r, "emulated CPU: guest debugging");
+			return VCPU_EXIT_ERROR;
+		}
+		if (__builtin_expect(ev->dbg_on, 0))
+			r = emu_debug_run(ev, &ex);
+		else
+			r = cpu_run(ev->cpu, tracing ? 1 : EMU_SLICE_INSNS, &ex);
 		if (r < 0) {
 			err_errno(&vcpu->err, r, "emulated CPU");
 			return VCPU_EXIT_ERROR;
 		}
+		if (r > 0)
+			return VCPU_EXIT_DEBUG;
 		switch (ex.reason) {
 		case CPU_EXIT_HLT:
 			emu_halt(ev);
+			/* A step over HLT ends when the CPU wakes up. */
+			if (ev->dbg_on && ev->dbg.single_step && emu_debug_step_done(ev))
+				return VCPU_EXIT_DEBUG;
 			break;
 		case CPU_EXIT_SHUTDOWN:
 			return VCPU_EXIT_SHUTDOWN;

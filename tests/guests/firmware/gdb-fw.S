@@ -4,12 +4,14 @@
  * so the debugger's page walk has a non-identity address to translate.
  * Then it spins at gdb_loop until a debugger makes RAX non-zero, and exits
  * through isa-debug-exit with AL + the byte at gdb_patch, so the test can
- * tell that register and memory writes from gdb reached the guest. */
+ * tell that register and memory writes from gdb reached the guest; on the
+ * way it stores AL at GDB_WATCH and reads gdb_patch, for watchpoints. */
 #include "layout_asm.h"
 
 #define PT_BASE 0x1000 /* PML4 0x1000, PDPT 0x2000, PD 0x3000 */
 #define STACK 0x7000
 #define GDT_RAM 0x800
+#define GDB_WATCH 0x6000 /* a RAM byte below the stack */
 #define OFF(x) ((x) - fw_base) /* offset within segment 0xf000 */
 
 	.text
@@ -83,7 +85,11 @@ gdb_loop_next:
 	testq %rax, %rax
 	jz gdb_loop
 gdb_after:
-	addb gdb_patch, %al
+	movb %al, GDB_WATCH /* for a write watchpoint */
+	.globl gdb_after_store, gdb_after_read
+gdb_after_store:
+	addb gdb_patch, %al /* for a read (access) watchpoint */
+gdb_after_read:
 	outb %al, $LAYOUT_PORT_DEBUG_EXIT
 2:	hlt
 	jmp 2b
