@@ -80,6 +80,7 @@ struct insn {
 	int32_t disp;
 	uint64_t imm;
 	uint16_t imm2;  /* ENTER's second immediate */
+	uint64_t rip;   /* its own RIP, set by block.c: the run loops need no RIP chain */
 };
 
 struct tlb_entry {
@@ -89,12 +90,30 @@ struct tlb_entry {
 
 #define TLB_SIZE 256
 
+/* A successor seen after a block: which decoded instructions ran next at
+ * rip (and, in system mode, host code page hva). It lets the run loop skip
+ * the hash lookup. Valid only while the owning block's link_gen equals
+ * cpu->block_gen (every cpu_blocks_flush bumps it) and count != 0; the
+ * decoded pool is append-only between flushes, so a link can never point at
+ * stale instructions. */
+struct block;
+struct block_link {
+	uint64_t rip;
+	uintptr_t hva;
+	struct block *to; /* the hash slot of rip, to chain on from */
+	uint32_t first;
+	uint16_t count;
+};
+
 struct block {
 	uint64_t rip;
 	uint32_t first; /* index into cpu->insns */
 	uint16_t count;
 	uint16_t valid;
 	uintptr_t hva; /* system mode: host page of rip when decoded (sys.c) */
+	uint64_t link_gen;
+	struct block_link link[2];
+	uint8_t link_next; /* the slot the next new successor replaces */
 };
 
 #define BLOCK_HASH_BITS 15
@@ -169,6 +188,7 @@ struct cpu {
 	uint64_t lock_old;
 
 	/* Pre-decoded block cache. */
+	uint64_t block_gen; /* bumped by every flush: invalidates block links */
 	struct block blocks[BLOCK_HASH];
 	uint32_t insn_used;
 	uint64_t code_pages[CODE_PAGES]; /* open-addressed set of page addresses | 1 */
@@ -545,6 +565,37 @@ const struct insn *cpu_block_lookup(struct cpu *c, uint64_t rip, unsigned *count
 static inline __attribute__((always_inline)) unsigned cpu_block_hash(uint64_t rip)
 {
 	return (unsigned)((rip * 0x9E3779B97F4A7C15ULL) >> (64 - BLOCK_HASH_BITS));
+}
+
+/* Block chaining (block links above). */
+static inline __attribute__((always_inline)) const struct block_link *
+cpu_block_link_find(const struct cpu *c, const struct block *from, uint64_t rip, uintptr_t hva)
+{
+	const struct block_link *l = from->link;
+
+	if (from->link_gen != c->block_gen)
+		return NULL;
+	if (l[0].rip == rip && l[0].hva == hva && l[0].count)
+		return &l[0];
+	if (l[1].rip == rip && l[1].hva == hva && l[1].count)
+		return &l[1];
+	return NULL;
+}
+
+static inline void cpu_block_link_add(const struct cpu *c, struct block *from, uint64_t rip,
+				      uintptr_t hva, struct block *to, uint32_t first,
+				      unsigned count)
+{
+	struct block_link *l;
+
+	if (from->link_gen != c->block_gen) {
+		from->link_gen = c->block_gen;
+		from->link[0].count = from->link[1].count = 0;
+		from->link_next = 0;
+	}
+	l = &from->link[from->link_next];
+	from->link_next ^= 1;
+	l->rip = rip, l->hva = hva, l->to = to, l->first = first, l->count = (uint16_t)count;
 }
 
 /* exec_ctl.c: Jcc specialised per condition. */

@@ -517,8 +517,8 @@ static __attribute__((noinline)) void sys_loop(struct cpu *c)
 		for (k = 0; k < n;) {
 			const struct insn *i = &blk[k++];
 
-			c->cur_rip = c->rip;
-			c->rip += i->len;
+			c->cur_rip = i->rip;
+			c->rip = i->rip + i->len;
 			i->fn(c, i);
 			if (__builtin_expect(c->flushed, 0))
 				break;
