@@ -357,6 +357,8 @@ void cpu_mem_read_slow(struct cpu *c, uint64_t addr, void *buf, unsigned len);
 /* Read for a read-modify-write: faults as a write (Vol. 3 §4.7). */
 void cpu_mem_read_slow_w(struct cpu *c, uint64_t addr, void *buf, unsigned len);
 void cpu_mem_write_slow(struct cpu *c, uint64_t addr, const void *buf, unsigned len);
+/* The slow path of mem_read/mem_read_w, returning the value (w: fault as a write). */
+uint64_t cpu_mem_read_slow_v(struct cpu *c, uint64_t addr, unsigned len, bool w);
 /* Host pointer valid for len bytes at addr for access, or NULL if the range
  * crosses a page (caller must use the slow byte path). Raises #PF. */
 static inline __attribute__((always_inline)) void *cpu_mem_ptr(struct cpu *c, uint64_t addr, unsigned len, int access)
@@ -382,35 +384,43 @@ static inline __attribute__((always_inline)) void *cpu_mem_ptr(struct cpu *c, ui
 static inline __attribute__((always_inline)) uint64_t mem_read(struct cpu *c, uint64_t addr, int size)
 {
 	void *p = cpu_mem_ptr(c, addr, (unsigned)size, CPU_ACC_READ);
-	uint64_t v = 0;
 
 	if (__builtin_expect(p != NULL, 1)) {
+		/* Typed temporaries: a shared v whose address the slow path
+		 * takes would send every fast load through the stack. */
+		uint16_t w;
+		uint32_t d;
+		uint64_t q;
+
 		switch (size) {
 		case 1: return *(uint8_t *)p;
-		case 2: memcpy(&v, p, 2); return v;
-		case 4: memcpy(&v, p, 4); return v;
-		default: memcpy(&v, p, 8); return v;
+		case 2: memcpy(&w, p, 2); return w;
+		case 4: memcpy(&d, p, 4); return d;
+		default: memcpy(&q, p, 8); return q;
 		}
 	}
-	cpu_mem_read_slow(c, addr, &v, (unsigned)size);
-	return v;
+	return cpu_mem_read_slow_v(c, addr, (unsigned)size, false);
 }
 
 static inline __attribute__((always_inline)) uint64_t mem_read_w(struct cpu *c, uint64_t addr, int size)
 {
 	void *p = cpu_mem_ptr(c, addr, (unsigned)size, CPU_ACC_WRITE);
-	uint64_t v = 0;
 
 	if (__builtin_expect(p != NULL, 1)) {
+		/* Typed temporaries: a shared v whose address the slow path
+		 * takes would send every fast load through the stack. */
+		uint16_t w;
+		uint32_t d;
+		uint64_t q;
+
 		switch (size) {
 		case 1: return *(uint8_t *)p;
-		case 2: memcpy(&v, p, 2); return v;
-		case 4: memcpy(&v, p, 4); return v;
-		default: memcpy(&v, p, 8); return v;
+		case 2: memcpy(&w, p, 2); return w;
+		case 4: memcpy(&d, p, 4); return d;
+		default: memcpy(&q, p, 8); return q;
 		}
 	}
-	cpu_mem_read_slow_w(c, addr, &v, (unsigned)size);
-	return v;
+	return cpu_mem_read_slow_v(c, addr, (unsigned)size, true);
 }
 
 static inline __attribute__((always_inline)) void mem_write(struct cpu *c, uint64_t addr, int size, uint64_t v)
