@@ -116,6 +116,9 @@ const struct insn *cpu_block_lookup(struct cpu *c, uint64_t rip, unsigned *count
 		}
 		addr += out[n].len;
 		out[n].rip = ir;
+		out[n].ea_simple = (out[n].flags & (IF_MEM | IF_RIPREL)) == IF_MEM &&
+				   out[n].asz == 8 && out[n].seg == 0 && out[n].base != REG_NONE &&
+				   cs == 8;
 		ir += out[n].len;
 		if (cs != 8)
 			out[n].fn = cpu_legacy_handler(&out[n]);

@@ -77,6 +77,7 @@ struct insn {
 	uint8_t seg;    /* segment override: 0 none, else 1 + ES/CS/SS/DS/FS/GS (0..5) */
 	uint8_t sub;    /* ModRM.reg (group selector) / condition code / SSE prefix selector */
 	uint8_t modrm;
+	uint8_t ea_simple; /* set by block.c: base + disp (+ index), 64-bit, no segment, no RIP */
 	int32_t disp;
 	uint64_t imm;
 	uint16_t imm2;  /* ENTER's second immediate */
@@ -464,6 +465,13 @@ static inline __attribute__((always_inline)) void mem_write_buf(struct cpu *c, u
 static inline __attribute__((always_inline)) uint64_t insn_ea(struct cpu *c, const struct insn *i)
 {
 	uint64_t ea = (uint64_t)(int64_t)i->disp;
+
+	if (__builtin_expect(i->ea_simple, 1)) {
+		ea += c->gpr[i->base];
+		if (i->index != REG_NONE)
+			ea += c->gpr[i->index] << i->scale;
+		return ea;
+	}
 
 	if (i->flags & IF_RIPREL)
 		ea += c->rip;
