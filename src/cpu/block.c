@@ -33,6 +33,7 @@ void cpu_blocks_flush(struct cpu *c)
 	memset(c->code_pages, 0, sizeof(c->code_pages));
 	c->code_page_count = 0;
 	c->insn_used = 0;
+	c->block_gen++; /* every block link dies with the blocks */
 	c->flushed = true;
 	if (c->sys)
 		sys_blocks_flushed(c);
@@ -74,6 +75,7 @@ const struct insn *cpu_block_lookup(struct cpu *c, uint64_t rip, unsigned *count
 	/* Legacy modes (system mode only): RIP is the offset in CS. */
 	uint64_t addr = rip + c->seg_base[1], page = addr & CPU_PAGE_MASK;
 	struct insn *out;
+	uint64_t ir = rip;
 	unsigned n = 0;
 	int cs = c->code_size ? c->code_size : 8;
 
@@ -113,6 +115,11 @@ const struct insn *cpu_block_lookup(struct cpu *c, uint64_t rip, unsigned *count
 			cpu_gp0(c);
 		}
 		addr += out[n].len;
+		out[n].rip = ir;
+		out[n].ea_simple = (out[n].flags & (IF_MEM | IF_RIPREL)) == IF_MEM &&
+				   out[n].asz == 8 && out[n].seg == 0 && out[n].base != REG_NONE &&
+				   cs == 8;
+		ir += out[n].len;
 		if (cs != 8)
 			out[n].fn = cpu_legacy_handler(&out[n]);
 		else

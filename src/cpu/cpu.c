@@ -112,22 +112,36 @@ void cpu_raise(struct cpu *c, uint8_t vector, uint32_t error_code)
 
 /* The interpreter loop, outside the setjmp frame so the compiler keeps its
  * state in registers. A block runs to its end unless a store flushed the
- * block cache (self-modifying code). */
+ * block cache (self-modifying code). Each block remembers its last two
+ * successors (block links), so most blocks start without a hash lookup. */
 static __attribute__((noinline)) void run_blocks(struct cpu *c)
 {
+	struct block *prev = NULL;
+
 	while (c->icount < c->limit) {
 		const struct insn *blk;
-		uint64_t left = c->limit - c->icount;
+		uint64_t left = c->limit - c->icount, rip = c->rip;
 		unsigned n, k;
-		struct block *b = &c->blocks[cpu_block_hash(c->rip)];
+		const struct block_link *l = prev ? cpu_block_link_find(c, prev, rip, 0) : NULL;
 
-		c->cur_rip = c->rip;
+		c->cur_rip = rip;
 		c->cur_insn = NULL;
-		if (__builtin_expect(b->valid && b->rip == c->rip, 1)) {
-			blk = &c->insns[b->first];
-			n = b->count;
+		if (__builtin_expect(l != NULL, 1)) {
+			blk = &c->insns[l->first];
+			n = l->count;
+			prev = l->to;
 		} else {
-			blk = cpu_block_lookup(c, c->rip, &n);
+			struct block *b = &c->blocks[cpu_block_hash(rip)];
+
+			if (__builtin_expect(b->valid && b->rip == rip, 1)) {
+				blk = &c->insns[b->first];
+				n = b->count;
+			} else {
+				blk = cpu_block_lookup(c, rip, &n);
+			}
+			if (prev)
+				cpu_block_link_add(c, prev, rip, 0, b, (uint32_t)(blk - c->insns), n);
+			prev = b;
 		}
 		c->flushed = false;
 		if (n > left)
@@ -137,9 +151,11 @@ static __attribute__((noinline)) void run_blocks(struct cpu *c)
 		for (k = 0; k < n;) {
 			const struct insn *i = &blk[k++];
 
-			c->cur_rip = c->rip;
+			/* From the insn, not c->rip: no store-to-load chain
+			 * through c->rip from one instruction to the next. */
+			c->cur_rip = i->rip;
 			c->cur_insn = i;
-			c->rip += i->len;
+			c->rip = i->rip + i->len;
 			i->fn(c, i);
 			if (__builtin_expect(c->flushed, 0))
 				break;

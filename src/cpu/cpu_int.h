@@ -77,9 +77,11 @@ struct insn {
 	uint8_t seg;    /* segment override: 0 none, else 1 + ES/CS/SS/DS/FS/GS (0..5) */
 	uint8_t sub;    /* ModRM.reg (group selector) / condition code / SSE prefix selector */
 	uint8_t modrm;
+	uint8_t ea_simple; /* set by block.c: base + disp (+ index), 64-bit, no segment, no RIP */
 	int32_t disp;
 	uint64_t imm;
 	uint16_t imm2;  /* ENTER's second immediate */
+	uint64_t rip;   /* its own RIP, set by block.c: the run loops need no RIP chain */
 };
 
 struct tlb_entry {
@@ -89,12 +91,30 @@ struct tlb_entry {
 
 #define TLB_SIZE 256
 
+/* A successor seen after a block: which decoded instructions ran next at
+ * rip (and, in system mode, host code page hva). It lets the run loop skip
+ * the hash lookup. Valid only while the owning block's link_gen equals
+ * cpu->block_gen (every cpu_blocks_flush bumps it) and count != 0; the
+ * decoded pool is append-only between flushes, so a link can never point at
+ * stale instructions. */
+struct block;
+struct block_link {
+	uint64_t rip;
+	uintptr_t hva;
+	struct block *to; /* the hash slot of rip, to chain on from */
+	uint32_t first;
+	uint16_t count;
+};
+
 struct block {
 	uint64_t rip;
 	uint32_t first; /* index into cpu->insns */
 	uint16_t count;
 	uint16_t valid;
 	uintptr_t hva; /* system mode: host page of rip when decoded (sys.c) */
+	uint64_t link_gen;
+	struct block_link link[2];
+	uint8_t link_next; /* the slot the next new successor replaces */
 };
 
 #define BLOCK_HASH_BITS 15
@@ -170,6 +190,7 @@ struct cpu {
 	uint64_t lock_old;
 
 	/* Pre-decoded block cache. */
+	uint64_t block_gen; /* bumped by every flush: invalidates block links */
 	struct block blocks[BLOCK_HASH];
 	uint32_t insn_used;
 	uint64_t code_pages[CODE_PAGES]; /* open-addressed set of page addresses | 1 */
@@ -338,6 +359,8 @@ void cpu_mem_read_slow(struct cpu *c, uint64_t addr, void *buf, unsigned len);
 /* Read for a read-modify-write: faults as a write (Vol. 3 §4.7). */
 void cpu_mem_read_slow_w(struct cpu *c, uint64_t addr, void *buf, unsigned len);
 void cpu_mem_write_slow(struct cpu *c, uint64_t addr, const void *buf, unsigned len);
+/* The slow path of mem_read/mem_read_w, returning the value (w: fault as a write). */
+uint64_t cpu_mem_read_slow_v(struct cpu *c, uint64_t addr, unsigned len, bool w);
 /* Host pointer valid for len bytes at addr for access, or NULL if the range
  * crosses a page (caller must use the slow byte path). Raises #PF. */
 static inline __attribute__((always_inline)) void *cpu_mem_ptr(struct cpu *c, uint64_t addr, unsigned len, int access)
@@ -366,35 +389,43 @@ static inline __attribute__((always_inline)) void *cpu_mem_ptr(struct cpu *c, ui
 static inline __attribute__((always_inline)) uint64_t mem_read(struct cpu *c, uint64_t addr, int size)
 {
 	void *p = cpu_mem_ptr(c, addr, (unsigned)size, CPU_ACC_READ);
-	uint64_t v = 0;
 
 	if (__builtin_expect(p != NULL, 1)) {
+		/* Typed temporaries: a shared v whose address the slow path
+		 * takes would send every fast load through the stack. */
+		uint16_t w;
+		uint32_t d;
+		uint64_t q;
+
 		switch (size) {
 		case 1: return *(uint8_t *)p;
-		case 2: memcpy(&v, p, 2); return v;
-		case 4: memcpy(&v, p, 4); return v;
-		default: memcpy(&v, p, 8); return v;
+		case 2: memcpy(&w, p, 2); return w;
+		case 4: memcpy(&d, p, 4); return d;
+		default: memcpy(&q, p, 8); return q;
 		}
 	}
-	cpu_mem_read_slow(c, addr, &v, (unsigned)size);
-	return v;
+	return cpu_mem_read_slow_v(c, addr, (unsigned)size, false);
 }
 
 static inline __attribute__((always_inline)) uint64_t mem_read_w(struct cpu *c, uint64_t addr, int size)
 {
 	void *p = cpu_mem_ptr(c, addr, (unsigned)size, CPU_ACC_WRITE);
-	uint64_t v = 0;
 
 	if (__builtin_expect(p != NULL, 1)) {
+		/* Typed temporaries: a shared v whose address the slow path
+		 * takes would send every fast load through the stack. */
+		uint16_t w;
+		uint32_t d;
+		uint64_t q;
+
 		switch (size) {
 		case 1: return *(uint8_t *)p;
-		case 2: memcpy(&v, p, 2); return v;
-		case 4: memcpy(&v, p, 4); return v;
-		default: memcpy(&v, p, 8); return v;
+		case 2: memcpy(&w, p, 2); return w;
+		case 4: memcpy(&d, p, 4); return d;
+		default: memcpy(&q, p, 8); return q;
 		}
 	}
-	cpu_mem_read_slow_w(c, addr, &v, (unsigned)size);
-	return v;
+	return cpu_mem_read_slow_v(c, addr, (unsigned)size, true);
 }
 
 static inline __attribute__((always_inline)) void mem_write(struct cpu *c, uint64_t addr, int size, uint64_t v)
@@ -438,6 +469,13 @@ static inline __attribute__((always_inline)) void mem_write_buf(struct cpu *c, u
 static inline __attribute__((always_inline)) uint64_t insn_ea(struct cpu *c, const struct insn *i)
 {
 	uint64_t ea = (uint64_t)(int64_t)i->disp;
+
+	if (__builtin_expect(i->ea_simple, 1)) {
+		ea += c->gpr[i->base];
+		if (i->index != REG_NONE)
+			ea += c->gpr[i->index] << i->scale;
+		return ea;
+	}
 
 	if (i->flags & IF_RIPREL)
 		ea += c->rip;
@@ -549,6 +587,37 @@ const struct insn *cpu_block_lookup(struct cpu *c, uint64_t rip, unsigned *count
 static inline __attribute__((always_inline)) unsigned cpu_block_hash(uint64_t rip)
 {
 	return (unsigned)((rip * 0x9E3779B97F4A7C15ULL) >> (64 - BLOCK_HASH_BITS));
+}
+
+/* Block chaining (block links above). */
+static inline __attribute__((always_inline)) const struct block_link *
+cpu_block_link_find(const struct cpu *c, const struct block *from, uint64_t rip, uintptr_t hva)
+{
+	const struct block_link *l = from->link;
+
+	if (from->link_gen != c->block_gen)
+		return NULL;
+	if (l[0].rip == rip && l[0].hva == hva && l[0].count)
+		return &l[0];
+	if (l[1].rip == rip && l[1].hva == hva && l[1].count)
+		return &l[1];
+	return NULL;
+}
+
+static inline void cpu_block_link_add(const struct cpu *c, struct block *from, uint64_t rip,
+				      uintptr_t hva, struct block *to, uint32_t first,
+				      unsigned count)
+{
+	struct block_link *l;
+
+	if (from->link_gen != c->block_gen) {
+		from->link_gen = c->block_gen;
+		from->link[0].count = from->link[1].count = 0;
+		from->link_next = 0;
+	}
+	l = &from->link[from->link_next];
+	from->link_next ^= 1;
+	l->rip = rip, l->hva = hva, l->to = to, l->first = first, l->count = (uint16_t)count;
 }
 
 /* exec_ctl.c: Jcc specialised per condition. */

@@ -10,11 +10,28 @@ enum { ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP };
 
 #define AI static inline __attribute__((always_inline))
 
+/* Register access with the size fixed; 8/16-bit forms keep the generic
+ * merge and AH..BH rules (reg_read/reg_write). */
+AI uint64_t fread_reg(struct cpu *c, const struct insn *i, unsigned r, int sz)
+{
+	if (sz < 4)
+		return reg_read(c, r, sz, i->flags);
+	return sz == 8 ? c->gpr[r] : (uint32_t)c->gpr[r];
+}
+
+AI void fwrite_reg(struct cpu *c, const struct insn *i, unsigned r, int sz, uint64_t v)
+{
+	if (sz < 4)
+		reg_write(c, r, sz, i->flags, v);
+	else
+		c->gpr[r] = sz == 8 ? v : (uint32_t)v;
+}
+
 AI uint64_t fread_rm(struct cpu *c, const struct insn *i, int sz, bool mem)
 {
 	if (mem)
 		return mem_read(c, insn_ea(c, i), sz);
-	return sz == 8 ? c->gpr[i->rm] : (uint32_t)c->gpr[i->rm];
+	return fread_reg(c, i, i->rm, sz);
 }
 
 AI void fwrite_rm(struct cpu *c, const struct insn *i, int sz, bool mem, uint64_t v)
@@ -22,17 +39,7 @@ AI void fwrite_rm(struct cpu *c, const struct insn *i, int sz, bool mem, uint64_
 	if (mem)
 		mem_write(c, insn_ea(c, i), sz, v);
 	else
-		c->gpr[i->rm] = sz == 8 ? v : (uint32_t)v;
-}
-
-AI uint64_t fread_reg(struct cpu *c, unsigned r, int sz)
-{
-	return sz == 8 ? c->gpr[r] : (uint32_t)c->gpr[r];
-}
-
-AI void fwrite_reg(struct cpu *c, unsigned r, int sz, uint64_t v)
-{
-	c->gpr[r] = sz == 8 ? v : (uint32_t)v;
+		fwrite_reg(c, i, i->rm, sz, v);
 }
 
 AI uint64_t falu(struct cpu *c, unsigned op, int sz, uint64_t a, uint64_t b)
@@ -63,7 +70,7 @@ AI uint64_t falu(struct cpu *c, unsigned op, int sz, uint64_t a, uint64_t b)
 #define F_ALU_RM_R(OP, SZ, MEM)                                                                    \
 	static void f_alu_rm_r_##OP##_##SZ##_##MEM(struct cpu *c, const struct insn *i)            \
 	{                                                                                          \
-		uint64_t b = fread_reg(c, i->reg, SZ);                                             \
+		uint64_t b = fread_reg(c, i, i->reg, SZ);                                             \
 		if (OP == ALU_CMP) {                                                               \
 			falu(c, OP, SZ, fread_rm(c, i, SZ, MEM), b);                               \
 			return;                                                                    \
@@ -73,7 +80,7 @@ AI uint64_t falu(struct cpu *c, unsigned op, int sz, uint64_t a, uint64_t b)
 			uint64_t r = falu(c, OP, SZ, mem_read_w(c, addr, SZ), b);                    \
 			mem_write(c, addr, SZ, r);                                                 \
 		} else {                                                                           \
-			fwrite_reg(c, i->rm, SZ, falu(c, OP, SZ, fread_reg(c, i->rm, SZ), b));      \
+			fwrite_reg(c, i, i->rm, SZ, falu(c, OP, SZ, fread_reg(c, i, i->rm, SZ), b));      \
 		}                                                                                  \
 	}
 /* reg op= r/m */
@@ -81,9 +88,9 @@ AI uint64_t falu(struct cpu *c, unsigned op, int sz, uint64_t a, uint64_t b)
 	static void f_alu_r_rm_##OP##_##SZ##_##MEM(struct cpu *c, const struct insn *i)            \
 	{                                                                                          \
 		uint64_t b = fread_rm(c, i, SZ, MEM);                                              \
-		uint64_t r = falu(c, OP, SZ, fread_reg(c, i->reg, SZ), b);                         \
+		uint64_t r = falu(c, OP, SZ, fread_reg(c, i, i->reg, SZ), b);                         \
 		if (OP != ALU_CMP)                                                                 \
-			fwrite_reg(c, i->reg, SZ, r);                                              \
+			fwrite_reg(c, i, i->reg, SZ, r);                                              \
 	}
 /* group 1: r/m op= imm */
 #define F_GRP1(OP, SZ, MEM)                                                                        \
@@ -98,14 +105,15 @@ AI uint64_t falu(struct cpu *c, unsigned op, int sz, uint64_t a, uint64_t b)
 			uint64_t r = falu(c, OP, SZ, mem_read_w(c, addr, SZ), i->imm);               \
 			mem_write(c, addr, SZ, r);                                                 \
 		} else {                                                                           \
-			fwrite_reg(c, i->rm, SZ, falu(c, OP, SZ, fread_reg(c, i->rm, SZ), i->imm)); \
+			fwrite_reg(c, i, i->rm, SZ, falu(c, OP, SZ, fread_reg(c, i, i->rm, SZ), i->imm)); \
 		}                                                                                  \
 	}
 
 #define F_ALL(M, SZ, MEM)                                                                          \
 	M(0, SZ, MEM) M(1, SZ, MEM) M(2, SZ, MEM) M(3, SZ, MEM) M(4, SZ, MEM) M(5, SZ, MEM)        \
 	M(6, SZ, MEM) M(7, SZ, MEM)
-#define F_FORMS(M) F_ALL(M, 4, 0) F_ALL(M, 4, 1) F_ALL(M, 8, 0) F_ALL(M, 8, 1)
+#define F_FORMS(M) F_ALL(M, 1, 0) F_ALL(M, 1, 1) F_ALL(M, 2, 0) F_ALL(M, 2, 1) \
+	F_ALL(M, 4, 0) F_ALL(M, 4, 1) F_ALL(M, 8, 0) F_ALL(M, 8, 1)
 F_FORMS(F_ALU_RM_R)
 F_FORMS(F_ALU_R_RM)
 F_FORMS(F_GRP1)
@@ -114,30 +122,48 @@ F_FORMS(F_GRP1)
 	{ NAME##_0_##SZ##_##MEM, NAME##_1_##SZ##_##MEM, NAME##_2_##SZ##_##MEM,                     \
 	  NAME##_3_##SZ##_##MEM, NAME##_4_##SZ##_##MEM, NAME##_5_##SZ##_##MEM,                     \
 	  NAME##_6_##SZ##_##MEM, NAME##_7_##SZ##_##MEM }
-/* [size 4/8][reg/mem][op] */
-static const cpu_handler tab_rm_r[2][2][8] = {
+/* [size 1/2/4/8][reg/mem][op] */
+static const cpu_handler tab_rm_r[4][2][8] = {
+	{ F_TAB(f_alu_rm_r, 1, 0), F_TAB(f_alu_rm_r, 1, 1) },
+	{ F_TAB(f_alu_rm_r, 2, 0), F_TAB(f_alu_rm_r, 2, 1) },
 	{ F_TAB(f_alu_rm_r, 4, 0), F_TAB(f_alu_rm_r, 4, 1) },
 	{ F_TAB(f_alu_rm_r, 8, 0), F_TAB(f_alu_rm_r, 8, 1) },
 };
-static const cpu_handler tab_r_rm[2][2][8] = {
+static const cpu_handler tab_r_rm[4][2][8] = {
+	{ F_TAB(f_alu_r_rm, 1, 0), F_TAB(f_alu_r_rm, 1, 1) },
+	{ F_TAB(f_alu_r_rm, 2, 0), F_TAB(f_alu_r_rm, 2, 1) },
 	{ F_TAB(f_alu_r_rm, 4, 0), F_TAB(f_alu_r_rm, 4, 1) },
 	{ F_TAB(f_alu_r_rm, 8, 0), F_TAB(f_alu_r_rm, 8, 1) },
 };
-static const cpu_handler tab_grp1[2][2][8] = {
+static const cpu_handler tab_grp1[4][2][8] = {
+	{ F_TAB(f_grp1, 1, 0), F_TAB(f_grp1, 1, 1) },
+	{ F_TAB(f_grp1, 2, 0), F_TAB(f_grp1, 2, 1) },
 	{ F_TAB(f_grp1, 4, 0), F_TAB(f_grp1, 4, 1) },
 	{ F_TAB(f_grp1, 8, 0), F_TAB(f_grp1, 8, 1) },
 };
 
+#define F_SIMPLE1(NAME, SZ_, MEM_)                                                                 \
+	static void NAME##_##SZ_##_##MEM_(struct cpu *c, const struct insn *i)                     \
+	{                                                                                          \
+		const int SZ = SZ_;                                                                \
+		const bool MEM = MEM_;                                                             \
+		NAME##_body(c, i, SZ, MEM);                                                        \
+	}
 #define F_SIMPLE(NAME, BODY)                                                                       \
-	static void NAME##_4_0(struct cpu *c, const struct insn *i) { const int SZ = 4; const bool MEM = false; BODY } \
-	static void NAME##_4_1(struct cpu *c, const struct insn *i) { const int SZ = 4; const bool MEM = true; BODY }  \
-	static void NAME##_8_0(struct cpu *c, const struct insn *i) { const int SZ = 8; const bool MEM = false; BODY } \
-	static void NAME##_8_1(struct cpu *c, const struct insn *i) { const int SZ = 8; const bool MEM = true; BODY }  \
-	static const cpu_handler NAME##_tab[2][2] = { { NAME##_4_0, NAME##_4_1 }, { NAME##_8_0, NAME##_8_1 } };
+	AI void NAME##_body(struct cpu *c, const struct insn *i, const int SZ, const bool MEM)      \
+	{                                                                                          \
+		BODY                                                                               \
+	}                                                                                          \
+	F_SIMPLE1(NAME, 1, 0) F_SIMPLE1(NAME, 1, 1) F_SIMPLE1(NAME, 2, 0) F_SIMPLE1(NAME, 2, 1)    \
+	F_SIMPLE1(NAME, 4, 0) F_SIMPLE1(NAME, 4, 1) F_SIMPLE1(NAME, 8, 0) F_SIMPLE1(NAME, 8, 1)    \
+	/* [size 1/2/4/8][reg/mem] */                                                              \
+	static const cpu_handler NAME##_tab[4][2] = {                                              \
+		{ NAME##_1_0, NAME##_1_1 }, { NAME##_2_0, NAME##_2_1 },                            \
+		{ NAME##_4_0, NAME##_4_1 }, { NAME##_8_0, NAME##_8_1 } };
 
-F_SIMPLE(f_mov_rm_r, fwrite_rm(c, i, SZ, MEM, fread_reg(c, i->reg, SZ));)
-F_SIMPLE(f_mov_r_rm, fwrite_reg(c, i->reg, SZ, fread_rm(c, i, SZ, MEM));)
-F_SIMPLE(f_test, cc_set(c, CC_LOGIC, SZ, 0, 0, fread_rm(c, i, SZ, MEM) & fread_reg(c, i->reg, SZ));)
+F_SIMPLE(f_mov_rm_r, fwrite_rm(c, i, SZ, MEM, fread_reg(c, i, i->reg, SZ));)
+F_SIMPLE(f_mov_r_rm, fwrite_reg(c, i, i->reg, SZ, fread_rm(c, i, SZ, MEM));)
+F_SIMPLE(f_test, cc_set(c, CC_LOGIC, SZ, 0, 0, fread_rm(c, i, SZ, MEM) & fread_reg(c, i, i->reg, SZ));)
 F_SIMPLE(f_mov_rm_imm, fwrite_rm(c, i, SZ, MEM, i->imm & size_mask(SZ));)
 
 /* INC/DEC: CF survives, so park it in rflags first (flags.c). */
@@ -159,13 +185,13 @@ F_INCDEC(f_dec, true)
 		const int sz_ = SZ;                                                                \
 		const unsigned bits = SZ * 8, top __attribute__((unused)) = bits - 1;             \
 		unsigned cnt = (unsigned)i->imm & (SZ == 8 ? 0x3f : 0x1f);                          \
-		uint64_t a = fread_reg(c, i->rm, SZ), r, f, cf;                                     \
+		uint64_t a = fread_reg(c, i, i->rm, SZ), r, f, cf;                                     \
 		if (cnt == 0) {                                                                    \
-			fwrite_reg(c, i->rm, SZ, a);                                               \
+			fwrite_reg(c, i, i->rm, SZ, a);                                               \
 			return;                                                                    \
 		}                                                                                  \
 		BODY                                                                               \
-		fwrite_reg(c, i->rm, SZ, r);                                                       \
+		fwrite_reg(c, i, i->rm, SZ, r);                                                       \
 		cc_eager(c, f);                                                                    \
 	}
 #define ROL_BODY                                                                                   \
@@ -251,7 +277,7 @@ static void f_lea64_rip(struct cpu *c, const struct insn *i)
 
 cpu_handler cpu_fast_handler(const struct insn *i)
 {
-	unsigned op = i->op, s, m = (i->flags & IF_MEM) ? 1 : 0;
+	unsigned op = i->op, s, z, m = (i->flags & IF_MEM) ? 1 : 0;
 
 	if (i->op == OP_UD || (i->flags & IF_LOCK))
 		return NULL;
@@ -259,30 +285,44 @@ cpu_handler cpu_fast_handler(const struct insn *i)
 		return cpu_jcc_handlers[op & 15];
 	if (op >= OP_0F + 0x58 && op <= OP_0F + 0x5e)
 		return cpu_ssefp_fast_handler(i);
+	/* z: size index for the [1/2/4/8] tables; s: 64-bit operand size. */
+	switch (i->osz) {
+	case 1: z = 0; break;
+	case 2: z = 1; break;
+	case 4: z = 2; break;
+	case 8: z = 3; break;
+	default: return NULL;
+	}
+	s = i->osz == 8;
+	if (op < 0x40 && (op & 7) <= 1)
+		return tab_rm_r[z][m][op >> 3];
+	if (op < 0x40 && (op & 7) <= 3)
+		return tab_r_rm[z][m][op >> 3];
+	switch (op) {
+	case 0x80:
+	case 0x81:
+	case 0x83:
+		return tab_grp1[z][m][i->sub];
+	case 0x84: case 0x85: return f_test_tab[z][m];
+	case 0x88: case 0x89: return f_mov_rm_r_tab[z][m];
+	case 0x8a: case 0x8b: return f_mov_r_rm_tab[z][m];
+	case 0xc6: case 0xc7: return i->sub == 0 ? f_mov_rm_imm_tab[z][m] : NULL;
+	case 0xfe:
+	case 0xff:
+		if (i->sub == 0)
+			return f_inc_tab[z][m];
+		if (i->sub == 1)
+			return f_dec_tab[z][m];
+		return NULL;
+	default:
+		break;
+	}
 	if (i->osz != 4 && i->osz != 8)
 		return NULL;
-	s = i->osz == 8;
-	if (op < 0x40 && (op & 7) == 1)
-		return tab_rm_r[s][m][op >> 3];
-	if (op < 0x40 && (op & 7) == 3)
-		return tab_r_rm[s][m][op >> 3];
 	if (op >= 0x50 && op <= 0x5f)
 		return s ? (op < 0x58 ? f_push64 : f_pop64) : NULL;
 	switch (op) {
-	case 0x81:
-	case 0x83:
-		return tab_grp1[s][m][i->sub];
-	case 0x85: return f_test_tab[s][m];
-	case 0x89: return f_mov_rm_r_tab[s][m];
-	case 0x8b: return f_mov_r_rm_tab[s][m];
-	case 0xc7: return i->sub == 0 ? f_mov_rm_imm_tab[s][m] : NULL;
 	case 0xc1: return m ? NULL : shift_tab[i->sub][s];
-	case 0xff:
-		if (i->sub == 0)
-			return f_inc_tab[s][m];
-		if (i->sub == 1)
-			return f_dec_tab[s][m];
-		return NULL;
 	case OP_0F + 0xb6: return f_movzb;
 	case OP_0F + 0xb7: return f_movzw;
 	case 0x63: return s ? f_movsxd : NULL;

@@ -451,8 +451,10 @@ void sys_soft_int(struct cpu *c, unsigned vector)
 static __attribute__((noinline)) void sys_loop(struct cpu *c)
 {
 	struct cpu_sys *s = c->sys;
+	struct block *prev = NULL;
 
 	while (c->icount < c->limit) {
+		const struct block_link *l;
 		const struct insn *blk;
 		uint64_t left = c->limit - c->icount, rip, page;
 		unsigned n, k;
@@ -505,14 +507,26 @@ static __attribute__((noinline)) void sys_loop(struct cpu *c)
 			hva = e->hva;
 		else
 			hva = (uintptr_t)cpu_tlb_slow(c, rip + c->seg_base[1], CPU_ACC_EXEC);
-		b = &c->blocks[cpu_block_hash(rip)];
-		if (__builtin_expect(b->valid && b->rip == rip && b->hva == hva, 1)) {
-			blk = &c->insns[b->first];
-			n = b->count;
+		/* Block links (cpu_int.h) are checked like the hash slot:
+		 * same RIP and host code page, and no flush since. */
+		l = prev ? cpu_block_link_find(c, prev, rip, hva) : NULL;
+		if (__builtin_expect(l != NULL, 1)) {
+			blk = &c->insns[l->first];
+			n = l->count;
+			prev = l->to;
 		} else {
-			b->valid = 0;
-			blk = cpu_block_lookup(c, rip, &n);
-			b->hva = hva;
+			b = &c->blocks[cpu_block_hash(rip)];
+			if (__builtin_expect(b->valid && b->rip == rip && b->hva == hva, 1)) {
+				blk = &c->insns[b->first];
+				n = b->count;
+			} else {
+				b->valid = 0;
+				blk = cpu_block_lookup(c, rip, &n);
+				b->hva = hva;
+			}
+			if (prev)
+				cpu_block_link_add(c, prev, rip, hva, b, (uint32_t)(blk - c->insns), n);
+			prev = b;
 		}
 		c->flushed = false;
 		if (n > left)
@@ -522,8 +536,8 @@ static __attribute__((noinline)) void sys_loop(struct cpu *c)
 		for (k = 0; k < n;) {
 			const struct insn *i = &blk[k++];
 
-			c->cur_rip = c->rip;
-			c->rip += i->len;
+			c->cur_rip = i->rip;
+			c->rip = i->rip + i->len;
 			i->fn(c, i);
 			if (__builtin_expect(c->flushed, 0))
 				break;

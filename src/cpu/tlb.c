@@ -220,3 +220,14 @@ void cpu_rmw_write_locked(struct cpu *c, const struct insn *i, int size, uint64_
 		longjmp(c->jb, 2);
 	}
 }
+
+uint64_t cpu_mem_read_slow_v(struct cpu *c, uint64_t addr, unsigned len, bool w)
+{
+	uint64_t v = 0;
+
+	if (w)
+		cpu_mem_read_slow_w(c, addr, &v, len);
+	else
+		cpu_mem_read_slow(c, addr, &v, len);
+	return v;
+}
