@@ -322,12 +322,10 @@ void sys_deliver(struct cpu *c, unsigned vector, int kind, bool has_ec, uint32_t
 		return;
 	}
 	if (!(c->efer & EFER_LMA)) {
-		/* 32-bit protected-mode delivery is not implemented (Linux
-		 * x86-64 never takes an event there); a triple fault. */
-		s->shutdown = true;
-		c->exit->reason = CPU_EXIT_SHUTDOWN;
-		c->stop = true;
-		longjmp(c->jb, 3);
+		sys_pm32_deliver(c, vector, kind, has_ec, ec, ret_rip);
+		if (__builtin_expect(s->dbg != NULL, 0))
+			sys_debug_delivered(c);
+		return;
 	}
 	if (vector * 16 + 15 > s->idt_limit)
 		sys_raise_ec(c, CPU_VEC_GP, idt_ec);

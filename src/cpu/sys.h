@@ -93,6 +93,11 @@ void sys_deliver(struct cpu *c, unsigned vector, int kind, bool has_ec, uint32_t
 void sys_raise_ec(struct cpu *c, unsigned vector, uint32_t ec) __attribute__((noreturn));
 void sys_soft_int(struct cpu *c, unsigned vector);
 void sys_read_desc(struct cpu *c, uint16_t sel, uint8_t d[8], uint32_t ext);
+/* sys_pm32.c: the same for legacy protected mode (EFER.LMA = 0), and its
+ * IRET with operand size sz (2 or 4). */
+void sys_pm32_deliver(struct cpu *c, unsigned vector, int kind, bool has_ec, uint32_t ec,
+		      uint64_t ret_ip);
+void sys_pm32_iret(struct cpu *c, int sz);
 void sys_desc_parse(const uint8_t d[8], struct sys_seg *out, uint16_t sel);
 int cpu_sys_run(struct cpu *c, uint64_t max_insns, struct cpu_exit *exit);
 void cpu_sys_destroy(struct cpu *c);

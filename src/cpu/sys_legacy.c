@@ -363,7 +363,7 @@ void sys_real_deliver(struct cpu *c, unsigned vector, uint64_t ret_ip)
 static void l_int(struct cpu *c, const struct insn *i)
 {
 	if (c->cr0 & CR0_PE) {
-		sys_soft_int(c, (uint8_t)i->imm); /* not supported: shutdown */
+		sys_soft_int(c, (uint8_t)i->imm);
 		return;
 	}
 	sys_real_deliver(c, (uint8_t)i->imm, c->rip);
@@ -375,8 +375,12 @@ static void l_iret(struct cpu *c, const struct insn *i)
 				       FL_IOPL | FL_RF;
 	uint16_t cs;
 
-	if (c->cr0 & CR0_PE)
-		cpu_gp0(c); /* 32-bit protected-mode IRET is not implemented */
+	if (c->cr0 & CR0_PE) {
+		if (c->efer & EFER_LMA)
+			cpu_gp0(c); /* compatibility mode: not implemented */
+		sys_pm32_iret(c, i->osz);
+		return;
+	}
 	ip = lpeek(c, i->osz, 0);
 	cs = (uint16_t)lpeek(c, i->osz, (unsigned)i->osz);
 	fl = lpeek(c, i->osz, 2 * (unsigned)i->osz);

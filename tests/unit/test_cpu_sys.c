@@ -754,6 +754,91 @@ static void test_debug(struct board *b)
 	TEST_END();
 }
 
+/* Legacy protected mode (no paging, EFER.LMA = 0): INT n through a 32-bit
+ * interrupt gate at the same level and IRET; an IRET to ring 3 (outer level:
+ * SS:ESP popped); INT from ring 3 switching to SS0:ESP0 of the 32-bit TSS and
+ * IRET back; a #GP with its error code from ring 3's HLT. */
+SNIP(k_pm32, ".code32\n int $0x30\n mov %eax, 0x30020\n pushl $0x23\n pushl $0x7f000\n pushl $2\n"
+	     " pushl $0x1b\n pushl $0x10080\n iret\n"
+	     ".org k_pm32 + 0x80\n int $0x31\n mov %esp, 0x30060\n mov %ss, %ecx\n mov %ecx, 0x30064\n"
+	     " jmp 1f\n .org k_pm32 + 0xa0\n1: hlt\n"
+	     ".org k_pm32 + 0x100\n mov %esp, 0x30000\n mov (%esp), %ecx\n mov %ecx, 0x30004\n"
+	     " mov 4(%esp), %ecx\n mov %ecx, 0x30008\n mov 8(%esp), %ecx\n mov %ecx, 0x3000c\n"
+	     " mov $0x55, %eax\n iret\n"
+	     ".org k_pm32 + 0x200\n mov %esp, 0x30040\n mov %ss, %ecx\n mov %ecx, 0x30044\n"
+	     " mov 4(%esp), %ecx\n mov %ecx, 0x30048\n mov 12(%esp), %ecx\n mov %ecx, 0x3004c\n"
+	     " mov 16(%esp), %ecx\n mov %ecx, 0x30050\n iret\n"
+	     ".org k_pm32 + 0x300\n mov (%esp), %ecx\n mov %ecx, 0x30070\n mov 4(%esp), %ecx\n"
+	     " mov %ecx, 0x30074\n mov 8(%esp), %ecx\n mov %ecx, 0x30078\n mov %esp, 0x3007c\n"
+	     " hlt\n.code64\n");
+
+static void set_gate32(struct board *b, unsigned v, uint32_t target, unsigned dpl)
+{
+	uint8_t *g = b->ram + IDT + v * 8;
+
+	g[0] = (uint8_t)target, g[1] = (uint8_t)(target >> 8);
+	g[2] = 0x08, g[3] = 0, g[4] = 0;
+	g[5] = (uint8_t)(0x8e | dpl << 5);
+	g[6] = (uint8_t)(target >> 16), g[7] = (uint8_t)(target >> 24);
+}
+
+static uint32_t get32(struct board *b, uint64_t gpa)
+{
+	return (uint32_t)get64(b, gpa);
+}
+
+static void test_pm32(struct board *b)
+{
+	struct cpu_exit ex;
+	struct x86_cpu_state st;
+
+	TEST_BEGIN("cpu_sys_pm32_int_iret_rings");
+	board_setup(b, k_pm32, k_pm32_end);
+	memset(b->ram + IDT, 0, 0x1000);
+	put64(b, GDT + 0x08, 0x00cf9b000000ffffULL);
+	put64(b, GDT + 0x10, 0x00cf93000000ffffULL);
+	put64(b, GDT + 0x18, 0x00cffb000000ffffULL);
+	put64(b, GDT + 0x20, 0x00cff3000000ffffULL);
+	put64(b, GDT + 0x28, 0x0000890000000067ULL | ((uint64_t)TSS << 16));
+	memset(b->ram + TSS, 0, 0x68);
+	put64(b, TSS + 4, RSP0_TOP | (0x10ULL << 32)); /* ESP0, SS0 */
+	set_gate32(b, 0x30, KCODE + 0x100, 0);
+	set_gate32(b, 0x31, KCODE + 0x200, 3);
+	set_gate32(b, 13, KCODE + 0x300, 0);
+	cpu_get_x86_state(b->cpu, &st);
+	st.cs.l = 0, st.cs.db = 1;
+	st.cr0 = 0x11; /* PE ET: no paging */
+	st.cr4 = 0, st.efer = 0;
+	st.idt.limit = 0x7ff;
+	cpu_set_x86_state(b->cpu, &st);
+	CHECK_EQ(run(b, &ex), 0);
+	CHECK_EQ(ex.reason, CPU_EXIT_HLT);
+	/* Same level: EFLAGS, CS, EIP on the current stack; IRET resumes. */
+	CHECK_EQ(get32(b, 0x30000), KSTACK_TOP - 12);
+	CHECK_EQ(get32(b, 0x30004), KCODE + 2);
+	CHECK_EQ(get32(b, 0x30008), 0x08);
+	CHECK_EQ(get32(b, 0x3000c), 2);
+	CHECK_EQ(get32(b, 0x30020), 0x55);
+	/* From ring 3: SS0:ESP0 from the TSS, the old SS:ESP pushed. */
+	CHECK_EQ(get32(b, 0x30040), RSP0_TOP - 20);
+	CHECK_EQ(get32(b, 0x30044), 0x10);
+	CHECK_EQ(get32(b, 0x30048), 0x1b);
+	CHECK_EQ(get32(b, 0x3004c), 0x7f000);
+	CHECK_EQ(get32(b, 0x30050), 0x23);
+	/* IRET to the outer level restored ring 3's SS:ESP. */
+	CHECK_EQ(get32(b, 0x30060), 0x7f000);
+	CHECK_EQ(get32(b, 0x30064), 0x23);
+	/* HLT at CPL 3: #GP(0), the frame on the ring-0 stack. */
+	CHECK_EQ(get32(b, 0x30070), 0);
+	CHECK_EQ(get32(b, 0x30074), KCODE + 0xa0);
+	CHECK_EQ(get32(b, 0x30078), 0x1b);
+	CHECK_EQ(get32(b, 0x3007c), RSP0_TOP - 24);
+	cpu_get_x86_state(b->cpu, &st);
+	CHECK_EQ(st.cs.selector, 0x08);
+	CHECK_EQ(st.ss.selector, 0x10);
+	TEST_END();
+}
+
 int main(void)
 {
 	static struct board b;
@@ -770,6 +855,7 @@ int main(void)
 	test_real_mode(&b);
 	test_cross_modify(&b);
 	test_debug(&b);
+	test_pm32(&b);
 	cpu_destroy(b.cpu);
 	free(b.ram);
 	return 0;
