@@ -7,6 +7,8 @@ VIREO_BUILD=${VIREO_BUILD:-$PWD/build}
 VIREO=$VIREO_BUILD/vireo
 GUESTS=$VIREO_BUILD/guests
 GUEST_TIMEOUT=${GUEST_TIMEOUT:-30}
+# The accelerator the guests run on: kvm, or emu (tests/integration/guests_emu.sh).
+GUEST_ACCEL=${GUEST_ACCEL:-kvm}
 # vireo's documented exit status for a guest reset under --no-reboot (vireo --help).
 NOREBOOT_RC=4
 # isa-debug-exit values of the guests (tests/guests/lib/guest.h): (v << 1) | 1.
@@ -22,7 +24,7 @@ guests_preflight() {
 	local why=
 	if ! "$VIREO" --help 2>&1 | grep -q -- '--accel'; then
 		why="vireo has no --accel option yet"
-	elif [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
+	elif [ "$GUEST_ACCEL" = kvm ] && { [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; }; then
 		why="no usable /dev/kvm"
 	fi
 	if [ -n "$why" ]; then
@@ -31,7 +33,7 @@ guests_preflight() {
 	fi
 	# Fail fast, not by one timeout per case, when guests cannot end a run:
 	# every guest reports its result through isa-debug-exit.
-	timeout 10 "$VIREO" --accel kvm --serial none --firmware "$GUESTS/exit-fw.bin" \
+	timeout 10 "$VIREO" --accel "$GUEST_ACCEL" --serial none --firmware "$GUESTS/exit-fw.bin" \
 		</dev/null >/dev/null 2>&1
 	local rc=$?
 	if [ "$rc" -ne "$PASS_RC" ]; then
@@ -56,7 +58,7 @@ adler32() {
 guest_run() {
 	local name=$1
 	shift
-	timeout "$GUEST_TIMEOUT" "$VIREO" --accel kvm "$@" \
+	timeout "$GUEST_TIMEOUT" "$VIREO" --accel "$GUEST_ACCEL" "$@" \
 		>"$tmp/$name.out" 2>"$tmp/$name.err" </dev/null
 	RC=$?
 }

@@ -12,7 +12,7 @@ echo_case() {
 	local name=$1 cmdline=$2 input=$3 pid i
 	rm -f "$tmp/in"
 	mkfifo "$tmp/in"
-	timeout "$GUEST_TIMEOUT" "$VIREO" --accel kvm --kernel "$GUESTS/echo.elf" \
+	timeout "$GUEST_TIMEOUT" "$VIREO" --accel "$GUEST_ACCEL" --kernel "$GUESTS/echo.elf" \
 		--cmdline "$cmdline" <"$tmp/in" >"$tmp/$name.out" 2>"$tmp/$name.err" &
 	pid=$!
 	exec 3>"$tmp/in"
