@@ -373,7 +373,9 @@ int main(void)
 	CHECK_EQ(env.st.gpr[1], CPUENV_BASE + 7);
 	RUN(t_cpuid);
 	CHECK_EQ(env.st.gpr[0], 7);
-	CHECK_EQ(env.st.gpr[3], 0x65726956); /* "Vire" */
+	CHECK_EQ(env.st.gpr[3], 0x756e6547); /* "Genu" (GenuineIntel) */
+	CHECK_EQ(env.st.gpr[2], 0x49656e69); /* "ineI" */
+	CHECK_EQ(env.st.gpr[1], 0x6c65746e); /* "ntel" */
 	TEST_END();
 
 	TEST_BEGIN("cpu_exec_self_modifying_code");
