@@ -28,9 +28,14 @@ static bool op_ends_block(const struct insn *i)
 
 void cpu_blocks_flush(struct cpu *c)
 {
-	for (unsigned k = 0; k < BLOCK_HASH; k++)
-		c->blocks[k].valid = 0;
-	memset(c->code_pages, 0, sizeof(c->code_pages));
+	/* Blocks die by epoch; only on the (rare) wrap are they cleared. */
+	if (++c->block_epoch == UINT32_MAX) {
+		for (unsigned k = 0; k < BLOCK_HASH; k++)
+			c->blocks[k].valid = 0;
+		c->block_epoch = 0;
+	}
+	for (unsigned k = 0; k < c->code_page_count; k++)
+		c->code_pages[c->code_slots[k]] = 0;
 	c->code_page_count = 0;
 	c->insn_used = 0;
 	c->block_gen++; /* every block link dies with the blocks */
@@ -64,7 +69,7 @@ static void mark_code_page(struct cpu *c, uint64_t page)
 	for (h = code_hash(page); c->code_pages[h]; h = (h + 1) & (CODE_PAGES - 1))
 		;
 	c->code_pages[h] = page | 1;
-	c->code_page_count++;
+	c->code_slots[c->code_page_count++] = (uint16_t)h;
 	if (e->tag_w == page)
 		e->tag_w = ~0ULL;
 }
@@ -79,7 +84,7 @@ const struct insn *cpu_block_lookup(struct cpu *c, uint64_t rip, unsigned *count
 	unsigned n = 0;
 	int cs = c->code_size ? c->code_size : 8;
 
-	if (b->valid && b->rip == rip) {
+	if (cpu_block_live(c, b) && b->rip == rip) {
 		*count = b->count;
 		return &c->insns[b->first];
 	}
@@ -133,7 +138,7 @@ const struct insn *cpu_block_lookup(struct cpu *c, uint64_t rip, unsigned *count
 	b->rip = rip;
 	b->first = c->insn_used;
 	b->count = (uint16_t)n;
-	b->valid = 1;
+	b->valid = c->block_epoch + 1;
 	c->insn_used += n;
 	*count = n;
 	return out;

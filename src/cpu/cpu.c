@@ -133,7 +133,7 @@ static __attribute__((noinline)) void run_blocks(struct cpu *c)
 		} else {
 			struct block *b = &c->blocks[cpu_block_hash(rip)];
 
-			if (__builtin_expect(b->valid && b->rip == rip, 1)) {
+			if (__builtin_expect(cpu_block_live(c, b) && b->rip == rip, 1)) {
 				blk = &c->insns[b->first];
 				n = b->count;
 			} else {

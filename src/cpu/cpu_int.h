@@ -110,7 +110,7 @@ struct block {
 	uint64_t rip;
 	uint32_t first; /* index into cpu->insns */
 	uint16_t count;
-	uint16_t valid;
+	uint32_t valid; /* live iff == cpu->block_epoch + 1 (block_live) */
 	uintptr_t hva; /* system mode: host page of rip when decoded (sys.c) */
 	uint64_t link_gen;
 	struct block_link link[2];
@@ -191,10 +191,14 @@ struct cpu {
 
 	/* Pre-decoded block cache. */
 	uint64_t block_gen; /* bumped by every flush: invalidates block links */
+	/* A flush only bumps the epoch, so it costs nothing per cached block:
+	 * guests that keep data next to their code flush on every such store. */
+	uint32_t block_epoch;
 	struct block blocks[BLOCK_HASH];
 	uint32_t insn_used;
 	uint64_t code_pages[CODE_PAGES]; /* open-addressed set of page addresses | 1 */
 	uint32_t code_page_count;
+	uint16_t code_slots[CODE_PAGES / 2]; /* the code_pages slots in use, to clear */
 	struct insn *insns;
 };
 
@@ -584,6 +588,12 @@ cpu_handler cpu_legacy_handler(struct insn *i);
 void cpu_blocks_flush(struct cpu *c);
 bool cpu_is_code_page(struct cpu *c, uint64_t page);
 const struct insn *cpu_block_lookup(struct cpu *c, uint64_t rip, unsigned *count);
+static inline __attribute__((always_inline)) bool cpu_block_live(const struct cpu *c,
+								 const struct block *b)
+{
+	return b->valid == c->block_epoch + 1;
+}
+
 static inline __attribute__((always_inline)) unsigned cpu_block_hash(uint64_t rip)
 {
 	return (unsigned)((rip * 0x9E3779B97F4A7C15ULL) >> (64 - BLOCK_HASH_BITS));

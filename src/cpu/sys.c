@@ -514,7 +514,7 @@ static __attribute__((noinline)) void sys_loop(struct cpu *c)
 			prev = l->to;
 		} else {
 			b = &c->blocks[cpu_block_hash(rip)];
-			if (__builtin_expect(b->valid && b->rip == rip && b->hva == hva, 1)) {
+			if (__builtin_expect(cpu_block_live(c, b) && b->rip == rip && b->hva == hva, 1)) {
 				blk = &c->insns[b->first];
 				n = b->count;
 			} else {

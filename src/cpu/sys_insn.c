@@ -949,6 +949,10 @@ void cpu_exec_init_sys(void)
 	for (unsigned k = 0; k < sizeof(legacy_only) / sizeof(legacy_only[0]); k++)
 		if (!cpu_handlers[legacy_only[k]])
 			cpu_handlers[legacy_only[k]] = h_legacy_only;
+	/* 40-4F: INC/DEC r16/r32 outside 64-bit mode (REX prefixes inside it). */
+	for (unsigned k = 0x40; k <= 0x4f; k++)
+		if (!cpu_handlers[k])
+			cpu_handlers[k] = h_legacy_only;
 	cpu_exec_init_legacy();
 	static const uint16_t inout[] = { 0xe4, 0xe5, 0xe6, 0xe7, 0xec, 0xed, 0xee, 0xef };
 

@@ -97,6 +97,19 @@ static void l_pop_r(struct cpu *c, const struct insn *i)
 	reg_write(c, i->reg, i->osz, i->flags, v);
 }
 
+/* 40-4F outside 64-bit mode: INC/DEC r16/r32 (REX prefixes only in
+ * 64-bit mode). CF survives, as for FE/FF /0 and /1. */
+static void l_incdec_r(struct cpu *c, const struct insn *i)
+{
+	bool dec = (i->op & 8) != 0;
+	uint64_t a = reg_read(c, i->reg, i->osz, i->flags), m = size_mask(i->osz);
+	uint64_t r = (dec ? a - 1 : a + 1) & m;
+
+	reg_write(c, i->reg, i->osz, i->flags, r);
+	cpu_keep_cf(c);
+	cc_set(c, dec ? CC_DEC : CC_INC, i->osz, a, 1, r);
+}
+
 static void l_push_imm(struct cpu *c, const struct insn *i)
 {
 	lpush(c, i->osz, i->imm);
@@ -413,6 +426,7 @@ cpu_handler cpu_legacy_handler(struct insn *i)
 void cpu_exec_init_legacy(void)
 {
 	for (unsigned r = 0; r < 8; r++) {
+		legacy[0x40 + r] = legacy[0x48 + r] = l_incdec_r;
 		legacy[0x50 + r] = l_push_r;
 		legacy[0x58 + r] = l_pop_r;
 	}

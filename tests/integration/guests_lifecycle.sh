@@ -45,6 +45,7 @@ fi
 # the two reboots and the test stops the VM.
 reboot_case() {
 	local name=$1 action=$2 pid i
+	: >"$tmp/$name.out" # exists before the background job opens it
 	timeout "$GUEST_TIMEOUT" "$VIREO" --accel "$GUEST_ACCEL" --kernel "$K" \
 		--cmdline "action=$action resets=2" \
 		</dev/null >"$tmp/$name.out" 2>"$tmp/$name.err" &
