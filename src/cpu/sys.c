@@ -297,6 +297,24 @@ void sys_desc_parse(const uint8_t d[8], struct sys_seg *out, uint16_t sel)
 	out->sel = sel;
 }
 
+void sys_enter_handler(struct cpu *c, struct sys_seg *cs, uint16_t sel, unsigned new_cpl,
+		       uint64_t flags, bool interrupt_gate, uint64_t target, int kind)
+{
+	cs->sel = (uint16_t)((sel & 0xfffc) | new_cpl);
+	c->sys->seg[SEG_CS] = *cs;
+	c->sel[SEG_CS] = cs->sel;
+	flags &= ~(uint64_t)(FL_TF | FL_NT | FL_RF | FL_VM);
+	if (interrupt_gate)
+		flags &= ~(uint64_t)FL_IF;
+	c->rflags = flags;
+	c->cc_op = CC_EAGER;
+	c->rip = target;
+	sys_set_cpl(c, new_cpl);
+	sys_update_mode(c);
+	if (kind == SYS_EV_NMI)
+		c->sys->nmi_blocked = true;
+}
+
 static bool has_error_code(unsigned v)
 {
 	return v == 8 || (v >= 10 && v <= 14) || v == 17 || v == 21;
@@ -383,19 +401,7 @@ void sys_deliver(struct cpu *c, unsigned vector, int kind, bool has_ec, uint32_t
 		seg_set(&s->seg[SEG_SS], (uint16_t)new_cpl, 0, 0, 0);
 		c->sel[SEG_SS] = (uint16_t)new_cpl;
 	}
-	cs.sel = (uint16_t)((sel & 0xfffc) | new_cpl);
-	s->seg[SEG_CS] = cs;
-	c->sel[SEG_CS] = cs.sel;
-	flags &= ~(uint64_t)(FL_TF | FL_NT | FL_RF | FL_VM);
-	if (type == 0xe)
-		flags &= ~(uint64_t)FL_IF;
-	c->rflags = flags;
-	c->cc_op = CC_EAGER;
-	c->rip = target;
-	sys_set_cpl(c, new_cpl);
-	sys_update_mode(c);
-	if (kind == SYS_EV_NMI)
-		s->nmi_blocked = true;
+	sys_enter_handler(c, &cs, sel, new_cpl, flags, type == 0xe, target, kind);
 	if (__builtin_expect(s->dbg != NULL, 0))
 		sys_debug_delivered(c);
 }

@@ -93,6 +93,11 @@ void sys_deliver(struct cpu *c, unsigned vector, int kind, bool has_ec, uint32_t
 void sys_raise_ec(struct cpu *c, unsigned vector, uint32_t ec) __attribute__((noreturn));
 void sys_soft_int(struct cpu *c, unsigned vector);
 void sys_read_desc(struct cpu *c, uint16_t sel, uint8_t d[8], uint32_t ext);
+/* The last, fault-free step of an event delivery (both IDT formats): CS
+ * from the gate's selector at new_cpl, RFLAGS with TF/NT/RF/VM (and IF for
+ * an interrupt gate) cleared, RIP at the handler. */
+void sys_enter_handler(struct cpu *c, struct sys_seg *cs, uint16_t sel, unsigned new_cpl,
+		       uint64_t flags, bool interrupt_gate, uint64_t target, int kind);
 /* sys_pm32.c: the same for legacy protected mode (EFER.LMA = 0), and its
  * IRET with operand size sz (2 or 4). */
 void sys_pm32_deliver(struct cpu *c, unsigned vector, int kind, bool has_ec, uint32_t ec,

@@ -129,19 +129,7 @@ void sys_pm32_deliver(struct cpu *c, unsigned vector, int kind, bool has_ec, uin
 		c->sel[SEG_SS] = ss.sel;
 	}
 	c->gpr[4] = (c->gpr[4] & ~stack_mask(&ss)) | esp;
-	cs.sel = (uint16_t)((sel & 0xfffc) | new_cpl);
-	s->seg[SEG_CS] = cs;
-	c->sel[SEG_CS] = cs.sel;
-	flags &= ~(uint64_t)(FL_TF | FL_NT | FL_RF | FL_VM);
-	if (!(type & 1))
-		flags &= ~(uint64_t)FL_IF;
-	c->rflags = flags;
-	c->cc_op = CC_EAGER;
-	c->rip = target;
-	sys_set_cpl(c, new_cpl);
-	sys_update_mode(c);
-	if (kind == SYS_EV_NMI)
-		s->nmi_blocked = true;
+	sys_enter_handler(c, &cs, sel, new_cpl, flags, !(type & 1), target, kind);
 }
 
 /* Data segment registers that the outer level may not use become null
