@@ -78,6 +78,33 @@ static void dt_gen_mix(struct dt_gen *g)
 	snprintf(g->v->name, sizeof(g->v->name), "sequence of %u", n);
 }
 
+/* jit.c's territory: 2-9 of its instructions in one block, memory operands
+ * on a fixed base, sometimes ending in a Jcc right after an ALU
+ * instruction (the host-flag fusion). */
+static void dt_gen_jitseq(struct dt_gen *g)
+{
+	static const int bases[] = { R_BX, R_BP, R_SI, R_DI, R_8, R_12, R_13, R_15 };
+	struct dt_rng *r = &g->rng;
+	int b = bases[dt_rng_below(r, sizeof(bases) / sizeof(bases[0]))];
+	g->v->init.gpr[b] = DT_DATA_BASE + 0x400 + dt_rng_below(r, 0x1000);
+	g->fixed_base = b;
+	g->addr_regs = (uint16_t)(1u << b);
+	unsigned n = 2 + (unsigned)dt_rng_below(r, 8);
+	bool jcc = dt_rng_chance(r, 40);
+	for (unsigned i = 0; i < n; i++) {
+		unsigned pool = jcc && i == n - 1 ? dt_n_jitseq_alu : dt_n_jitseq;
+		dt_gen_tmpl(g, &dt_t_jitseq[dt_rng_below(r, pool)]);
+	}
+	if (jcc) {
+		/* jcc +5 over a marker: both outcomes land on the INT3 */
+		uint8_t j[2] = { (uint8_t)(0x70 + dt_rng_below(r, 16)), 5 };
+		static const uint8_t marker[] = { 0xb8, 0x78, 0x56, 0x34, 0x12 };
+		dt_gen_emit(g, j, sizeof(j));
+		dt_gen_emit(g, marker, sizeof(marker));
+	}
+	snprintf(g->v->name, sizeof(g->v->name), "jit sequence of %u%s", n, jcc ? " + jcc" : "");
+}
+
 static void dt_gen_string(struct dt_gen *g)
 {
 	static const uint8_t ops[] = { 0xa4, 0xa5, 0xa6, 0xa7, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf };
@@ -477,6 +504,7 @@ const struct dt_group dt_groups[] = {
 	{ .name = "flagops", .tmpl = dt_t_flagops, .ntmpl = &dt_n_flagops, .weight = 1 },
 	{ .name = "lahf-sahf", .tmpl = dt_t_lahf, .ntmpl = &dt_n_lahf, .weight = 1, .need = DT_NEED_LAHF },
 	{ .name = "sequence", .gen = dt_gen_mix, .weight = 6 },
+	{ .name = "jit-sequence", .gen = dt_gen_jitseq, .weight = 8 },
 	{ .name = "self-modifying-code", .gen = dt_gen_smc, .weight = 1 },
 	{ .name = "invalid-privileged", .gen = dt_gen_invalid, .weight = 2 },
 	{ .name = "fetch-page-cross", .gen = dt_gen_fetch, .weight = 1 },

@@ -22,6 +22,8 @@ DT_TABLE(stack);
 DT_TABLE(flagops);
 DT_TABLE(lahf);
 DT_TABLE(mix);
+DT_TABLE(jitseq);
+extern const unsigned dt_n_jitseq_alu;
 DT_TABLE(sse_arith);
 DT_TABLE(sse_cvt);
 DT_TABLE(sse_move);

@@ -262,3 +262,52 @@ const struct dt_tmpl dt_t_mix[] = {
 	/* no IMUL here: its undefined SF/ZF/PF would reach SETcc/CMOVcc */
 };
 const unsigned dt_n_mix = sizeof(dt_t_mix) / sizeof(dt_t_mix[0]);
+
+/* Sequences for the JIT (src/cpu/jit.c): its native instructions in every
+ * form, so that flag stores it skips as dead, rotates and INC/DEC run
+ * without flag logic, and host-flag Jcc fusion meet the host CPU. Flag
+ * readers read only flags every writer here defines (CF, ZF, SF, PF: no
+ * OF after a rotate by more than 1, no AF). The first ALU_N entries are
+ * the ALU forms a final Jcc may follow. */
+#define JSH(e, nm)                                                                                 \
+	T(nm " r/m, imm8", .op = 0xc1, .ext = e, .form = FM_RM, .imm = IM_B, .osz = OS_V,          \
+	  .undef = F_AF | F_OF),                                                                   \
+	T(nm " r/m, 1", .op = 0xd1, .ext = e, .form = FM_RM, .osz = OS_V, .undef = F_AF)
+const struct dt_tmpl dt_t_jitseq[] = {
+	ALU(0, "add", 0, 0), ALU(1, "or", 0, LOGIC_UNDEF), ALU(4, "and", 0, LOGIC_UNDEF),
+	ALU(5, "sub", 0, 0), ALU(6, "xor", 0, LOGIC_UNDEF), ALU(7, "cmp", 0, 0),
+	T("test r/m8, r8", .op = 0x84, .ext = -1, .form = FM_RM, .osz = OS_B, .undef = F_AF),
+	T("test r/m, r", .op = 0x85, .ext = -1, .form = FM_RM, .osz = OS_V, .undef = F_AF),
+	T("test eax, imm", .op = 0xa9, .form = FM_NONE, .imm = IM_Z, .osz = OS_V,
+	  .implicit = 1 << R_AX, .undef = F_AF),
+	T("test r/m, imm", .op = 0xf7, .ext = 0, .form = FM_RM, .imm = IM_Z, .osz = OS_V,
+	  .undef = F_AF),
+	T("neg r/m8", .op = 0xf6, .ext = 3, .form = FM_RM, .osz = OS_B),
+	T("neg r/m", .op = 0xf7, .ext = 3, .form = FM_RM, .osz = OS_V),
+	/* the rest: not followed by a Jcc */
+	ALU(2, "adc", 0, 0), ALU(3, "sbb", 0, 0),
+	T("inc r/m", .op = 0xff, .ext = 0, .form = FM_RM, .osz = OS_V),
+	T("dec r/m", .op = 0xff, .ext = 1, .form = FM_RM, .osz = OS_V),
+	T("inc r/m8", .op = 0xfe, .ext = 0, .form = FM_RM, .osz = OS_B),
+	T("not r/m8", .op = 0xf6, .ext = 2, .form = FM_RM, .osz = OS_B),
+	T("not r/m", .op = 0xf7, .ext = 2, .form = FM_RM, .osz = OS_V),
+	JSH(0, "rol"), JSH(1, "ror"), JSH(4, "shl"), JSH(5, "shr"), JSH(7, "sar"),
+	T("mov r/m8, r8", .op = 0x88, .ext = -1, .form = FM_RM, .osz = OS_B),
+	T("mov r/m, r", .op = 0x89, .ext = -1, .form = FM_RM, .osz = OS_V),
+	T("mov r8, r/m8", .op = 0x8a, .ext = -1, .form = FM_RM, .osz = OS_B),
+	T("mov r, r/m", .op = 0x8b, .ext = -1, .form = FM_RM, .osz = OS_V),
+	T("mov r/m8, imm8", .op = 0xc6, .ext = 0, .form = FM_RM, .imm = IM_B, .osz = OS_B),
+	T("mov r/m, imm", .op = 0xc7, .ext = 0, .form = FM_RM, .imm = IM_Z, .osz = OS_V),
+	T("mov r8, imm8", .op = 0xb0, .form = FM_OPREG, .imm = IM_B, .osz = OS_B),
+	T("mov r, imm", .op = 0xb8, .form = FM_OPREG, .imm = IM_V, .osz = OS_V),
+	T("movzx r, r/m8", .map = 1, .op = 0xb6, .ext = -1, .form = FM_RM, .osz = OS_V, .msz = 1),
+	T("movzx r, r/m16", .map = 1, .op = 0xb7, .ext = -1, .form = FM_RM, .osz = OS_V, .msz = 2),
+	T("movsx r, r/m8", .map = 1, .op = 0xbe, .ext = -1, .form = FM_RM, .osz = OS_V, .msz = 1),
+	T("movsx r, r/m16", .map = 1, .op = 0xbf, .ext = -1, .form = FM_RM, .osz = OS_V, .msz = 2),
+	T("movsxd r, r/m32", .op = 0x63, .ext = -1, .form = FM_RM, .osz = OS_V, .msz = 4),
+	T("lea r, m", .op = 0x8d, .ext = -1, .form = FM_M, .osz = OS_V),
+	CMOV(2), CMOV(4), CMOV(8), SETCC(2), SETCC(5), SETCC(9), SETCC(10),
+};
+const unsigned dt_n_jitseq = sizeof(dt_t_jitseq) / sizeof(dt_t_jitseq[0]);
+/* ALU(...) is 9 templates: 6 ALUs, 4 TESTs, 2 NEGs */
+const unsigned dt_n_jitseq_alu = 6 * 9 + 4 + 2;
