@@ -38,6 +38,7 @@ void cpu_blocks_flush(struct cpu *c)
 		c->code_pages[c->code_slots[k]] = 0;
 	c->code_page_count = 0;
 	c->insn_used = 0;
+	c->jit_used = 0;
 	c->block_gen++; /* every block link dies with the blocks */
 	c->flushed = true;
 	if (c->sys)
@@ -88,7 +89,8 @@ const struct insn *cpu_block_lookup(struct cpu *c, uint64_t rip, unsigned *count
 		*count = b->count;
 		return &c->insns[b->first];
 	}
-	if (c->insn_used + BLOCK_MAX_INSNS > INSN_POOL || c->code_page_count + 2 > CODE_PAGES / 2)
+	if (c->insn_used + BLOCK_MAX_INSNS > INSN_POOL || c->code_page_count + 2 > CODE_PAGES / 2 ||
+	    cpu_jit_full(c))
 		cpu_blocks_flush(c);
 	out = &c->insns[c->insn_used];
 	while (n < BLOCK_MAX_INSNS) {
@@ -139,6 +141,7 @@ const struct insn *cpu_block_lookup(struct cpu *c, uint64_t rip, unsigned *count
 	b->first = c->insn_used;
 	b->count = (uint16_t)n;
 	b->valid = c->block_epoch + 1;
+	cpu_jit_block(c, c->insn_used, n);
 	c->insn_used += n;
 	*count = n;
 	return out;

@@ -49,6 +49,7 @@ struct cpu *cpu_create(enum cpu_mode mode, const struct cpu_mem_ops *ops, void *
 		err_errno(err, ENOMEM, "cpu: decoded-instruction pool");
 		return NULL;
 	}
+	cpu_jit_init(c);
 	c->mode = mode, c->ops = ops, c->opaque = opaque;
 	/* Power-on/ABI state: x87 default control word, MXCSR default
 	 * (Vol. 1 §8.1.5, §10.2.3.1); flat CPL3 64-bit code. */
@@ -71,6 +72,7 @@ void cpu_destroy(struct cpu *cpu)
 	if (!cpu)
 		return;
 	cpu_sys_destroy(cpu);
+	cpu_jit_destroy(cpu);
 	free(cpu->insns);
 	free(cpu);
 }
@@ -121,6 +123,7 @@ static __attribute__((noinline)) void run_blocks(struct cpu *c)
 	while (c->icount < c->limit) {
 		const struct insn *blk;
 		uint64_t left = c->limit - c->icount, rip = c->rip;
+		cpu_block_code code;
 		unsigned n, k;
 		const struct block_link *l = prev ? cpu_block_link_find(c, prev, rip, 0) : NULL;
 
@@ -144,6 +147,13 @@ static __attribute__((noinline)) void run_blocks(struct cpu *c)
 			prev = b;
 		}
 		c->flushed = false;
+		code = cpu_jit_code(c, (uint32_t)(blk - c->insns));
+		if (__builtin_expect(code != NULL && n <= left, 1)) {
+			c->icount += code(c);
+			if (c->stop)
+				return;
+			continue;
+		}
 		if (n > left)
 			n = (unsigned)left;
 		/* Only a block's last instruction can transfer control

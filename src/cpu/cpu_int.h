@@ -200,6 +200,11 @@ struct cpu {
 	uint32_t code_page_count;
 	uint16_t code_slots[CODE_PAGES / 2]; /* the code_pages slots in use, to clear */
 	struct insn *insns;
+	/* Threaded code (jit.c): NULL when interpreting only. */
+	uint8_t *jit_buf;
+	size_t jit_used;
+	uint32_t *jit_off; /* per block's first insn: offset + 1 of its routine, 0 none */
+	bool jit_calls_only; /* VIREO_JIT_CALLS: no native instructions */
 };
 
 /* Exceptions: never return. */
@@ -628,6 +633,21 @@ static inline void cpu_block_link_add(const struct cpu *c, struct block *from, u
 	l = &from->link[from->link_next];
 	from->link_next ^= 1;
 	l->rip = rip, l->hva = hva, l->to = to, l->first = first, l->count = (uint16_t)count;
+}
+
+/* jit.c: host code for decoded blocks. */
+typedef unsigned (*cpu_block_code)(struct cpu *c);
+void cpu_jit_init(struct cpu *c);
+void cpu_jit_destroy(struct cpu *c);
+bool cpu_jit_full(const struct cpu *c);
+void cpu_jit_block(struct cpu *c, uint32_t first, unsigned n);
+/* The routine of the block starting at insns[first], or NULL. */
+static inline __attribute__((always_inline)) cpu_block_code cpu_jit_code(const struct cpu *c,
+									 uint32_t first)
+{
+	uint32_t off = c->jit_off ? c->jit_off[first] : 0;
+
+	return off ? (cpu_block_code)(void *)(c->jit_buf + off - 1) : NULL;
 }
 
 /* exec_ctl.c: Jcc specialised per condition. */

@@ -461,6 +461,7 @@ static __attribute__((noinline)) void sys_loop(struct cpu *c)
 		const struct block_link *l;
 		const struct insn *blk;
 		uint64_t left = c->limit - c->icount, rip, page;
+		cpu_block_code code;
 		unsigned n, k;
 		struct block *b;
 		struct tlb_entry *e;
@@ -533,6 +534,13 @@ static __attribute__((noinline)) void sys_loop(struct cpu *c)
 			prev = b;
 		}
 		c->flushed = false;
+		code = cpu_jit_code(c, (uint32_t)(blk - c->insns));
+		if (__builtin_expect(code != NULL && n <= left && !shadow, 1)) {
+			c->icount += code(c);
+			if (c->stop)
+				return;
+			continue;
+		}
 		if (n > left)
 			n = (unsigned)left;
 		if (shadow && n > 1)

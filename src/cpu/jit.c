@@ -1,0 +1,900 @@
+/* A template JIT: each decoded block also gets a host-code routine.
+ *
+ * The hot integer instructions of 64-bit code (MOV, the ALU operations,
+ * TEST, LEA, shifts and rotates by an immediate, INC/DEC/NOT/NEG, MOVZX/
+ * MOVSX/MOVSXD, PUSH/POP, IMUL) become host instructions working on the
+ * guest registers in struct cpu, with the soft-TLB lookup of cpu_mem_ptr
+ * inlined for their memory operands. Everything else, and every native
+ * instruction whose TLB lookup misses or whose access crosses a page, calls
+ * the instruction's handler exactly as the run loops would (cur_rip, rip
+ * and, in user mode, cur_insn stored first), so the handlers stay the one
+ * reference for semantics, faults and self-modifying code.
+ *
+ * Lazy flags: a native flag-setting instruction stores the same (op, size,
+ * a, b, r) as its handler. A backward pass over the block finds where the
+ * flags are dead (overwritten by a later native instruction before
+ * anything can read them: a handler call or a possibly faulting access
+ * counts as a read), and there the stores are skipped and shifts, rotates
+ * and INC/DEC run as bare host instructions.
+ *
+ * Only values derived from the decoded instructions (offsets, immediates,
+ * RIPs, register numbers) reach the generated code, never guest bytes
+ * verbatim. x86-64 hosts only; elsewhere, or when the buffer cannot be
+ * mapped, or with VIREO_NO_JIT=1, the run loops interpret. VIREO_JIT_CALLS=1
+ * keeps the routines but makes every instruction a handler call (to bisect
+ * a JIT bug). */
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "cpu/cpu_int.h"
+
+#define JIT_BUF_SIZE (32u << 20)
+/* Upper bound of one instruction's code plus its out-of-line stubs. */
+#define JIT_INSN_MAX 256
+
+_Static_assert(offsetof(struct cpu, gpr) == 0, "guest registers at [rbx + 8 * r]");
+_Static_assert(offsetof(struct cpu, cc_size) == offsetof(struct cpu, cc_op) + 1,
+	       "cc_op and cc_size stored as one word");
+_Static_assert(sizeof(struct tlb_entry) == 32, "TLB index scaled by 32");
+_Static_assert(TLB_SIZE == 256, "TLB index is one byte");
+
+static bool env_on(const char *name)
+{
+	const char *e = getenv(name);
+
+	return e && *e && strcmp(e, "0") != 0;
+}
+
+void cpu_jit_init(struct cpu *c)
+{
+#if defined(__x86_64__)
+	void *p, *hint;
+
+	if (env_on("VIREO_NO_JIT"))
+		return;
+	/* Near the handlers if the kernel allows, so calls are rel32. */
+	hint = (void *)(((uintptr_t)&cpu_jit_init & ~(uintptr_t)0xfffff) - (512u << 20));
+	p = mmap(hint, JIT_BUF_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return;
+	c->jit_off = calloc(INSN_POOL, sizeof(*c->jit_off));
+	if (!c->jit_off) {
+		munmap(p, JIT_BUF_SIZE);
+		return;
+	}
+	c->jit_buf = p;
+	c->jit_used = 0;
+	c->jit_calls_only = env_on("VIREO_JIT_CALLS");
+#else
+	(void)c;
+#endif
+}
+
+void cpu_jit_destroy(struct cpu *c)
+{
+	if (c->jit_buf)
+		munmap(c->jit_buf, JIT_BUF_SIZE);
+	free(c->jit_off);
+	c->jit_buf = NULL;
+	c->jit_off = NULL;
+}
+
+bool cpu_jit_full(const struct cpu *c)
+{
+	return c->jit_buf && c->jit_used + BLOCK_MAX_INSNS * JIT_INSN_MAX + 64 > JIT_BUF_SIZE;
+}
+
+/* ---- Encoding ---------------------------------------------------------- */
+
+enum { RAX = 0, RCX = 1, RDX = 2, RSI = 6, RDI = 7 };
+
+struct emit {
+	uint8_t *p;
+};
+
+static void b1(struct emit *e, unsigned v)
+{
+	*e->p++ = (uint8_t)v;
+}
+
+static void b4(struct emit *e, uint32_t v)
+{
+	memcpy(e->p, &v, 4);
+	e->p += 4;
+}
+
+static void b8(struct emit *e, uint64_t v)
+{
+	memcpy(e->p, &v, 8);
+	e->p += 8;
+}
+
+static bool fits_s32(uint64_t v)
+{
+	return (uint64_t)(int64_t)(int32_t)v == v;
+}
+
+/* ModRM (and displacement) for [rbx + off] with host register h. */
+static void m_rbx(struct emit *e, unsigned h, size_t off)
+{
+	if (off < 128) {
+		b1(e, 0x40 | h << 3 | 3);
+		b1(e, (unsigned)off);
+	} else {
+		b1(e, 0x80 | h << 3 | 3);
+		b4(e, (uint32_t)off);
+	}
+}
+
+/* opc h, [rbx + off] (or [rbx + off], h): one-byte opcode, REX.W if w. */
+static void op_rbx(struct emit *e, bool w, unsigned opc, unsigned h, size_t off)
+{
+	if (w)
+		b1(e, 0x48);
+	b1(e, opc);
+	m_rbx(e, h, off);
+}
+
+#define GPR(r) ((size_t)(r) * 8)
+
+/* Where guest register r of size sz lives: byte registers 4-7 without REX
+ * are AH..BH, the second byte of RAX..RBX. */
+static size_t reg_off(unsigned r, int sz, uint8_t flags)
+{
+	if (sz == 1 && r >= 4 && r < 8 && !(flags & IF_REX))
+		return GPR(r - 4) + 1;
+	return GPR(r);
+}
+
+/* h = guest register r of size sz, zero-extended. */
+static void ld_reg(struct emit *e, unsigned h, unsigned r, int sz, uint8_t flags)
+{
+	if (sz < 4) {
+		b1(e, 0x0f), b1(e, sz == 1 ? 0xb6 : 0xb7); /* movzx h, byte/word [..] */
+		m_rbx(e, h, reg_off(r, sz, flags));
+	} else {
+		op_rbx(e, sz == 8, 0x8b, h, GPR(r));
+	}
+}
+
+/* Guest register r of size sz = h. 8/16-bit writes merge (a byte or word
+ * store into the register file does exactly that); 32-bit ones store all
+ * of h, which 32-bit host operations have zero-extended, as the guest's
+ * are. */
+static void st_reg(struct emit *e, unsigned h, unsigned r, int sz, uint8_t flags)
+{
+	if (sz == 2)
+		b1(e, 0x66);
+	op_rbx(e, sz >= 4, sz == 1 ? 0x88 : 0x89, h, reg_off(r, sz, flags));
+}
+
+/* opc dst, src between host registers ("r/m, reg" encodings: 01 09 21 29
+ * 31 39 85 89), at operand size sz (8-bit opcodes are opc - 1). */
+static void op_rr(struct emit *e, int sz, unsigned opc, unsigned dst, unsigned src)
+{
+	if (sz == 2)
+		b1(e, 0x66);
+	if (sz == 8)
+		b1(e, 0x48);
+	b1(e, sz == 1 ? opc - 1 : opc);
+	b1(e, 0xc0 | src << 3 | dst);
+}
+
+/* mov h, imm (sign- or zero-extended as the value needs). */
+static void mov_imm(struct emit *e, unsigned h, uint64_t v)
+{
+	if (v <= 0xffffffffu) {
+		b1(e, 0xb8 + h), b4(e, (uint32_t)v); /* mov r32, imm32: zero-extends */
+	} else if (fits_s32(v)) {
+		b1(e, 0x48), b1(e, 0xc7), b1(e, 0xc0 | h), b4(e, (uint32_t)v);
+	} else {
+		b1(e, 0x48), b1(e, 0xb8 + h), b8(e, v);
+	}
+}
+
+/* mov qword [rbx + off], imm */
+static void store_imm(struct emit *e, size_t off, uint64_t v)
+{
+	if (fits_s32(v)) {
+		op_rbx(e, true, 0xc7, 0, off);
+		b4(e, (uint32_t)v);
+	} else {
+		mov_imm(e, RAX, v);
+		op_rbx(e, true, 0x89, RAX, off);
+	}
+}
+
+static void call(struct emit *e, const void *fn)
+{
+	int64_t rel = (int64_t)((uintptr_t)fn - ((uintptr_t)e->p + 5));
+
+	if (rel == (int32_t)rel) {
+		b1(e, 0xe8), b4(e, (uint32_t)(int32_t)rel);
+	} else {
+		mov_imm(e, RAX, (uint64_t)(uintptr_t)fn);
+		b1(e, 0xff), b1(e, 0xd0); /* call rax */
+	}
+}
+
+/* jcc rel32 (cc = host condition code; 16 = jmp) with a 0 displacement;
+ * returns where to patch. */
+static uint8_t *jump_fwd(struct emit *e, unsigned cc)
+{
+	if (cc == 16)
+		b1(e, 0xe9);
+	else
+		b1(e, 0x0f), b1(e, 0x80 + cc);
+	b4(e, 0);
+	return e->p - 4;
+}
+
+static void patch(uint8_t *at, const uint8_t *target)
+{
+	int32_t rel = (int32_t)(target - (at + 4));
+
+	memcpy(at, &rel, 4);
+}
+
+enum { CC_J_A = 7, CC_J_NE = 5, JMP = 16 };
+
+/* ---- Classification ---------------------------------------------------- */
+
+enum nat {
+	N_CALL,
+	N_MOV_ST,   /* mov r/m, reg (88, 89) */
+	N_MOV_LD,   /* mov reg, r/m (8A, 8B) */
+	N_MOV_IMM,  /* mov r/m, imm (C6/C7 /0), mov reg, imm (B0-BF) */
+	N_ALU,      /* ADD OR AND SUB XOR CMP TEST, every form */
+	N_LEA,
+	N_SHIFT,    /* C1/D1 /0 /1 /4 /5 /7 on a 32/64-bit register */
+	N_INCDEC,   /* FE/FF /0 /1 on a register, flags dead */
+	N_NOT,      /* F6/F7 /2 on a register */
+	N_NEG,      /* F6/F7 /3 on a register */
+	N_MOVX,     /* MOVZX/MOVSX/MOVSXD */
+	N_PUSH,
+	N_POP,
+	N_IMUL,     /* 0F AF, flags dead */
+	N_JCC,      /* Jcc right after a native flag-setting instruction */
+	N_JMP,      /* JMP rel */
+};
+
+/* ALU kinds as in the opcode (ADD 0, OR 1, ADC 2, SBB 3, AND 4, SUB 5,
+ * XOR 6, CMP 7) plus TEST. */
+enum { K_ADD, K_OR, K_ADC, K_SBB, K_AND, K_SUB, K_XOR, K_CMP, K_TEST };
+
+/* What the generated code of one instruction needs. */
+struct plan {
+	enum nat nat;
+	uint8_t kind;    /* ALU kind / shift sub / condition */
+	uint8_t sz;      /* operand size */
+	uint8_t count;   /* shift count */
+	uint8_t rm;      /* ALU: the r/m operand's register (rAX for the A forms) */
+	bool mem;        /* has a memory operand (can fault: a flag barrier) */
+	bool imm;        /* ALU: b is i->imm */
+	bool rm_dst;     /* ALU: r/m is a (and the destination) */
+	bool full_flags; /* writes all six status flags */
+	bool host_flags; /* leaves the guest's status flags in the host's */
+};
+
+static bool canonical(uint64_t v)
+{
+	return (uint64_t)((int64_t)(v << 16) >> 16) == v;
+}
+
+static bool mem_ok(const struct insn *i)
+{
+	if (!(i->flags & IF_MEM))
+		return true;
+	if (i->asz != 8 || (i->flags & IF_LOCK))
+		return false;
+	return i->seg == 0 || i->seg == 5 || i->seg == 6;
+}
+
+static bool alu(struct plan *p, unsigned kind, bool rm_dst, bool imm)
+{
+	p->nat = N_ALU, p->kind = (uint8_t)kind, p->rm_dst = rm_dst, p->imm = imm;
+	p->full_flags = true;
+	return kind != K_ADC && kind != K_SBB;
+}
+
+static bool plan_insn(const struct insn *i, struct plan *p)
+{
+	unsigned op = i->op;
+	bool wide = i->osz == 4 || i->osz == 8;
+	bool mem = (i->flags & IF_MEM) != 0;
+
+	memset(p, 0, sizeof(*p));
+	p->sz = i->osz;
+	p->mem = mem;
+	p->rm = i->rm;
+	if (!mem_ok(i) || (i->flags & (IF_REP | IF_REPNE)))
+		return false;
+	if (op < 0x40 && (op & 7) < 6) {
+		switch (op & 7) {
+		case 0: case 1: return alu(p, op >> 3, true, false);
+		case 2: case 3: return alu(p, op >> 3, false, false);
+		default: /* AL/eAX, imm */
+			p->rm = 0;
+			return alu(p, op >> 3, true, true);
+		}
+	}
+	switch (op) {
+	case 0x80: case 0x81: case 0x83:
+		return fits_s32(i->imm) && alu(p, i->sub, true, true);
+	case 0x84: case 0x85:
+		return alu(p, K_TEST, true, false);
+	case 0xa8: case 0xa9:
+		p->rm = 0;
+		return fits_s32(i->imm) && alu(p, K_TEST, true, true);
+	case 0xf6: case 0xf7:
+		if (mem)
+			return false;
+		if (i->sub == 0)
+			return fits_s32(i->imm) && alu(p, K_TEST, true, true);
+		if (i->sub == 2)
+			return p->nat = N_NOT, true;
+		if (i->sub == 3)
+			return p->nat = N_NEG, p->full_flags = true, true;
+		return false;
+	case 0x88: case 0x89:
+		p->nat = N_MOV_ST;
+		return true;
+	case 0x8a: case 0x8b:
+		p->nat = N_MOV_LD;
+		return true;
+	case 0xc6: case 0xc7:
+		p->nat = N_MOV_IMM;
+		return i->sub == 0;
+	case 0xb0 ... 0xbf:
+		p->nat = N_MOV_IMM;
+		return true;
+	case 0x8d: /* no access (cannot fault) and no segment base */
+		p->nat = N_LEA, p->mem = false;
+		return wide && mem && i->seg == 0;
+	case 0xc1: case 0xd1:
+		if (mem || !wide)
+			return false;
+		if (i->sub != 0 && i->sub != 1 && i->sub != 4 && i->sub != 5 && i->sub != 7)
+			return false;
+		p->nat = N_SHIFT, p->kind = i->sub;
+		p->count = (uint8_t)((op == 0xd1 ? 1 : i->imm) & (i->osz == 8 ? 0x3f : 0x1f));
+		/* SHL/SHR/SAR by a non-zero count set every status flag (the
+		 * host's own values where they are undefined) */
+		p->full_flags = p->count && i->sub >= 4;
+		return true;
+	case 0xfe: case 0xff:
+		p->nat = N_INCDEC, p->kind = i->sub;
+		return !mem && i->sub <= 1;
+	case 0x63:
+		p->nat = N_MOVX;
+		return wide;
+	case OP_0F + 0xb6: case OP_0F + 0xb7: case OP_0F + 0xbe: case OP_0F + 0xbf:
+		p->nat = N_MOVX;
+		return wide;
+	case 0x50 ... 0x57:
+		p->nat = N_PUSH, p->mem = true;
+		return i->osz == 8;
+	case 0x58 ... 0x5f:
+		p->nat = N_POP, p->mem = true;
+		return i->osz == 8;
+	case OP_0F + 0xaf:
+		p->nat = N_IMUL, p->full_flags = true;
+		return wide;
+	case 0x70 ... 0x7f: case OP_0F + 0x80 ... OP_0F + 0x8f:
+		p->nat = N_JCC, p->kind = op & 15;
+		return canonical(i->rip + i->len + i->imm); /* else jump() raises #GP */
+	case 0xe9: case 0xeb:
+		p->nat = N_JMP;
+		return canonical(i->rip + i->len + i->imm);
+	default:
+		return false;
+	}
+}
+
+/* ---- Generation -------------------------------------------------------- */
+
+struct gen {
+	struct emit e;
+	struct cpu *c;
+	bool user;
+	/* Out-of-line slow paths: the jumps to patch, and per instruction
+	 * where its code resumes. */
+	uint8_t *slow_at[BLOCK_MAX_INSNS][2];
+	unsigned slow_n[BLOCK_MAX_INSNS];
+	uint8_t *resume[BLOCK_MAX_INSNS];
+	uint8_t *exit_at[BLOCK_MAX_INSNS * 2];
+	unsigned exit_k[BLOCK_MAX_INSNS * 2];
+	unsigned exits;
+};
+
+/* h = the linear address of i's memory operand (insn_ea for asz 8;
+ * LEA passes with_seg false). Clobbers rdi. */
+static void gen_ea(struct gen *g, const struct insn *i, unsigned h)
+{
+	struct emit *e = &g->e;
+
+	if (i->flags & IF_RIPREL) {
+		mov_imm(e, h, i->rip + i->len + (uint64_t)(int64_t)i->disp);
+	} else {
+		int32_t disp = i->disp;
+
+		if (i->base != REG_NONE) {
+			ld_reg(e, h, i->base, 8, 0);
+		} else {
+			mov_imm(e, h, (uint64_t)(int64_t)disp);
+			disp = 0;
+		}
+		if (i->index != REG_NONE) {
+			/* lea h, [h + rdi * 2^scale + disp32] */
+			ld_reg(e, RDI, i->index, 8, 0);
+			b1(e, 0x48), b1(e, 0x8d), b1(e, 0x84 | h << 3);
+			b1(e, (unsigned)i->scale << 6 | RDI << 3 | h), b4(e, (uint32_t)disp);
+		} else if (disp) {
+			b1(e, 0x48), b1(e, 0x8d), b1(e, 0x80 | h << 3 | h), b4(e, (uint32_t)disp);
+		}
+	}
+	if (i->seg == 5)
+		op_rbx(e, true, 0x03, h, offsetof(struct cpu, fs_base));
+	else if (i->seg == 6)
+		op_rbx(e, true, 0x03, h, offsetof(struct cpu, gs_base));
+}
+
+/* The inlined fast path of cpu_mem_ptr for the access of sz bytes at rsi:
+ * on a hit rdx + rsi is the host address; on a miss, or an access that
+ * crosses a page, it jumps to the instruction's slow path (the handler).
+ * Clobbers rax and the host flags. */
+static void gen_tlb(struct gen *g, unsigned k, unsigned sz, bool write)
+{
+	struct emit *e = &g->e;
+	size_t tlb = offsetof(struct cpu, tlb);
+	size_t tag = write ? offsetof(struct tlb_entry, tag_w) : offsetof(struct tlb_entry, tag_r);
+
+	if (sz > 1) {
+		b1(e, 0x89), b1(e, 0xf0);                      /* mov eax, esi */
+		b1(e, 0x25), b4(e, 0xfff);                     /* and eax, 0xfff */
+		b1(e, 0x3d), b4(e, 0x1000 - sz);               /* cmp eax, 4096 - sz */
+		g->slow_at[k][g->slow_n[k]++] = jump_fwd(e, CC_J_A);
+	}
+	b1(e, 0x48), b1(e, 0x89), b1(e, 0xf0);             /* mov rax, rsi */
+	b1(e, 0x48), b1(e, 0xc1), b1(e, 0xe8), b1(e, 12);  /* shr rax, 12 */
+	b1(e, 0x0f), b1(e, 0xb6), b1(e, 0xc0);             /* movzx eax, al */
+	b1(e, 0xc1), b1(e, 0xe0), b1(e, 5);                /* shl eax, 5 */
+	b1(e, 0x48), b1(e, 0x89), b1(e, 0xf2);             /* mov rdx, rsi */
+	b1(e, 0x48), b1(e, 0x81), b1(e, 0xe2), b4(e, 0xfffff000); /* and rdx, ~0xfff */
+	/* cmp rdx, [rbx + rax + tlb + tag] */
+	b1(e, 0x48), b1(e, 0x3b), b1(e, 0x94), b1(e, 0x03), b4(e, (uint32_t)(tlb + tag));
+	g->slow_at[k][g->slow_n[k]++] = jump_fwd(e, CC_J_NE);
+	/* mov rdx, [rbx + rax + tlb + hva] */
+	b1(e, 0x48), b1(e, 0x8b), b1(e, 0x94), b1(e, 0x03),
+		b4(e, (uint32_t)(tlb + offsetof(struct tlb_entry, hva)));
+	b1(e, 0x81), b1(e, 0xe6), b4(e, 0xfff);            /* and esi, 0xfff */
+}
+
+/* rdx + rsi = the host address of i's memory operand of sz bytes. */
+static void gen_mem(struct gen *g, unsigned k, const struct insn *i, int sz, bool write)
+{
+	gen_ea(g, i, RSI);
+	gen_tlb(g, k, (unsigned)sz, write);
+}
+
+/* Load sz bytes (zero-extended) from [rdx + rsi] into h. */
+static void ld_mem(struct emit *e, unsigned h, int sz)
+{
+	switch (sz) {
+	case 1: b1(e, 0x0f), b1(e, 0xb6); break;
+	case 2: b1(e, 0x0f), b1(e, 0xb7); break;
+	case 4: b1(e, 0x8b); break;
+	default: b1(e, 0x48), b1(e, 0x8b); break;
+	}
+	b1(e, 0x04 | h << 3), b1(e, 0x32); /* [rdx + rsi] */
+}
+
+/* Store the low sz bytes of h to [rdx + rsi]. */
+static void st_mem(struct emit *e, unsigned h, int sz)
+{
+	switch (sz) {
+	case 1: b1(e, 0x88); break;
+	case 2: b1(e, 0x66), b1(e, 0x89); break;
+	case 4: b1(e, 0x89); break;
+	default: b1(e, 0x48), b1(e, 0x89); break;
+	}
+	b1(e, 0x04 | h << 3), b1(e, 0x32);
+}
+
+/* movzx eax, al / ax: an 8/16-bit result as the handlers keep it (host
+ * flags untouched). */
+static void zext_rax(struct emit *e, int sz)
+{
+	if (sz < 4)
+		b1(e, 0x0f), b1(e, sz == 1 ? 0xb6 : 0xb7), b1(e, 0xc0);
+}
+
+/* The lazy-flag state of a flag-setting instruction (cc_set). */
+static void gen_cc(struct emit *e, unsigned op, unsigned sz)
+{
+	b1(e, 0x66); /* mov word [rbx + cc_op], op | sz << 8 */
+	op_rbx(e, false, 0xc7, 0, offsetof(struct cpu, cc_op));
+	b1(e, op), b1(e, sz);
+}
+
+/* ALU: a in rax, b in rcx, both zero-extended; the result in rax, the
+ * guest's flags in the host's. */
+static void gen_alu_op(struct gen *g, const struct plan *p, bool live)
+{
+	struct emit *e = &g->e;
+	static const uint8_t host_op[] = { 0x01, 0x09, 0, 0, 0x21, 0x29, 0x31, 0x29, 0x21 };
+	unsigned cc = p->kind == K_ADD ? CC_ADD
+		      : p->kind == K_SUB || p->kind == K_CMP ? CC_SUB : CC_LOGIC;
+
+	if (live) {
+		if (p->kind == K_TEST) {
+			store_imm(e, offsetof(struct cpu, cc_a), 0);
+			store_imm(e, offsetof(struct cpu, cc_b), 0);
+		} else {
+			op_rbx(e, true, 0x89, RAX, offsetof(struct cpu, cc_a));
+			op_rbx(e, true, 0x89, RCX, offsetof(struct cpu, cc_b));
+		}
+	}
+	op_rr(e, p->sz, host_op[p->kind], RAX, RCX);
+	zext_rax(e, p->sz);
+	if (live) {
+		op_rbx(e, true, 0x89, RAX, offsetof(struct cpu, cc_r));
+		gen_cc(e, cc, p->sz);
+	}
+}
+
+/* rip = the branch target if host condition cc holds, else the next
+ * instruction (cc 16: always). */
+static void gen_branch(struct emit *e, const struct insn *i, unsigned cc)
+{
+	uint64_t next = i->rip + i->len, target = next + i->imm;
+
+	if (cc == 16) {
+		store_imm(e, offsetof(struct cpu, rip), target);
+		return;
+	}
+	mov_imm(e, RAX, next); /* mov leaves the host flags alone */
+	mov_imm(e, RCX, target);
+	b1(e, 0x48), b1(e, 0x0f), b1(e, 0x40 + cc), b1(e, 0xc1); /* cmovcc rax, rcx */
+	op_rbx(e, true, 0x89, RAX, offsetof(struct cpu, rip));
+}
+
+/* Native code for insns[k] (plan_insn accepted it). */
+static void gen_native(struct gen *g, unsigned k, const struct insn *i, struct plan *p, bool live)
+{
+	struct emit *e = &g->e;
+	int sz = p->sz;
+	bool w = sz == 8;
+
+	switch (p->nat) {
+	case N_MOV_ST:
+		if (!p->mem) {
+			ld_reg(e, RCX, i->reg, sz, i->flags);
+			st_reg(e, RCX, i->rm, sz, i->flags);
+			break;
+		}
+		gen_mem(g, k, i, sz, true);
+		ld_reg(e, RCX, i->reg, sz, i->flags);
+		st_mem(e, RCX, sz);
+		break;
+	case N_MOV_LD:
+		if (!p->mem) {
+			ld_reg(e, RCX, i->rm, sz, i->flags);
+		} else {
+			gen_mem(g, k, i, sz, false);
+			ld_mem(e, RCX, sz);
+		}
+		st_reg(e, RCX, i->reg, sz, i->flags);
+		break;
+	case N_MOV_IMM:
+		mov_imm(e, RCX, i->imm & size_mask(sz));
+		if (i->op >= 0xb0 && i->op <= 0xbf) {
+			st_reg(e, RCX, i->reg, sz, i->flags);
+		} else if (!p->mem) {
+			st_reg(e, RCX, i->rm, sz, i->flags);
+		} else {
+			gen_mem(g, k, i, sz, true);
+			st_mem(e, RCX, sz);
+		}
+		break;
+	case N_ALU: {
+		/* a: the r/m operand (or rAX) when rm_dst, else the reg operand. */
+		bool write = p->kind != K_CMP && p->kind != K_TEST;
+
+		if (p->mem) {
+			gen_mem(g, k, i, sz, p->rm_dst && write);
+			ld_mem(e, p->rm_dst ? RAX : RCX, sz);
+		} else {
+			ld_reg(e, p->rm_dst ? RAX : RCX, p->rm, sz, i->flags);
+		}
+		if (p->imm)
+			mov_imm(e, RCX, i->imm & size_mask(sz));
+		else
+			ld_reg(e, p->rm_dst ? RCX : RAX, i->reg, sz, i->flags);
+		if (!write && !live)
+			break; /* a CMP or TEST whose flags nobody reads: the access alone */
+		gen_alu_op(g, p, live);
+		p->host_flags = true;
+		if (!write)
+			break;
+		if (p->rm_dst && p->mem)
+			st_mem(e, RAX, sz);
+		else
+			st_reg(e, RAX, p->rm_dst ? p->rm : i->reg, sz, i->flags);
+		break;
+	}
+	case N_LEA:
+		gen_ea(g, i, RSI);
+		if (sz == 4)
+			b1(e, 0x89), b1(e, 0xf6); /* mov esi, esi: the 32-bit result */
+		st_reg(e, RSI, i->reg, 8, 0);
+		break;
+	case N_SHIFT: {
+		/* C1 /sub eax, count (D1 with a count of 1 is the same) */
+		ld_reg(e, RAX, i->rm, sz, 0);
+		if (p->count) {
+			if (w)
+				b1(e, 0x48);
+			b1(e, 0xc1), b1(e, 0xc0 | p->kind << 3), b1(e, p->count);
+			if (live) {
+				/* SHL/SHR/SAR (ROL/ROR are native only with dead
+				 * flags): take the host's flags eagerly (cc_eager). */
+				b1(e, 0x9c);                       /* pushfq */
+				b1(e, 0x5a);                       /* pop rdx */
+				b1(e, 0x81), b1(e, 0xe2), b4(e, FL_ARITH); /* and edx, ARITH */
+				op_rbx(e, true, 0x8b, RCX, offsetof(struct cpu, rflags));
+				b1(e, 0x48), b1(e, 0x81), b1(e, 0xe1), b4(e, (uint32_t)~FL_ARITH);
+				op_rr(e, 8, 0x09, RCX, RDX);       /* or rcx, rdx */
+				op_rbx(e, true, 0x89, RCX, offsetof(struct cpu, rflags));
+				op_rbx(e, false, 0xc6, 0, offsetof(struct cpu, cc_op));
+				b1(e, CC_EAGER);
+			}
+		}
+		st_reg(e, RAX, i->rm, 8, 0);
+		break;
+	}
+	case N_INCDEC: /* flags dead: inc/dec eax */
+		ld_reg(e, RAX, i->rm, sz, i->flags);
+		if (w)
+			b1(e, 0x48);
+		b1(e, 0xff), b1(e, 0xc0 | p->kind << 3);
+		st_reg(e, RAX, i->rm, sz, i->flags);
+		break;
+	case N_NOT:
+		ld_reg(e, RAX, i->rm, sz, i->flags);
+		if (w)
+			b1(e, 0x48);
+		b1(e, 0xf7), b1(e, 0xd0); /* not eax (a narrower store keeps sz bytes) */
+		st_reg(e, RAX, i->rm, sz, i->flags);
+		break;
+	case N_NEG: {
+		/* cc_set(CC_SUB, sz, 0, a, -a) */
+		struct plan q = *p;
+
+		ld_reg(e, RCX, i->rm, sz, i->flags);
+		b1(e, 0x31), b1(e, 0xc0); /* xor eax, eax */
+		q.kind = K_SUB;
+		gen_alu_op(g, &q, live);
+		p->host_flags = true;
+		st_reg(e, RAX, i->rm, sz, i->flags);
+		break;
+	}
+	case N_MOVX: {
+		/* source size and signedness */
+		int ssz = i->op == 0x63 ? (sz == 8 ? 4 : sz) : (i->op & 1) ? 2 : 1;
+		bool sx = i->op == 0x63 ? sz == 8 : (i->op & 8) != 0;
+
+		if (p->mem)
+			gen_mem(g, k, i, ssz, false);
+		if (sx) {
+			b1(e, 0x48);
+			if (ssz == 4)
+				b1(e, 0x63);
+			else
+				b1(e, 0x0f), b1(e, ssz == 1 ? 0xbe : 0xbf);
+		} else if (ssz == 4) {
+			b1(e, 0x8b);
+		} else {
+			b1(e, 0x0f), b1(e, ssz == 1 ? 0xb6 : 0xb7);
+		}
+		if (p->mem)
+			b1(e, 0x04 | RCX << 3), b1(e, 0x32); /* [rdx + rsi] */
+		else
+			m_rbx(e, RCX, reg_off(i->rm, ssz, i->flags));
+		if (sz == 4)
+			b1(e, 0x89), b1(e, 0xc9); /* mov ecx, ecx: a 32-bit destination */
+		st_reg(e, RCX, i->reg, 8, 0);
+		break;
+	}
+	case N_PUSH:
+		/* mem_write(rsp - 8, reg); rsp -= 8 */
+		ld_reg(e, RSI, 4, 8, 0);
+		b1(e, 0x48), b1(e, 0x83), b1(e, 0xee), b1(e, 8); /* sub rsi, 8 */
+		gen_tlb(g, k, 8, true);
+		ld_reg(e, RCX, i->reg, 8, 0);
+		st_mem(e, RCX, 8);
+		op_rbx(e, true, 0x83, 5, GPR(4)); /* sub qword [rbx + 32], 8 */
+		b1(e, 8);
+		break;
+	case N_POP:
+		/* v = mem_read(rsp); rsp += 8; reg = v */
+		ld_reg(e, RSI, 4, 8, 0);
+		gen_tlb(g, k, 8, false);
+		ld_mem(e, RCX, 8);
+		op_rbx(e, true, 0x83, 0, GPR(4)); /* add qword [rbx + 32], 8 */
+		b1(e, 8);
+		st_reg(e, RCX, i->reg, 8, 0);
+		break;
+	case N_IMUL: /* flags dead */
+		if (p->mem) {
+			gen_mem(g, k, i, sz, false);
+			ld_mem(e, RCX, sz);
+		} else {
+			ld_reg(e, RCX, i->rm, sz, 0);
+		}
+		ld_reg(e, RAX, i->reg, sz, 0);
+		if (w)
+			b1(e, 0x48);
+		b1(e, 0x0f), b1(e, 0xaf), b1(e, 0xc1); /* imul eax, ecx */
+		st_reg(e, RAX, i->reg, 8, 0);
+		break;
+	case N_JCC:
+		gen_branch(e, i, p->kind);
+		break;
+	case N_JMP:
+		gen_branch(e, i, 16);
+		break;
+	case N_CALL:
+		break;
+	}
+}
+
+/* The call of insns[k]'s handler, with the run loops' bookkeeping. */
+static void gen_call(struct gen *g, const struct insn *i)
+{
+	struct emit *e = &g->e;
+
+	store_imm(e, offsetof(struct cpu, cur_rip), i->rip);
+	store_imm(e, offsetof(struct cpu, rip), i->rip + i->len);
+	b1(e, 0x48), b1(e, 0x89), b1(e, 0xdf);               /* mov rdi, rbx */
+	b1(e, 0x48), b1(e, 0xbe), b8(e, (uint64_t)(uintptr_t)i); /* mov rsi, i */
+	if (g->user)
+		op_rbx(e, true, 0x89, RSI, offsetof(struct cpu, cur_insn));
+	call(e, (const void *)i->fn);
+}
+
+/* After a call: leave with k + 1 done if the block cache was flushed. */
+static void gen_flush_check(struct gen *g, unsigned k)
+{
+	struct emit *e = &g->e;
+
+	op_rbx(e, false, 0x80, 7, offsetof(struct cpu, flushed)); /* cmp byte [flushed], 0 */
+	b1(e, 0);
+	g->exit_at[g->exits] = jump_fwd(e, CC_J_NE);
+	g->exit_k[g->exits++] = k + 1;
+}
+
+/* live_after[k]: can anything read the flags insns[k] leaves? The next
+ * block can, and so can a handler or the exception a possibly faulting
+ * access raises; a native full writer ends their life; the others (MOV,
+ * LEA, ROL/ROR, INC/DEC) pass them through. */
+static void flag_liveness(const struct plan *p, const bool *native, unsigned n, bool *live_after)
+{
+	bool live = true;
+	unsigned k;
+
+	for (k = n; k-- > 0;) {
+		live_after[k] = live;
+		if (!native[k] || p[k].mem || p[k].nat == N_JCC)
+			live = true;
+		else if (p[k].full_flags)
+			live = false;
+	}
+}
+
+/* Native only where its flags are dead: the handler has their logic. */
+static bool needs_dead_flags(const struct plan *p)
+{
+	return (p->nat == N_SHIFT && p->count && p->kind <= 1) || p->nat == N_INCDEC ||
+	       p->nat == N_IMUL;
+}
+
+/* Generate the routine for the n decoded instructions at c->insns[first]:
+ * unsigned routine(struct cpu *c) runs them as the run loops would and
+ * returns how many ran (fewer when one flushed the block cache). */
+void cpu_jit_block(struct cpu *c, uint32_t first, unsigned n)
+{
+	struct gen g;
+	struct emit *e = &g.e;
+	struct plan plan[BLOCK_MAX_INSNS];
+	bool native[BLOCK_MAX_INSNS], live[BLOCK_MAX_INSNS];
+	uint8_t *start;
+	unsigned k, s;
+	bool changed, native_ok = c->code_size == 0 && !c->jit_calls_only;
+
+	if (!c->jit_buf)
+		return;
+	c->jit_off[first] = 0;
+	if (n == 0 || n > BLOCK_MAX_INSNS || cpu_jit_full(c))
+		return;
+	for (k = 0; k < n; k++)
+		native[k] = native_ok && plan_insn(&c->insns[first + k], &plan[k]);
+	/* A Jcc is native only as the last instruction, right after a
+	 * native ALU instruction (whose host flags it reads). */
+	for (k = 0; k < n; k++)
+		if (native[k] && plan[k].nat == N_JCC)
+			native[k] = k == n - 1 && k > 0 && native[k - 1] &&
+				    (plan[k - 1].nat == N_ALU || plan[k - 1].nat == N_NEG);
+	/* A call makes the flags before it live, which can turn more
+	 * instructions into calls: iterate to the fixed point. */
+	do {
+		changed = false;
+		flag_liveness(plan, native, n, live);
+		for (k = 0; k < n; k++) {
+			if (native[k] && live[k] && needs_dead_flags(&plan[k])) {
+				native[k] = false;
+				changed = true;
+			}
+		}
+	} while (changed);
+
+	memset(g.slow_n, 0, sizeof(g.slow_n));
+	g.exits = 0;
+	g.c = c;
+	g.user = c->sys == NULL;
+	start = e->p = c->jit_buf + c->jit_used;
+	b1(e, 0x53);                            /* push rbx: also aligns rsp for the calls */
+	b1(e, 0x48), b1(e, 0x89), b1(e, 0xfb);  /* mov rbx, rdi */
+	if (g.user)
+		store_imm(e, offsetof(struct cpu, cur_insn), 0);
+	for (k = 0; k < n; k++) {
+		const struct insn *i = &c->insns[first + k];
+
+		if (native[k] && plan[k].nat == N_JCC && !plan[k - 1].host_flags)
+			native[k] = false; /* a CMP/TEST with dead flags left none */
+		if (native[k]) {
+			gen_native(&g, k, i, &plan[k], live[k]);
+		} else {
+			gen_call(&g, i);
+			if (k + 1 < n)
+				gen_flush_check(&g, k);
+		}
+		g.resume[k] = e->p;
+	}
+	/* After a native last instruction, rip is the next one's (a native
+	 * branch stored its own). */
+	if (native[n - 1] && plan[n - 1].nat != N_JCC && plan[n - 1].nat != N_JMP)
+		store_imm(e, offsetof(struct cpu, rip),
+			  c->insns[first + n - 1].rip + c->insns[first + n - 1].len);
+	b1(e, 0xb8), b4(e, n);      /* mov eax, n */
+	b1(e, 0x5b), b1(e, 0xc3);   /* pop rbx; ret */
+	/* Slow paths: the whole instruction through its handler (and a fused
+	 * Jcc after it through its own, since the host flags are lost). */
+	for (k = 0; k < n; k++) {
+		if (!g.slow_n[k])
+			continue;
+		for (s = 0; s < g.slow_n[k]; s++)
+			patch(g.slow_at[k][s], e->p);
+		gen_call(&g, &c->insns[first + k]);
+		if (k + 1 < n)
+			gen_flush_check(&g, k);
+		if (k + 1 < n && native[k + 1] && plan[k + 1].nat == N_JCC) {
+			gen_call(&g, &c->insns[first + k + 1]);
+			patch(jump_fwd(e, JMP), g.resume[k + 1]);
+		} else {
+			patch(jump_fwd(e, JMP), g.resume[k]);
+		}
+	}
+	for (s = 0; s < g.exits; s++) {
+		patch(g.exit_at[s], e->p);
+		b1(e, 0xb8), b4(e, g.exit_k[s]);
+		b1(e, 0x5b), b1(e, 0xc3);
+	}
+	if ((size_t)(e->p - start) > n * JIT_INSN_MAX)
+		abort(); /* cpu_jit_full's reserve assumes this bound */
+	c->jit_off[first] = (uint32_t)(start - c->jit_buf) + 1;
+	c->jit_used = (size_t)(e->p - c->jit_buf + 15) & ~(size_t)15;
+}
