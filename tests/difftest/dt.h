@@ -144,6 +144,26 @@ void dt_disasm(const struct dt_vector *vec, unsigned off, char *out, size_t outl
  * generator's record of instruction starts). */
 unsigned dt_insn_len_at(const struct dt_vector *vec, unsigned off);
 
+/* amd.c: documented AMD/Intel differences (README "AMD hosts"). */
+enum {
+	DT_AMD_MXCSR_MASK, /* FXSAVE image MXCSR_MASK has MM (bit 17) */
+	DT_AMD_MXCSR_MM,   /* FXRSTOR/LDMXCSR accept MM where Intel #GPs */
+	DT_AMD_PE,         /* no PE with an unmasked OE/UE */
+	DT_AMD_MMX_TOP,    /* MMX stores leave TOP */
+	DT_AMD_REP_RCX,    /* A32 REP strings keep RCX[63:32] */
+	DT_AMD_MOVSXD16,   /* MOVSXD r16, m32 reads 4 bytes */
+	DT_AMD_REP_CMPS_FLAGS, /* a fault in REPE/REPNE CMPS/SCAS keeps the flags */
+	DT_AMD_NRULES
+};
+extern const char *const dt_amd_rule_name[DT_AMD_NRULES];
+/* CPUID vendor of the host is AuthenticAMD. */
+bool dt_host_is_amd(void);
+/* Is emulated result b different from native result a only by documented
+ * AMD behaviour? Returns the set of rules (1 << DT_AMD_*) that explain the
+ * difference, 0 if something else differs. Call only on AMD hosts. */
+unsigned dt_amd_only(const struct dt_vector *v, const struct dt_result *a,
+		     const struct dt_result *b);
+
 /* prng.c: splitmix64-seeded xoshiro256**. */
 struct dt_rng {
 	uint64_t s[4];

@@ -185,6 +185,9 @@ struct dt_counts {
 	unsigned inconclusive;     /* the native run touched host memory */
 	unsigned native_reruns, native_flaky; /* failing cases re-run natively */
 	char first_approx[700];
+	/* AMD hosts: cases that differ only by documented AMD behaviour */
+	unsigned amd, amd_rule[DT_AMD_NRULES];
+	char first_amd[700];
 	/* distinct kinds of mismatch: (differing field, instruction template) */
 	unsigned nkinds;
 	struct {
@@ -366,6 +369,22 @@ static void dt_record(const struct dt_opts *opt, const char *gname, const struct
 			}
 			return;
 		}
+		unsigned rules = vd == DT_DIFF && dt_host_is_amd() ? dt_amd_only(v, nat, emu) : 0;
+		if (rules) {
+			for (unsigned k = 0; k < DT_AMD_NRULES; k++)
+				c->amd_rule[k] += (rules >> k) & 1;
+			if (!c->amd++) {
+				dt_disasm_all(v, dis, sizeof(dis));
+				snprintf(c->first_amd, sizeof(c->first_amd), "case %u (seed 0x%llx): %s: %s",
+					 v->index, (unsigned long long)v->seed, dis, why);
+			}
+			if (opt->verbose) {
+				dt_disasm_all(v, dis, sizeof(dis));
+				printf("#   %s case %u (seed 0x%llx): AMD-specific: %s: %s\n", gname,
+				       v->index, (unsigned long long)v->seed, dis, why);
+			}
+			return;
+		}
 		if (vd == DT_DIFF)
 			c->diff++;
 		{
@@ -482,6 +501,17 @@ static int dt_run_group(const struct dt_opts *opt, unsigned gi, unsigned ncases)
 	if (c.approx && (c.diff || c.broken))
 		printf("#   %s: %u more cases differ only in approximated values\n", grp->name,
 		       c.approx);
+	if (c.amd) {
+		char list[256] = "";
+		size_t o = 0;
+		for (unsigned k = 0; k < DT_AMD_NRULES; k++)
+			if (c.amd_rule[k] && o < sizeof(list))
+				o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s %u", o ? ", " : "",
+						      dt_amd_rule_name[k], c.amd_rule[k]);
+		printf("#   %s: %u/%u cases differ only in documented AMD/Intel differences "
+		       "(implementation-specific, not counted: %s); first: %s\n", grp->name, c.amd,
+		       c.total, list, c.first_amd);
+	}
 out:
 	fflush(stdout);
 	free(vec);
@@ -597,7 +627,9 @@ static int dt_selftest(const struct dt_opts *opt)
 				continue;
 			char why[400];
 			tried++;
-			if (dt_compare(&vec[i], &a[i], m, why, sizeof(why)) == DT_DIFF)
+			/* ... and not excused as an AMD/Intel difference */
+			if (dt_compare(&vec[i], &a[i], m, why, sizeof(why)) == DT_DIFF &&
+			    !(dt_host_is_amd() && dt_amd_only(&vec[i], &a[i], m)))
 				caught++;
 			else if (!missed[0])
 				snprintf(missed, sizeof(missed), "case %u: %s", i, what);
@@ -692,6 +724,9 @@ int main(int argc, char **argv)
 	printf("# difftest: seed 0x%llx, %u cases over %u groups (rerun one case: difftest --seed "
 	       "0x%llx --group GROUP --case N --verbose)\n", (unsigned long long)opt.seed, opt.cases,
 	       dt_ngroups, (unsigned long long)opt.seed);
+	if (dt_host_is_amd())
+		printf("# difftest: the host is AuthenticAMD: cases that differ only by documented "
+		       "AMD/Intel differences (tests/difftest/README.md) are counted on '#' lines\n");
 	if (opt.selftest && !opt.groups)
 		dt_selftest(&opt);
 	if (!opt.run_groups)
