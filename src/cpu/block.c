@@ -39,6 +39,7 @@ void cpu_blocks_flush(struct cpu *c)
 	c->code_page_count = 0;
 	c->insn_used = 0;
 	c->jit_used = 0;
+	c->jit_link = NULL; /* its code is gone */
 	c->block_gen++; /* every block link dies with the blocks */
 	c->flushed = true;
 	if (c->sys)

@@ -149,11 +149,15 @@ static __attribute__((noinline)) void run_blocks(struct cpu *c)
 		c->flushed = false;
 		code = cpu_jit_code(c, (uint32_t)(blk - c->insns));
 		if (__builtin_expect(code != NULL && n <= left, 1)) {
-			c->icount += code(c);
+			if (c->jit_link)
+				cpu_jit_chain(c, rip, 0, code);
+			c->chain_left = 1024;
+			code(c);
 			if (c->stop)
 				return;
 			continue;
 		}
+		c->jit_link = NULL;
 		if (n > left)
 			n = (unsigned)left;
 		/* Only a block's last instruction can transfer control

@@ -205,6 +205,12 @@ struct cpu {
 	size_t jit_used;
 	uint32_t *jit_off; /* per block's first insn: offset + 1 of its routine, 0 none */
 	bool jit_calls_only; /* VIREO_JIT_CALLS: no native instructions */
+	/* Block chaining: the jump a routine's exit left to be patched to
+	 * the routine of the block at jit_link_rip, and how many more blocks
+	 * may run chained before the run loop gets control back. */
+	uint8_t *jit_link;
+	uint64_t jit_link_rip;
+	uint32_t chain_left;
 };
 
 /* Exceptions: never return. */
@@ -635,12 +641,17 @@ static inline void cpu_block_link_add(const struct cpu *c, struct block *from, u
 	l->rip = rip, l->hva = hva, l->to = to, l->first = first, l->count = (uint16_t)count;
 }
 
-/* jit.c: host code for decoded blocks. */
-typedef unsigned (*cpu_block_code)(struct cpu *c);
+/* jit.c: host code for decoded blocks. A routine runs its block, adds
+ * the instructions it ran to icount and, while chain_left, icount and
+ * stop allow, goes on into the routines of its successors. */
+typedef void (*cpu_block_code)(struct cpu *c);
 void cpu_jit_init(struct cpu *c);
 void cpu_jit_destroy(struct cpu *c);
 bool cpu_jit_full(const struct cpu *c);
 void cpu_jit_block(struct cpu *c, uint32_t first, unsigned n);
+/* The run loop is about to run code for the block at rip (host code page
+ * hva in system mode): chain the exit that led here to it. */
+void cpu_jit_chain(struct cpu *c, uint64_t rip, uintptr_t hva, cpu_block_code code);
 /* The routine of the block starting at insns[first], or NULL. */
 static inline __attribute__((always_inline)) cpu_block_code cpu_jit_code(const struct cpu *c,
 									 uint32_t first)

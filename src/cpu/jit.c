@@ -33,6 +33,8 @@
 #define JIT_BUF_SIZE (32u << 20)
 /* Upper bound of one instruction's code plus its out-of-line stubs. */
 #define JIT_INSN_MAX 256
+/* Upper bound of a block's exits (two chain exits and a return). */
+#define JIT_END_MAX 256
 
 _Static_assert(offsetof(struct cpu, gpr) == 0, "guest registers at [rbx + 8 * r]");
 _Static_assert(offsetof(struct cpu, cc_size) == offsetof(struct cpu, cc_op) + 1,
@@ -84,7 +86,7 @@ void cpu_jit_destroy(struct cpu *c)
 
 bool cpu_jit_full(const struct cpu *c)
 {
-	return c->jit_buf && c->jit_used + BLOCK_MAX_INSNS * JIT_INSN_MAX + 64 > JIT_BUF_SIZE;
+	return c->jit_buf && c->jit_used + BLOCK_MAX_INSNS * JIT_INSN_MAX + JIT_END_MAX > JIT_BUF_SIZE;
 }
 
 /* ---- Encoding ---------------------------------------------------------- */
@@ -405,6 +407,7 @@ struct gen {
 	uint8_t *slow_at[BLOCK_MAX_INSNS][2];
 	unsigned slow_n[BLOCK_MAX_INSNS];
 	uint8_t *resume[BLOCK_MAX_INSNS];
+	uint8_t *dyn_exit; /* leave with rip as a handler left it */
 	uint8_t *exit_at[BLOCK_MAX_INSNS * 2];
 	unsigned exit_k[BLOCK_MAX_INSNS * 2];
 	unsigned exits;
@@ -544,22 +547,6 @@ static void gen_alu_op(struct gen *g, const struct plan *p, bool live)
 		op_rbx(e, true, 0x89, RAX, offsetof(struct cpu, cc_r));
 		gen_cc(e, cc, p->sz);
 	}
-}
-
-/* rip = the branch target if host condition cc holds, else the next
- * instruction (cc 16: always). */
-static void gen_branch(struct emit *e, const struct insn *i, unsigned cc)
-{
-	uint64_t next = i->rip + i->len, target = next + i->imm;
-
-	if (cc == 16) {
-		store_imm(e, offsetof(struct cpu, rip), target);
-		return;
-	}
-	mov_imm(e, RAX, next); /* mov leaves the host flags alone */
-	mov_imm(e, RCX, target);
-	b1(e, 0x48), b1(e, 0x0f), b1(e, 0x40 + cc), b1(e, 0xc1); /* cmovcc rax, rcx */
-	op_rbx(e, true, 0x89, RAX, offsetof(struct cpu, rip));
 }
 
 /* Native code for insns[k] (plan_insn accepted it). */
@@ -741,12 +728,8 @@ static void gen_native(struct gen *g, unsigned k, const struct insn *i, struct p
 		b1(e, 0x0f), b1(e, 0xaf), b1(e, 0xc1); /* imul eax, ecx */
 		st_reg(e, RAX, i->reg, 8, 0);
 		break;
-	case N_JCC:
-		gen_branch(e, i, p->kind);
-		break;
+	case N_JCC: /* the block's end (gen_end) */
 	case N_JMP:
-		gen_branch(e, i, 16);
-		break;
 	case N_CALL:
 		break;
 	}
@@ -777,6 +760,98 @@ static void gen_flush_check(struct gen *g, unsigned k)
 	g->exit_k[g->exits++] = k + 1;
 }
 
+/* Leave the routine having run k instructions. */
+static void gen_ret(struct emit *e, unsigned k)
+{
+	op_rbx(e, true, 0x81, 0, offsetof(struct cpu, icount)); /* add qword [icount], k */
+	b4(e, k);
+	b1(e, 0x5b), b1(e, 0xc3); /* pop rbx; ret */
+}
+
+/* How far before the patched jump the 64-bit host-page immediate of a
+ * system-mode chain exit is: mov rax, imm64 (imm at +2, 10 bytes); cmp
+ * [rbx + disp32], rax (7); jne rel32 (6); jmp rel32 (the rel32 at +1). */
+#define CHAIN_HVA_BACK (8 + 7 + 6 + 1)
+
+/* An exit of the block (n instructions) to the known address t: rip = t,
+ * then straight into t's routine once the run loop has linked it
+ * (cpu_jit_chain), while chain_left, icount and stop allow. */
+static void gen_chain_exit(struct gen *g, uint64_t t, unsigned n)
+{
+	struct emit *e = &g->e;
+	uint8_t *out[6], *rel;
+	unsigned k, nout = 0;
+
+	store_imm(e, offsetof(struct cpu, rip), t);
+	op_rbx(e, true, 0x81, 0, offsetof(struct cpu, icount)); /* add qword [icount], n */
+	b4(e, n);
+	op_rbx(e, false, 0x80, 7, offsetof(struct cpu, stop));  /* cmp byte [stop], 0 */
+	b1(e, 0);
+	out[nout++] = jump_fwd(e, CC_J_NE);
+	op_rbx(e, false, 0xff, 1, offsetof(struct cpu, chain_left)); /* dec dword [chain_left] */
+	out[nout++] = jump_fwd(e, 4 /* je */);
+	/* icount + BLOCK_MAX_INSNS > limit: the next block might not fit */
+	op_rbx(e, true, 0x8b, RAX, offsetof(struct cpu, icount));
+	b1(e, 0x48), b1(e, 0x83), b1(e, 0xc0), b1(e, BLOCK_MAX_INSNS); /* add rax, imm8 */
+	op_rbx(e, true, 0x3b, RAX, offsetof(struct cpu, limit));       /* cmp rax, [limit] */
+	out[nout++] = jump_fwd(e, CC_J_A);
+	if (!g->user) {
+		/* The code page must still be the one linked: t's TLB entry
+		 * valid for execution with the same host page (sys_loop's
+		 * check, with the hash slot and block link folded in). */
+		size_t ent = offsetof(struct cpu, tlb) +
+			     (size_t)((t >> 12) & (TLB_SIZE - 1)) * sizeof(struct tlb_entry);
+		uint8_t *imm;
+
+		mov_imm(e, RAX, t & CPU_PAGE_MASK);
+		b1(e, 0x48), b1(e, 0x39), b1(e, 0x83), b4(e, (uint32_t)(ent + offsetof(struct tlb_entry, tag_x)));
+		out[nout++] = jump_fwd(e, CC_J_NE);
+		b1(e, 0x48), b1(e, 0xb8);
+		imm = e->p;
+		b8(e, 0); /* the host page, patched by cpu_jit_chain */
+		b1(e, 0x48), b1(e, 0x39), b1(e, 0x83), b4(e, (uint32_t)(ent + offsetof(struct tlb_entry, hva)));
+		out[nout++] = jump_fwd(e, CC_J_NE);
+		rel = jump_fwd(e, JMP);
+		if (rel - imm != CHAIN_HVA_BACK)
+			abort(); /* the layout cpu_jit_chain patches */
+	} else {
+		rel = jump_fwd(e, JMP);
+	}
+	/* Not linked yet: tell the run loop where to patch. */
+	patch(rel, e->p);
+	b1(e, 0x48), b1(e, 0x8d), b1(e, 0x05);          /* lea rax, [rip + rel - next] */
+	b4(e, (uint32_t)(int32_t)(rel - (e->p + 4)));
+	op_rbx(e, true, 0x89, RAX, offsetof(struct cpu, jit_link));
+	store_imm(e, offsetof(struct cpu, jit_link_rip), t);
+	for (k = 0; k < nout; k++)
+		patch(out[k], e->p);
+	b1(e, 0x5b), b1(e, 0xc3); /* pop rbx; ret */
+}
+
+/* The end of the block: its last instruction's native branch (a Jcc on
+ * the host flags its ALU instruction left, or a JMP), or the fall-through
+ * after a native last instruction, leave through chain exits; after a
+ * handler rip is dynamic. */
+static void gen_end(struct gen *g, const struct insn *last, const struct plan *p, unsigned n)
+{
+	struct emit *e = &g->e;
+	uint64_t next = last->rip + last->len;
+
+	if (p && p->nat == N_JCC) {
+		uint8_t *taken = jump_fwd(e, p->kind);
+
+		gen_chain_exit(g, next, n);
+		patch(taken, e->p);
+		gen_chain_exit(g, next + last->imm, n);
+	} else if (p && p->nat == N_JMP) {
+		gen_chain_exit(g, next + last->imm, n);
+	} else if (p) {
+		gen_chain_exit(g, next, n);
+	}
+	g->dyn_exit = e->p;
+	gen_ret(e, n);
+}
+
 /* live_after[k]: can anything read the flags insns[k] leaves? The next
  * block can, and so can a handler or the exception a possibly faulting
  * access raises; a native full writer ends their life; the others (MOV,
@@ -803,8 +878,8 @@ static bool needs_dead_flags(const struct plan *p)
 }
 
 /* Generate the routine for the n decoded instructions at c->insns[first]:
- * unsigned routine(struct cpu *c) runs them as the run loops would and
- * returns how many ran (fewer when one flushed the block cache). */
+ * void routine(struct cpu *c) runs them as the run loops would, adding to
+ * icount the ones that ran (fewer when one flushed the block cache). */
 void cpu_jit_block(struct cpu *c, uint32_t first, unsigned n)
 {
 	struct gen g;
@@ -864,13 +939,7 @@ void cpu_jit_block(struct cpu *c, uint32_t first, unsigned n)
 		}
 		g.resume[k] = e->p;
 	}
-	/* After a native last instruction, rip is the next one's (a native
-	 * branch stored its own). */
-	if (native[n - 1] && plan[n - 1].nat != N_JCC && plan[n - 1].nat != N_JMP)
-		store_imm(e, offsetof(struct cpu, rip),
-			  c->insns[first + n - 1].rip + c->insns[first + n - 1].len);
-	b1(e, 0xb8), b4(e, n);      /* mov eax, n */
-	b1(e, 0x5b), b1(e, 0xc3);   /* pop rbx; ret */
+	gen_end(&g, &c->insns[first + n - 1], native[n - 1] ? &plan[n - 1] : NULL, n);
 	/* Slow paths: the whole instruction through its handler (and a fused
 	 * Jcc after it through its own, since the host flags are lost). */
 	for (k = 0; k < n; k++) {
@@ -883,18 +952,30 @@ void cpu_jit_block(struct cpu *c, uint32_t first, unsigned n)
 			gen_flush_check(&g, k);
 		if (k + 1 < n && native[k + 1] && plan[k + 1].nat == N_JCC) {
 			gen_call(&g, &c->insns[first + k + 1]);
-			patch(jump_fwd(e, JMP), g.resume[k + 1]);
+			patch(jump_fwd(e, JMP), g.dyn_exit);
 		} else {
 			patch(jump_fwd(e, JMP), g.resume[k]);
 		}
 	}
 	for (s = 0; s < g.exits; s++) {
 		patch(g.exit_at[s], e->p);
-		b1(e, 0xb8), b4(e, g.exit_k[s]);
-		b1(e, 0x5b), b1(e, 0xc3);
+		gen_ret(e, g.exit_k[s]);
 	}
-	if ((size_t)(e->p - start) > n * JIT_INSN_MAX)
+	if ((size_t)(e->p - start) > n * JIT_INSN_MAX + JIT_END_MAX)
 		abort(); /* cpu_jit_full's reserve assumes this bound */
 	c->jit_off[first] = (uint32_t)(start - c->jit_buf) + 1;
 	c->jit_used = (size_t)(e->p - c->jit_buf + 15) & ~(size_t)15;
+}
+
+void cpu_jit_chain(struct cpu *c, uint64_t rip, uintptr_t hva, cpu_block_code code)
+{
+	uint8_t *at = c->jit_link;
+
+	c->jit_link = NULL;
+	if (!at || c->jit_link_rip != rip)
+		return; /* an event moved rip since that exit */
+	if (c->sys)
+		memcpy(at - CHAIN_HVA_BACK, &hva, sizeof(hva));
+	/* past the prologue (push rbx; mov rbx, rdi) */
+	patch(at, (const uint8_t *)(void *)code + 4);
 }

@@ -536,11 +536,17 @@ static __attribute__((noinline)) void sys_loop(struct cpu *c)
 		c->flushed = false;
 		code = cpu_jit_code(c, (uint32_t)(blk - c->insns));
 		if (__builtin_expect(code != NULL && n <= left && !shadow, 1)) {
-			c->icount += code(c);
+			if (c->jit_link)
+				cpu_jit_chain(c, rip, hva, code);
+			/* Events are polled every 8 loop iterations, so every
+			 * 64 blocks at most (a few hundred instructions). */
+			c->chain_left = 8;
+			code(c);
 			if (c->stop)
 				return;
 			continue;
 		}
+		c->jit_link = NULL;
 		if (n > left)
 			n = (unsigned)left;
 		if (shadow && n > 1)
