@@ -252,15 +252,17 @@ enum nat {
 	N_ALU,      /* ADD OR AND SUB XOR CMP TEST, every form */
 	N_LEA,
 	N_SHIFT,    /* C1/D1 /0 /1 /4 /5 /7 on a 32/64-bit register */
-	N_INCDEC,   /* FE/FF /0 /1 on a register, flags dead */
+	N_INCDEC,   /* FE/FF /0 /1 on a register */
 	N_NOT,      /* F6/F7 /2 on a register */
 	N_NEG,      /* F6/F7 /3 on a register */
 	N_MOVX,     /* MOVZX/MOVSX/MOVSXD */
 	N_PUSH,
 	N_POP,
 	N_IMUL,     /* 0F AF, flags dead */
-	N_JCC,      /* Jcc right after a native flag-setting instruction */
+	N_JCC,      /* Jcc: on the host flags right after a native flag setter */
 	N_JMP,      /* JMP rel */
+	N_CALLREL,  /* CALL rel */
+	N_RET,      /* RET, RET imm16 */
 };
 
 /* ALU kinds as in the opcode (ADD 0, OR 1, ADC 2, SBB 3, AND 4, SUB 5,
@@ -391,6 +393,12 @@ static bool plan_insn(const struct insn *i, struct plan *p)
 	case 0xe9: case 0xeb:
 		p->nat = N_JMP;
 		return canonical(i->rip + i->len + i->imm);
+	case 0xe8:
+		p->nat = N_CALLREL, p->mem = true;
+		return i->osz == 8 && canonical(i->rip + i->len + i->imm);
+	case 0xc2: case 0xc3:
+		p->nat = N_RET, p->mem = true;
+		return i->osz == 8;
 	default:
 		return false;
 	}
@@ -404,10 +412,13 @@ struct gen {
 	bool user;
 	/* Out-of-line slow paths: the jumps to patch, and per instruction
 	 * where its code resumes. */
-	uint8_t *slow_at[BLOCK_MAX_INSNS][2];
+	uint8_t *slow_at[BLOCK_MAX_INSNS][3];
 	unsigned slow_n[BLOCK_MAX_INSNS];
 	uint8_t *resume[BLOCK_MAX_INSNS];
 	uint8_t *dyn_exit; /* leave with rip as a handler left it */
+	bool host_flags_after[BLOCK_MAX_INSNS];
+	const bool *native;
+	const struct plan *plan;
 	uint8_t *exit_at[BLOCK_MAX_INSNS * 2];
 	unsigned exit_k[BLOCK_MAX_INSNS * 2];
 	unsigned exits;
@@ -549,6 +560,41 @@ static void gen_alu_op(struct gen *g, const struct plan *p, bool live)
 	}
 }
 
+/* Before an INC/DEC whose flags are live: rflags.CF = the guest's CF (what
+ * cpu_keep_cf does), and the host's CF too, which the host INC/DEC keep. */
+static void gen_guest_cf(struct gen *g, unsigned k)
+{
+	struct emit *e = &g->e;
+
+	if (k > 0 && g->host_flags_after[k - 1]) {
+		/* The host's flags are the guest's: rflags.CF = host CF */
+		b1(e, 0x0f), b1(e, 0x92), b1(e, 0xc0);  /* setc al */
+		b1(e, 0x0f), b1(e, 0xb6), b1(e, 0xc0);  /* movzx eax, al */
+		op_rbx(e, true, 0x8b, RDX, offsetof(struct cpu, rflags));
+		b1(e, 0x48), b1(e, 0x83), b1(e, 0xe2), b1(e, 0xfe); /* and rdx, ~1 */
+		op_rr(e, 8, 0x09, RDX, RAX);                        /* or rdx, rax */
+		op_rbx(e, true, 0x89, RDX, offsetof(struct cpu, rflags));
+	} else {
+		/* unless cc_op is EAGER, INC or DEC: cpu_keep_cf_slow(c) */
+		uint8_t *skip[3];
+
+		b1(e, 0x0f), b1(e, 0xb6);
+		m_rbx(e, RAX, offsetof(struct cpu, cc_op));      /* movzx eax, byte [cc_op] */
+		b1(e, 0x3c), b1(e, CC_EAGER);                     /* cmp al, imm8 */
+		skip[0] = jump_fwd(e, 4);
+		b1(e, 0x3c), b1(e, CC_INC);
+		skip[1] = jump_fwd(e, 4);
+		b1(e, 0x3c), b1(e, CC_DEC);
+		skip[2] = jump_fwd(e, 4);
+		b1(e, 0x48), b1(e, 0x89), b1(e, 0xdf);            /* mov rdi, rbx */
+		call(e, (const void *)cpu_keep_cf_slow);
+		patch(skip[0], e->p), patch(skip[1], e->p), patch(skip[2], e->p);
+	}
+	b1(e, 0x48), b1(e, 0x0f), b1(e, 0xba);                /* bt qword [rflags], 0 */
+	m_rbx(e, 4, offsetof(struct cpu, rflags));
+	b1(e, 0);
+}
+
 /* Native code for insns[k] (plan_insn accepted it). */
 static void gen_native(struct gen *g, unsigned k, const struct insn *i, struct plan *p, bool live)
 {
@@ -643,12 +689,52 @@ static void gen_native(struct gen *g, unsigned k, const struct insn *i, struct p
 		st_reg(e, RAX, i->rm, 8, 0);
 		break;
 	}
-	case N_INCDEC: /* flags dead: inc/dec eax */
+	case N_INCDEC:
+		if (live)
+			gen_guest_cf(g, k);
 		ld_reg(e, RAX, i->rm, sz, i->flags);
+		if (live)
+			op_rbx(e, true, 0x89, RAX, offsetof(struct cpu, cc_a));
+		/* inc/dec al/ax/eax/rax: the host's flags at the guest's size,
+		 * host CF kept */
+		if (sz == 2)
+			b1(e, 0x66);
 		if (w)
 			b1(e, 0x48);
-		b1(e, 0xff), b1(e, 0xc0 | p->kind << 3);
+		b1(e, sz == 1 ? 0xfe : 0xff), b1(e, 0xc0 | p->kind << 3);
+		zext_rax(e, sz);
+		if (live) {
+			/* cc_set(CC_INC/DEC, sz, a, 1, r), CF in rflags */
+			op_rbx(e, true, 0x89, RAX, offsetof(struct cpu, cc_r));
+			store_imm(e, offsetof(struct cpu, cc_b), 1);
+			gen_cc(e, p->kind ? CC_DEC : CC_INC, (unsigned)sz);
+			p->host_flags = true;
+		}
 		st_reg(e, RAX, i->rm, sz, i->flags);
+		break;
+	case N_CALLREL:
+		/* push the return address; rsp -= 8; on to the target (gen_end) */
+		ld_reg(e, RSI, 4, 8, 0);
+		b1(e, 0x48), b1(e, 0x83), b1(e, 0xee), b1(e, 8); /* sub rsi, 8 */
+		gen_tlb(g, k, 8, true);
+		mov_imm(e, RCX, i->rip + i->len);
+		st_mem(e, RCX, 8);
+		op_rbx(e, true, 0x83, 5, GPR(4)); /* sub qword [rbx + 32], 8 */
+		b1(e, 8);
+		break;
+	case N_RET:
+		/* rip = pop (canonical, else the handler raises #GP) */
+		ld_reg(e, RSI, 4, 8, 0);
+		gen_tlb(g, k, 8, false);
+		ld_mem(e, RCX, 8);
+		b1(e, 0x48), b1(e, 0x89), b1(e, 0xc8);             /* mov rax, rcx */
+		b1(e, 0x48), b1(e, 0xc1), b1(e, 0xe0), b1(e, 16);  /* shl rax, 16 */
+		b1(e, 0x48), b1(e, 0xc1), b1(e, 0xf8), b1(e, 16);  /* sar rax, 16 */
+		b1(e, 0x48), b1(e, 0x39), b1(e, 0xc8);             /* cmp rax, rcx */
+		g->slow_at[k][g->slow_n[k]++] = jump_fwd(e, CC_J_NE);
+		op_rbx(e, true, 0x81, 0, GPR(4)); /* add qword [rbx + 32], 8 + imm16 */
+		b4(e, 8 + (uint32_t)(i->op == 0xc2 ? i->imm : 0));
+		op_rbx(e, true, 0x89, RCX, offsetof(struct cpu, rip));
 		break;
 	case N_NOT:
 		ld_reg(e, RAX, i->rm, sz, i->flags);
@@ -728,8 +814,20 @@ static void gen_native(struct gen *g, unsigned k, const struct insn *i, struct p
 		b1(e, 0x0f), b1(e, 0xaf), b1(e, 0xc1); /* imul eax, ecx */
 		st_reg(e, RAX, i->reg, 8, 0);
 		break;
-	case N_JCC: /* the block's end (gen_end) */
-	case N_JMP:
+	case N_JCC:
+		/* A slow path before a Jcc ends in the Jcc's handler, never
+		 * here (cpu_jit_block), so its own flags are what count. */
+		if (k > 0 && g->native[k - 1] && g->plan[k - 1].host_flags) {
+			p->count = 1; /* fused: gen_end branches on the host flags */
+			break;
+		}
+		/* cpu_cond(c, cc) in al */
+		b1(e, 0x48), b1(e, 0x89), b1(e, 0xdf); /* mov rdi, rbx */
+		b1(e, 0xbe), b4(e, p->kind);           /* mov esi, cc */
+		call(e, (const void *)cpu_cond);
+		b1(e, 0x84), b1(e, 0xc0);              /* test al, al */
+		break;
+	case N_JMP: /* the block's end (gen_end) */
 	case N_CALL:
 		break;
 	}
@@ -838,14 +936,14 @@ static void gen_end(struct gen *g, const struct insn *last, const struct plan *p
 	uint64_t next = last->rip + last->len;
 
 	if (p && p->nat == N_JCC) {
-		uint8_t *taken = jump_fwd(e, p->kind);
+		uint8_t *taken = jump_fwd(e, p->count ? p->kind : CC_J_NE);
 
 		gen_chain_exit(g, next, n);
 		patch(taken, e->p);
 		gen_chain_exit(g, next + last->imm, n);
-	} else if (p && p->nat == N_JMP) {
+	} else if (p && (p->nat == N_JMP || p->nat == N_CALLREL)) {
 		gen_chain_exit(g, next + last->imm, n);
-	} else if (p) {
+	} else if (p && p->nat != N_RET) {
 		gen_chain_exit(g, next, n);
 	}
 	g->dyn_exit = e->p;
@@ -873,8 +971,7 @@ static void flag_liveness(const struct plan *p, const bool *native, unsigned n, 
 /* Native only where its flags are dead: the handler has their logic. */
 static bool needs_dead_flags(const struct plan *p)
 {
-	return (p->nat == N_SHIFT && p->count && p->kind <= 1) || p->nat == N_INCDEC ||
-	       p->nat == N_IMUL;
+	return (p->nat == N_SHIFT && p->count && p->kind <= 1) || p->nat == N_IMUL;
 }
 
 /* Generate the routine for the n decoded instructions at c->insns[first]:
@@ -897,12 +994,10 @@ void cpu_jit_block(struct cpu *c, uint32_t first, unsigned n)
 		return;
 	for (k = 0; k < n; k++)
 		native[k] = native_ok && plan_insn(&c->insns[first + k], &plan[k]);
-	/* A Jcc is native only as the last instruction, right after a
-	 * native ALU instruction (whose host flags it reads). */
-	for (k = 0; k < n; k++)
-		if (native[k] && plan[k].nat == N_JCC)
-			native[k] = k == n - 1 && k > 0 && native[k - 1] &&
-				    (plan[k - 1].nat == N_ALU || plan[k - 1].nat == N_NEG);
+	/* Branches end blocks (block.c); anything else would be a bug. */
+	for (k = 0; k + 1 < n; k++)
+		if (native[k] && plan[k].nat >= N_JCC)
+			native[k] = false;
 	/* A call makes the flags before it live, which can turn more
 	 * instructions into calls: iterate to the fixed point. */
 	do {
@@ -918,6 +1013,7 @@ void cpu_jit_block(struct cpu *c, uint32_t first, unsigned n)
 
 	memset(g.slow_n, 0, sizeof(g.slow_n));
 	g.exits = 0;
+	g.native = native, g.plan = plan;
 	g.c = c;
 	g.user = c->sys == NULL;
 	start = e->p = c->jit_buf + c->jit_used;
@@ -928,8 +1024,6 @@ void cpu_jit_block(struct cpu *c, uint32_t first, unsigned n)
 	for (k = 0; k < n; k++) {
 		const struct insn *i = &c->insns[first + k];
 
-		if (native[k] && plan[k].nat == N_JCC && !plan[k - 1].host_flags)
-			native[k] = false; /* a CMP/TEST with dead flags left none */
 		if (native[k]) {
 			gen_native(&g, k, i, &plan[k], live[k]);
 		} else {
@@ -938,6 +1032,9 @@ void cpu_jit_block(struct cpu *c, uint32_t first, unsigned n)
 				gen_flush_check(&g, k);
 		}
 		g.resume[k] = e->p;
+		/* Are the guest's flags in the host's now? Not after a slow
+		 * path, which resumes with the handler's. */
+		g.host_flags_after[k] = native[k] && plan[k].host_flags && !g.slow_n[k];
 	}
 	gen_end(&g, &c->insns[first + n - 1], native[n - 1] ? &plan[n - 1] : NULL, n);
 	/* Slow paths: the whole instruction through its handler (and a fused

@@ -268,7 +268,7 @@ const unsigned dt_n_mix = sizeof(dt_t_mix) / sizeof(dt_t_mix[0]);
  * without flag logic, and host-flag Jcc fusion meet the host CPU. Flag
  * readers read only flags every writer here defines (CF, ZF, SF, PF: no
  * OF after a rotate by more than 1, no AF). The first ALU_N entries are
- * the ALU forms a final Jcc may follow. */
+ * the flag setters a final Jcc may follow. */
 #define JSH(e, nm)                                                                                 \
 	T(nm " r/m, imm8", .op = 0xc1, .ext = e, .form = FM_RM, .imm = IM_B, .osz = OS_V,          \
 	  .undef = F_AF | F_OF),                                                                   \
@@ -284,11 +284,12 @@ const struct dt_tmpl dt_t_jitseq[] = {
 	  .undef = F_AF),
 	T("neg r/m8", .op = 0xf6, .ext = 3, .form = FM_RM, .osz = OS_B),
 	T("neg r/m", .op = 0xf7, .ext = 3, .form = FM_RM, .osz = OS_V),
-	/* the rest: not followed by a Jcc */
-	ALU(2, "adc", 0, 0), ALU(3, "sbb", 0, 0),
 	T("inc r/m", .op = 0xff, .ext = 0, .form = FM_RM, .osz = OS_V),
 	T("dec r/m", .op = 0xff, .ext = 1, .form = FM_RM, .osz = OS_V),
 	T("inc r/m8", .op = 0xfe, .ext = 0, .form = FM_RM, .osz = OS_B),
+	T("dec r/m8", .op = 0xfe, .ext = 1, .form = FM_RM, .osz = OS_B),
+	/* the rest: not followed by a Jcc */
+	ALU(2, "adc", 0, 0), ALU(3, "sbb", 0, 0),
 	T("not r/m8", .op = 0xf6, .ext = 2, .form = FM_RM, .osz = OS_B),
 	T("not r/m", .op = 0xf7, .ext = 2, .form = FM_RM, .osz = OS_V),
 	JSH(0, "rol"), JSH(1, "ror"), JSH(4, "shl"), JSH(5, "shr"), JSH(7, "sar"),
@@ -309,5 +310,5 @@ const struct dt_tmpl dt_t_jitseq[] = {
 	CMOV(2), CMOV(4), CMOV(8), SETCC(2), SETCC(5), SETCC(9), SETCC(10),
 };
 const unsigned dt_n_jitseq = sizeof(dt_t_jitseq) / sizeof(dt_t_jitseq[0]);
-/* ALU(...) is 9 templates: 6 ALUs, 4 TESTs, 2 NEGs */
-const unsigned dt_n_jitseq_alu = 6 * 9 + 4 + 2;
+/* ALU(...) is 9 templates: 6 ALUs, 4 TESTs, 2 NEGs, 4 INC/DECs */
+const unsigned dt_n_jitseq_alu = 6 * 9 + 4 + 2 + 4;
