@@ -575,20 +575,58 @@ static void gen_guest_cf(struct gen *g, unsigned k)
 		op_rr(e, 8, 0x09, RDX, RAX);                        /* or rdx, rax */
 		op_rbx(e, true, 0x89, RDX, offsetof(struct cpu, rflags));
 	} else {
-		/* unless cc_op is EAGER, INC or DEC: cpu_keep_cf_slow(c) */
-		uint8_t *skip[3];
+		/* cpu_keep_cf_slow inline: with cc_op EAGER, INC or DEC
+		 * rflags.CF is current; else CF is the carry (ADD) or borrow
+		 * (SUB) formula's top bit, 0 after LOGIC. */
+		uint8_t *to_logic, *to_sub, *to_done, *to_top, *to_merge;
 
 		b1(e, 0x0f), b1(e, 0xb6);
 		m_rbx(e, RAX, offsetof(struct cpu, cc_op));      /* movzx eax, byte [cc_op] */
-		b1(e, 0x3c), b1(e, CC_EAGER);                     /* cmp al, imm8 */
-		skip[0] = jump_fwd(e, 4);
-		b1(e, 0x3c), b1(e, CC_INC);
-		skip[1] = jump_fwd(e, 4);
-		b1(e, 0x3c), b1(e, CC_DEC);
-		skip[2] = jump_fwd(e, 4);
-		b1(e, 0x48), b1(e, 0x89), b1(e, 0xdf);            /* mov rdi, rbx */
-		call(e, (const void *)cpu_keep_cf_slow);
-		patch(skip[0], e->p), patch(skip[1], e->p), patch(skip[2], e->p);
+		b1(e, 0x3c), b1(e, CC_LOGIC);                     /* cmp al, imm8 */
+		to_logic = jump_fwd(e, 4);
+		b1(e, 0x3c), b1(e, CC_SUB);
+		to_sub = jump_fwd(e, 4);
+		b1(e, 0x3c), b1(e, CC_ADD);
+		to_done = jump_fwd(e, CC_J_NE);
+		/* ADD: (a & b) | ((a | b) & ~r) */
+		op_rbx(e, true, 0x8b, RAX, offsetof(struct cpu, cc_a));
+		op_rbx(e, true, 0x8b, RCX, offsetof(struct cpu, cc_b));
+		b1(e, 0x48), b1(e, 0x89), b1(e, 0xc2);             /* mov rdx, rax */
+		op_rr(e, 8, 0x21, RDX, RCX);                       /* and rdx, rcx */
+		op_rr(e, 8, 0x09, RAX, RCX);                       /* or rax, rcx */
+		op_rbx(e, true, 0x8b, RCX, offsetof(struct cpu, cc_r));
+		b1(e, 0x48), b1(e, 0xf7), b1(e, 0xd1);             /* not rcx */
+		op_rr(e, 8, 0x21, RAX, RCX);                       /* and rax, rcx */
+		op_rr(e, 8, 0x09, RAX, RDX);                       /* or rax, rdx */
+		to_top = jump_fwd(e, JMP);
+		/* SUB: (~a & b) | (~(a ^ b) & r) */
+		patch(to_sub, e->p);
+		op_rbx(e, true, 0x8b, RAX, offsetof(struct cpu, cc_a));
+		op_rbx(e, true, 0x8b, RCX, offsetof(struct cpu, cc_b));
+		b1(e, 0x48), b1(e, 0x89), b1(e, 0xc2);             /* mov rdx, rax */
+		b1(e, 0x48), b1(e, 0xf7), b1(e, 0xd2);             /* not rdx */
+		op_rr(e, 8, 0x21, RDX, RCX);                       /* and rdx, rcx */
+		op_rr(e, 8, 0x31, RAX, RCX);                       /* xor rax, rcx */
+		b1(e, 0x48), b1(e, 0xf7), b1(e, 0xd0);             /* not rax */
+		op_rbx(e, true, 0x23, RAX, offsetof(struct cpu, cc_r)); /* and rax, [cc_r] */
+		op_rr(e, 8, 0x09, RAX, RDX);                       /* or rax, rdx */
+		/* CF = bit cc_size * 8 - 1 */
+		patch(to_top, e->p);
+		b1(e, 0x0f), b1(e, 0xb6);
+		m_rbx(e, RCX, offsetof(struct cpu, cc_size));     /* movzx ecx, byte [cc_size] */
+		b1(e, 0xc1), b1(e, 0xe1), b1(e, 3);               /* shl ecx, 3 */
+		b1(e, 0xff), b1(e, 0xc9);                         /* dec ecx */
+		b1(e, 0x48), b1(e, 0xd3), b1(e, 0xe8);            /* shr rax, cl */
+		b1(e, 0x83), b1(e, 0xe0), b1(e, 1);               /* and eax, 1 */
+		to_merge = jump_fwd(e, JMP);
+		patch(to_logic, e->p);
+		b1(e, 0x31), b1(e, 0xc0);                         /* xor eax, eax */
+		patch(to_merge, e->p);
+		op_rbx(e, true, 0x8b, RDX, offsetof(struct cpu, rflags));
+		b1(e, 0x48), b1(e, 0x83), b1(e, 0xe2), b1(e, 0xfe); /* and rdx, ~1 */
+		op_rr(e, 8, 0x09, RDX, RAX);                        /* or rdx, rax */
+		op_rbx(e, true, 0x89, RDX, offsetof(struct cpu, rflags));
+		patch(to_done, e->p);
 	}
 	b1(e, 0x48), b1(e, 0x0f), b1(e, 0xba);                /* bt qword [rflags], 0 */
 	m_rbx(e, 4, offsetof(struct cpu, rflags));
