@@ -259,6 +259,8 @@ enum nat {
 	N_PUSH,
 	N_POP,
 	N_IMUL,     /* 0F AF, flags dead */
+	N_CMOV,     /* CMOVcc r32/64, r/m */
+	N_SETCC,    /* SETcc r8 */
 	N_JCC,      /* Jcc: on the host flags right after a native flag setter */
 	N_JMP,      /* JMP rel */
 	N_CALLREL,  /* CALL rel */
@@ -334,10 +336,10 @@ static bool plan_insn(const struct insn *i, struct plan *p)
 		p->rm = 0;
 		return fits_s32(i->imm) && alu(p, K_TEST, true, true);
 	case 0xf6: case 0xf7:
-		if (mem)
-			return false;
 		if (i->sub == 0)
 			return fits_s32(i->imm) && alu(p, K_TEST, true, true);
+		if (mem)
+			return false;
 		if (i->sub == 2)
 			return p->nat = N_NOT, true;
 		if (i->sub == 3)
@@ -387,6 +389,12 @@ static bool plan_insn(const struct insn *i, struct plan *p)
 	case OP_0F + 0xaf:
 		p->nat = N_IMUL, p->full_flags = true;
 		return wide;
+	case OP_0F + 0x40 ... OP_0F + 0x4f:
+		p->nat = N_CMOV, p->kind = op & 15;
+		return wide;
+	case OP_0F + 0x90 ... OP_0F + 0x9f:
+		p->nat = N_SETCC, p->kind = op & 15;
+		return !mem;
 	case 0x70 ... 0x7f: case OP_0F + 0x80 ... OP_0F + 0x8f:
 		p->nat = N_JCC, p->kind = op & 15;
 		return canonical(i->rip + i->len + i->imm); /* else jump() raises #GP */
@@ -852,7 +860,46 @@ static void gen_native(struct gen *g, unsigned k, const struct insn *i, struct p
 		b1(e, 0x0f), b1(e, 0xaf), b1(e, 0xc1); /* imul eax, ecx */
 		st_reg(e, RAX, i->reg, 8, 0);
 		break;
+	case N_CMOV:
+	case N_SETCC: {
+		/* On the host's flags when they are the guest's, else on
+		 * cpu_cond's answer (test al, al: "ne" means true). */
+		unsigned cc = p->kind;
+
+		if (p->mem)
+			gen_mem(g, k, i, sz, false); /* clobbers the host flags */
+		if (p->mem || !(k > 0 && g->host_flags_after[k - 1])) {
+			b1(e, 0x56), b1(e, 0x52);              /* push rsi; push rdx: the host address */
+			b1(e, 0x48), b1(e, 0x89), b1(e, 0xdf); /* mov rdi, rbx */
+			b1(e, 0xbe), b4(e, p->kind);           /* mov esi, cc */
+			call(e, (const void *)cpu_cond);
+			b1(e, 0x5a), b1(e, 0x5e);              /* pop rdx; pop rsi */
+			b1(e, 0x84), b1(e, 0xc0);              /* test al, al */
+			cc = CC_J_NE;
+		} else {
+			p->host_flags = true; /* CMOV and SETcc leave the flags alone */
+		}
+		if (p->nat == N_SETCC) {
+			b1(e, 0x0f), b1(e, 0x90 + cc), b1(e, 0xc1); /* setcc cl */
+			st_reg(e, RCX, i->rm, 1, i->flags);
+			break;
+		}
+		if (p->mem)
+			ld_mem(e, RCX, sz); /* mov leaves the flags alone */
+		else
+			ld_reg(e, RCX, i->rm, sz, 0);
+		ld_reg(e, RAX, i->reg, sz, 0);
+		if (w)
+			b1(e, 0x48);
+		b1(e, 0x0f), b1(e, 0x40 + cc), b1(e, 0xc1); /* cmovcc eax, ecx */
+		st_reg(e, RAX, i->reg, 8, 0);
+		break;
+	}
 	case N_JCC:
+		if (k > 0 && g->host_flags_after[k - 1]) {
+			p->count = 1;
+			break;
+		}
 		/* A slow path before a Jcc ends in the Jcc's handler, never
 		 * here (cpu_jit_block), so its own flags are what count. */
 		if (k > 0 && g->native[k - 1] && g->plan[k - 1].host_flags) {
@@ -990,8 +1037,8 @@ static void gen_end(struct gen *g, const struct insn *last, const struct plan *p
 
 /* live_after[k]: can anything read the flags insns[k] leaves? The next
  * block can, and so can a handler or the exception a possibly faulting
- * access raises; a native full writer ends their life; the others (MOV,
- * LEA, ROL/ROR, INC/DEC) pass them through. */
+ * access raises, and CMOVcc/SETcc; a native full writer ends their life;
+ * the others (MOV, LEA, ROL/ROR, INC/DEC) pass them through. */
 static void flag_liveness(const struct plan *p, const bool *native, unsigned n, bool *live_after)
 {
 	bool live = true;
@@ -999,8 +1046,9 @@ static void flag_liveness(const struct plan *p, const bool *native, unsigned n, 
 
 	for (k = n; k-- > 0;) {
 		live_after[k] = live;
-		if (!native[k] || p[k].mem || p[k].nat == N_JCC)
-			live = true;
+		if (!native[k] || p[k].mem || p[k].nat == N_JCC || p[k].nat == N_CMOV ||
+		    p[k].nat == N_SETCC)
+			live = true; /* read or possibly faulting */
 		else if (p[k].full_flags)
 			live = false;
 	}
@@ -1010,6 +1058,21 @@ static void flag_liveness(const struct plan *p, const bool *native, unsigned n, 
 static bool needs_dead_flags(const struct plan *p)
 {
 	return (p->nat == N_SHIFT && p->count && p->kind <= 1) || p->nat == N_IMUL;
+}
+
+/* Register moves: their code leaves the host's flags alone. */
+static bool keeps_host_flags(const struct plan *p)
+{
+	if (p->mem)
+		return false;
+	switch (p->nat) {
+	case N_MOV_ST: case N_MOV_LD: case N_MOV_IMM: case N_MOVX: case N_NOT:
+		return true;
+	case N_LEA: /* gen_ea's lea and mov: no segment base here */
+		return true;
+	default:
+		return false;
+	}
 }
 
 /* Generate the routine for the n decoded instructions at c->insns[first]:
@@ -1071,8 +1134,11 @@ void cpu_jit_block(struct cpu *c, uint32_t first, unsigned n)
 		}
 		g.resume[k] = e->p;
 		/* Are the guest's flags in the host's now? Not after a slow
-		 * path, which resumes with the handler's. */
-		g.host_flags_after[k] = native[k] && plan[k].host_flags && !g.slow_n[k];
+		 * path, which resumes with the handler's; moves without a
+		 * memory operand keep them. */
+		g.host_flags_after[k] = native[k] && !g.slow_n[k] &&
+					(plan[k].host_flags ||
+					 (k > 0 && g.host_flags_after[k - 1] && keeps_host_flags(&plan[k])));
 	}
 	gen_end(&g, &c->insns[first + n - 1], native[n - 1] ? &plan[n - 1] : NULL, n);
 	/* Slow paths: the whole instruction through its handler (and a fused

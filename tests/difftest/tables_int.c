@@ -308,6 +308,9 @@ const struct dt_tmpl dt_t_jitseq[] = {
 	T("movsxd r, r/m32", .op = 0x63, .ext = -1, .form = FM_RM, .osz = OS_V, .msz = 4),
 	T("lea r, m", .op = 0x8d, .ext = -1, .form = FM_M, .osz = OS_V),
 	CMOV(2), CMOV(4), CMOV(8), SETCC(2), SETCC(5), SETCC(9), SETCC(10),
+	CMOV(2), CMOV(4), CMOV(8), SETCC(2), SETCC(5), SETCC(9), SETCC(10),
+	T("test r/m8, imm8", .op = 0xf6, .ext = 0, .form = FM_RM, .imm = IM_B, .osz = OS_B,
+	  .undef = F_AF),
 };
 const unsigned dt_n_jitseq = sizeof(dt_t_jitseq) / sizeof(dt_t_jitseq[0]);
 /* ALU(...) is 9 templates: 6 ALUs, 4 TESTs, 2 NEGs, 4 INC/DECs */
