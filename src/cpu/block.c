@@ -142,7 +142,7 @@ const struct insn *cpu_block_lookup(struct cpu *c, uint64_t rip, unsigned *count
 	b->first = c->insn_used;
 	b->count = (uint16_t)n;
 	b->valid = c->block_epoch + 1;
-	cpu_jit_block(c, c->insn_used, n);
+	b->code = cpu_jit_block(c, c->insn_used, n);
 	c->insn_used += n;
 	*count = n;
 	return out;

@@ -132,6 +132,7 @@ static __attribute__((noinline)) void run_blocks(struct cpu *c)
 		if (__builtin_expect(l != NULL, 1)) {
 			blk = &c->insns[l->first];
 			n = l->count;
+			code = l->code;
 			prev = l->to;
 		} else {
 			struct block *b = &c->blocks[cpu_block_hash(rip)];
@@ -142,12 +143,13 @@ static __attribute__((noinline)) void run_blocks(struct cpu *c)
 			} else {
 				blk = cpu_block_lookup(c, rip, &n);
 			}
+			code = b->code;
 			if (prev)
-				cpu_block_link_add(c, prev, rip, 0, b, (uint32_t)(blk - c->insns), n);
+				cpu_block_link_add(c, prev, rip, 0, b, (uint32_t)(blk - c->insns), n,
+						   code);
 			prev = b;
 		}
 		c->flushed = false;
-		code = cpu_jit_code(c, (uint32_t)(blk - c->insns));
 		if (__builtin_expect(code != NULL && n <= left, 1)) {
 			if (c->jit_link)
 				cpu_jit_chain(c, rip, 0, code);

@@ -89,7 +89,7 @@ struct tlb_entry {
 	uintptr_t hva;                /* host address of the page */
 };
 
-#define TLB_SIZE 256
+#define TLB_SIZE 4096
 
 /* A successor seen after a block: which decoded instructions ran next at
  * rip (and, in system mode, host code page hva). It lets the run loop skip
@@ -98,10 +98,15 @@ struct tlb_entry {
  * decoded pool is append-only between flushes, so a link can never point at
  * stale instructions. */
 struct block;
+/* jit.c: host code for decoded blocks. A routine runs its block, adds
+ * the instructions it ran to icount and, while chain_left, icount and
+ * stop allow, goes on into the routines of its successors. */
+typedef void (*cpu_block_code)(struct cpu *c);
 struct block_link {
 	uint64_t rip;
 	uintptr_t hva;
 	struct block *to; /* the hash slot of rip, to chain on from */
+	cpu_block_code code; /* the block's routine, or NULL */
 	uint32_t first;
 	uint16_t count;
 };
@@ -112,6 +117,7 @@ struct block {
 	uint16_t count;
 	uint32_t valid; /* live iff == cpu->block_epoch + 1 (block_live) */
 	uintptr_t hva; /* system mode: host page of rip when decoded (sys.c) */
+	cpu_block_code code; /* its routine (jit.c), or NULL */
 	uint64_t link_gen;
 	struct block_link link[2];
 	uint8_t link_next; /* the slot the next new successor replaces */
@@ -203,7 +209,6 @@ struct cpu {
 	/* Threaded code (jit.c): NULL when interpreting only. */
 	uint8_t *jit_buf;
 	size_t jit_used;
-	uint32_t *jit_off; /* per block's first insn: offset + 1 of its routine, 0 none */
 	bool jit_calls_only; /* VIREO_JIT_CALLS: no native instructions */
 	/* Block chaining: the jump a routine's exit left to be patched to
 	 * the routine of the block at jit_link_rip, and how many more blocks
@@ -627,7 +632,7 @@ cpu_block_link_find(const struct cpu *c, const struct block *from, uint64_t rip,
 
 static inline void cpu_block_link_add(const struct cpu *c, struct block *from, uint64_t rip,
 				      uintptr_t hva, struct block *to, uint32_t first,
-				      unsigned count)
+				      unsigned count, cpu_block_code code)
 {
 	struct block_link *l;
 
@@ -639,27 +644,18 @@ static inline void cpu_block_link_add(const struct cpu *c, struct block *from, u
 	l = &from->link[from->link_next];
 	from->link_next ^= 1;
 	l->rip = rip, l->hva = hva, l->to = to, l->first = first, l->count = (uint16_t)count;
+	l->code = code;
 }
 
-/* jit.c: host code for decoded blocks. A routine runs its block, adds
- * the instructions it ran to icount and, while chain_left, icount and
- * stop allow, goes on into the routines of its successors. */
-typedef void (*cpu_block_code)(struct cpu *c);
+/* jit.c (cpu_block_code above). */
 void cpu_jit_init(struct cpu *c);
 void cpu_jit_destroy(struct cpu *c);
 bool cpu_jit_full(const struct cpu *c);
-void cpu_jit_block(struct cpu *c, uint32_t first, unsigned n);
+/* The routine for the n decoded instructions at insns[first], or NULL. */
+cpu_block_code cpu_jit_block(struct cpu *c, uint32_t first, unsigned n);
 /* The run loop is about to run code for the block at rip (host code page
  * hva in system mode): chain the exit that led here to it. */
 void cpu_jit_chain(struct cpu *c, uint64_t rip, uintptr_t hva, cpu_block_code code);
-/* The routine of the block starting at insns[first], or NULL. */
-static inline __attribute__((always_inline)) cpu_block_code cpu_jit_code(const struct cpu *c,
-									 uint32_t first)
-{
-	uint32_t off = c->jit_off ? c->jit_off[first] : 0;
-
-	return off ? (cpu_block_code)(void *)(c->jit_buf + off - 1) : NULL;
-}
 
 /* exec_ctl.c: Jcc specialised per condition. */
 extern const cpu_handler cpu_jcc_handlers[16];

@@ -40,7 +40,8 @@ _Static_assert(offsetof(struct cpu, gpr) == 0, "guest registers at [rbx + 8 * r]
 _Static_assert(offsetof(struct cpu, cc_size) == offsetof(struct cpu, cc_op) + 1,
 	       "cc_op and cc_size stored as one word");
 _Static_assert(sizeof(struct tlb_entry) == 32, "TLB index scaled by 32");
-_Static_assert(TLB_SIZE == 256, "TLB index is one byte");
+_Static_assert((TLB_SIZE & (TLB_SIZE - 1)) == 0 && TLB_SIZE <= (1u << 20),
+	       "TLB index is an and-mask of the page number");
 
 static bool env_on(const char *name)
 {
@@ -62,11 +63,6 @@ void cpu_jit_init(struct cpu *c)
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return;
-	c->jit_off = calloc(INSN_POOL, sizeof(*c->jit_off));
-	if (!c->jit_off) {
-		munmap(p, JIT_BUF_SIZE);
-		return;
-	}
 	c->jit_buf = p;
 	c->jit_used = 0;
 	c->jit_calls_only = env_on("VIREO_JIT_CALLS");
@@ -79,9 +75,7 @@ void cpu_jit_destroy(struct cpu *c)
 {
 	if (c->jit_buf)
 		munmap(c->jit_buf, JIT_BUF_SIZE);
-	free(c->jit_off);
 	c->jit_buf = NULL;
-	c->jit_off = NULL;
 }
 
 bool cpu_jit_full(const struct cpu *c)
@@ -482,7 +476,7 @@ static void gen_tlb(struct gen *g, unsigned k, unsigned sz, bool write)
 	}
 	b1(e, 0x48), b1(e, 0x89), b1(e, 0xf0);             /* mov rax, rsi */
 	b1(e, 0x48), b1(e, 0xc1), b1(e, 0xe8), b1(e, 12);  /* shr rax, 12 */
-	b1(e, 0x0f), b1(e, 0xb6), b1(e, 0xc0);             /* movzx eax, al */
+	b1(e, 0x25), b4(e, TLB_SIZE - 1);                  /* and eax, TLB_SIZE - 1 */
 	b1(e, 0xc1), b1(e, 0xe0), b1(e, 5);                /* shl eax, 5 */
 	b1(e, 0x48), b1(e, 0x89), b1(e, 0xf2);             /* mov rdx, rsi */
 	b1(e, 0x48), b1(e, 0x81), b1(e, 0xe2), b4(e, 0xfffff000); /* and rdx, ~0xfff */
@@ -1078,7 +1072,7 @@ static bool keeps_host_flags(const struct plan *p)
 /* Generate the routine for the n decoded instructions at c->insns[first]:
  * void routine(struct cpu *c) runs them as the run loops would, adding to
  * icount the ones that ran (fewer when one flushed the block cache). */
-void cpu_jit_block(struct cpu *c, uint32_t first, unsigned n)
+cpu_block_code cpu_jit_block(struct cpu *c, uint32_t first, unsigned n)
 {
 	struct gen g;
 	struct emit *e = &g.e;
@@ -1088,11 +1082,8 @@ void cpu_jit_block(struct cpu *c, uint32_t first, unsigned n)
 	unsigned k, s;
 	bool changed, native_ok = c->code_size == 0 && !c->jit_calls_only;
 
-	if (!c->jit_buf)
-		return;
-	c->jit_off[first] = 0;
-	if (n == 0 || n > BLOCK_MAX_INSNS || cpu_jit_full(c))
-		return;
+	if (!c->jit_buf || n == 0 || n > BLOCK_MAX_INSNS || cpu_jit_full(c))
+		return NULL;
 	for (k = 0; k < n; k++)
 		native[k] = native_ok && plan_insn(&c->insns[first + k], &plan[k]);
 	/* Branches end blocks (block.c); anything else would be a bug. */
@@ -1164,8 +1155,8 @@ void cpu_jit_block(struct cpu *c, uint32_t first, unsigned n)
 	}
 	if ((size_t)(e->p - start) > n * JIT_INSN_MAX + JIT_END_MAX)
 		abort(); /* cpu_jit_full's reserve assumes this bound */
-	c->jit_off[first] = (uint32_t)(start - c->jit_buf) + 1;
 	c->jit_used = (size_t)(e->p - c->jit_buf + 15) & ~(size_t)15;
+	return (cpu_block_code)(void *)start;
 }
 
 void cpu_jit_chain(struct cpu *c, uint64_t rip, uintptr_t hva, cpu_block_code code)

@@ -518,6 +518,7 @@ static __attribute__((noinline)) void sys_loop(struct cpu *c)
 		if (__builtin_expect(l != NULL, 1)) {
 			blk = &c->insns[l->first];
 			n = l->count;
+			code = l->code;
 			prev = l->to;
 		} else {
 			b = &c->blocks[cpu_block_hash(rip)];
@@ -529,18 +530,19 @@ static __attribute__((noinline)) void sys_loop(struct cpu *c)
 				blk = cpu_block_lookup(c, rip, &n);
 				b->hva = hva;
 			}
+			code = b->code;
 			if (prev)
-				cpu_block_link_add(c, prev, rip, hva, b, (uint32_t)(blk - c->insns), n);
+				cpu_block_link_add(c, prev, rip, hva, b, (uint32_t)(blk - c->insns), n,
+						   code);
 			prev = b;
 		}
 		c->flushed = false;
-		code = cpu_jit_code(c, (uint32_t)(blk - c->insns));
 		if (__builtin_expect(code != NULL && n <= left && !shadow, 1)) {
 			if (c->jit_link)
 				cpu_jit_chain(c, rip, hva, code);
 			/* Events are polled every 8 loop iterations, so every
-			 * 64 blocks at most (a few hundred instructions). */
-			c->chain_left = 8;
+			 * 128 blocks at most (about a thousand instructions). */
+			c->chain_left = 16;
 			code(c);
 			if (c->stop)
 				return;
