@@ -157,6 +157,7 @@ launch() {
 	local cmd
 	cmd=$(printf '%s' 'tr -d "\000" </dev/vda >/tmp/t.sh; sh /tmp/t.sh' | base64 -w0)
 	mkfifo "$tmp/$name.in" "$tmp/$name.pipe"
+	: >"$tmp/$name.out"
 	# Read-write: vireo's open of its stdin does not wait for a writer, and
 	# stdin stays open (no EOF) for the whole boot.
 	exec 3<>"$tmp/$name.in"
@@ -227,7 +228,8 @@ check_idle() {
 	if [ -z "$us" ] || [ -z "$t0" ] || [ -z "$t1" ]; then
 		echo "no IDLE-BEGIN/END lines: $(why "$1")"
 	elif [ $(((t1 - t0) * 1000000 / TICK * 100)) -ge $((us * 5)) ]; then
-		echo "vireo used $(((t1 - t0) * 1000 / TICK)) ms of CPU in $((us / 1000)) ms of idle guest ($(((t1 - t0) * 100000000 / TICK / us))%)"
+		local permille=$(((t1 - t0) * 1000000000 / TICK / us))
+		echo "vireo used $(((t1 - t0) * 1000 / TICK)) ms of CPU in $((us / 1000)) ms of idle guest ($((permille / 10)).$((permille % 10))%)"
 	fi
 }
 
