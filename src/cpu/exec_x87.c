@@ -850,13 +850,16 @@ static void fxam(struct cpu *c)
 	c->fsw = (uint16_t)((c->fsw & ~SW_CC) | cc);
 }
 
-/* FPREM/FPREM1 condition codes: the quotient bits and C2 from the host;
- * on an invalid operand only C2 is cleared (hardware keeps C0 C1 C3). */
-static void fprem_cc(struct cpu *c, uint16_t sw)
+/* FPREM/FPREM1 condition codes: C1 and C2 are always cleared; a computed
+ * remainder sets the quotient bits and C2 from the host. A NaN result (a
+ * NaN operand, or the indefinite of an invalid operation) leaves C0 and C3
+ * alone, and the host does not write them either: taking them from the
+ * host would leak its earlier state (non-deterministic). An unmasked
+ * exception (pre_abort) also clears C1 and C2 only. */
+static void fprem_cc(struct cpu *c, uint16_t sw, long double res)
 {
-	if (sw & SW_IE)
-		c->fsw &= (uint16_t)~SW_C2;
-	else
+	c->fsw &= (uint16_t)~(SW_C1 | SW_C2);
+	if (!(sw & SW_IE) && !isnan(res))
 		c->fsw = (uint16_t)((c->fsw & ~SW_CC) | (sw & SW_CC));
 }
 
@@ -1005,10 +1008,12 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 				} else {
 					__asm__ volatile("fprem1\n\tfnstsw %%ax" : "=t"(res), "=a"(sw)
 							 : "0"(x), "u"(y));
-					if (x87_end(c, h))
+					if (x87_end(c, h)) {
+						c->fsw &= (uint16_t)~SW_C2;
 						return;
+					}
 					c->st[phys(c, 0)] = res;
-					fprem_cc(c, sw);
+					fprem_cc(c, sw, res);
 					return;
 				}
 				if (x87_end(c, h))
@@ -1085,11 +1090,14 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 				else
 					__asm__ volatile("fscale\n\tfnstsw %%ax" : "=t"(res), "=a"(sw)
 							 : "0"(x), "u"(y));
-				if (x87_end(c, h))
+				if (x87_end(c, h)) {
+					if (r == 0)
+						c->fsw &= (uint16_t)~SW_C2;
 					return;
+				}
 				c->st[phys(c, 0)] = res;
 				if (r == 0)
-					fprem_cc(c, sw);
+					fprem_cc(c, sw, res);
 				else
 					c->fsw = (uint16_t)((c->fsw & ~SW_C1) | (sw & SW_C1));
 				return;
