@@ -105,6 +105,16 @@ static bool underflow(struct cpu *c, unsigned a, unsigned b, int dst, bool pop)
 	return true;
 }
 
+/* FPTAN/FXTRACT/FSINCOS of an empty ST0 with IE unmasked: only the
+ * flags change (with IE masked both results are the indefinite). */
+static bool unmasked_underflow0(struct cpu *c)
+{
+	if (!st_empty(c, 0) || (c->fcw & 1))
+		return false;
+	stack_fault(c, false);
+	return true;
+}
+
 /* FPTAN/FXTRACT/FSINCOS replace ST0 and push: with no free register the
  * stack overflows, and with IE masked both ST1 and ST0 end up holding the
  * indefinite (as the differential tests show on hardware). */
@@ -135,16 +145,21 @@ static void probe_store(struct cpu *c, uint64_t addr, unsigned len)
 		mem_read_w(c, last & CPU_PAGE_MASK, 1); /* #PF reports the page start */
 }
 
+/* A push onto a full register is a stack overflow (Vol. 1 §8.5.1.1):
+ * IE|SF|C1; with IE masked the indefinite is pushed, otherwise TOP and
+ * the registers stay unchanged. */
 static void x87_push(struct cpu *c, long double v)
 {
 	unsigned top = (x87_top(c) - 1) & 7;
 
 	if (!(c->ftw_empty & (1u << top))) {
 		stack_fault(c, true);
+		if (!(c->fcw & 1))
+			return;
 		v = indefinite();
-	}
-	else
+	} else {
 		c->fsw &= (uint16_t)~SW_C1;
+	}
 	x87_set_top(c, top);
 	c->st[top] = v;
 	c->ftw_empty &= (uint16_t)~(1u << top);
@@ -923,7 +938,14 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 		return;
 	case 1: /* D9 */
 		switch (reg) {
-		case 0: x87_push(c, st_get(c, r)); return;
+		case 0: /* FLD ST(i): an unmasked underflow pushes nothing */
+			if (st_empty(c, r)) {
+				stack_fault(c, false);
+				if (!(c->fcw & 1))
+					return;
+			}
+			x87_push(c, st_get(c, r));
+			return;
 		case 1: /* FXCH: empty operands become the indefinite (IE masked) */
 			if (st_empty(c, 0) || st_empty(c, r)) {
 				stack_fault(c, false);
@@ -1027,6 +1049,8 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 					return;
 				/* fall through */
 			case 0x102: {
+				if (unmasked_underflow0(c))
+					return;
 				long double x = st_get(c, 0), one, t;
 				uint16_t h = x87_begin(c), sw;
 
@@ -1053,6 +1077,8 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 					return;
 				/* fall through */
 			case 0x104: {
+				if (unmasked_underflow0(c))
+					return;
 				long double x = st_get(c, 0), sig, ex;
 				uint16_t h = x87_begin(c);
 
@@ -1123,6 +1149,8 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 					return;
 				/* fall through */
 			case 0x103: {
+				if (unmasked_underflow0(c))
+					return;
 				long double x = st_get(c, 0), s, co;
 				uint16_t h = x87_begin(c), sw;
 
