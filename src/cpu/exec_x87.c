@@ -645,8 +645,45 @@ static bool store_tiny(struct cpu *c, long double v, long double min_normal)
 	/* PE reflects the unbounded-exponent result: does the significand fit
 	 * in 24 (single) or 53 (double) bits? */
 	m = frexpl(v, &e) * (min_normal < 0x1p-1000L ? 0x1p53L : 0x1p24L);
-	c->fsw |= (uint16_t)(0x10 | (m != truncl(m) ? 0x20 : 0));
+	c->fsw = (uint16_t)((c->fsw & ~SW_C1) | 0x10 | (m != truncl(m) ? 0x20 : 0));
 	check_exc(c);
+	return true;
+}
+
+/* FST/FSTP m32/m64: the host conversion under the guest control word.
+ * With overflow unmasked nothing is stored and nothing popped (Vol. 1
+ * §8.5.4): OE, and PE if the significand does not fit the format (as for
+ * underflow in store_tiny); C1 = 0, no rounded result is delivered.
+ * Returns false if the store does not happen. */
+static bool store_fp(struct cpu *c, long double v, bool dbl, uint64_t *out)
+{
+	uint16_t cw = c->fcw | 0x3f, host, sw;
+	uint32_t r32 = 0;
+	uint64_t r64 = 0;
+
+	if (dbl)
+		__asm__ volatile("fnstcw %[h]\n\tfnclex\n\tfldcw %[cw]\n\tfldt %[v]\n\tfstpl %[r]\n\t"
+				 "fnstsw %[sw]\n\tfnclex\n\tfldcw %[h]"
+				 : [h] "=m"(host), [r] "=m"(r64), [sw] "=m"(sw)
+				 : [cw] "m"(cw), [v] "m"(v));
+	else
+		__asm__ volatile("fnstcw %[h]\n\tfnclex\n\tfldcw %[cw]\n\tfldt %[v]\n\tfstps %[r]\n\t"
+				 "fnstsw %[sw]\n\tfnclex\n\tfldcw %[h]"
+				 : [h] "=m"(host), [r] "=m"(r32), [sw] "=m"(sw)
+				 : [cw] "m"(cw), [v] "m"(v));
+	if (pre_abort(c, sw))
+		return false;
+	if (sw & ~c->fcw & 0x08) {
+		int e;
+		long double m = frexpl(v, &e) * (dbl ? 0x1p53L : 0x1p24L);
+
+		c->fsw = (uint16_t)((c->fsw & ~SW_C1) | 0x08 | (m != truncl(m) ? 0x20 : 0));
+		check_exc(c);
+		return false;
+	}
+	c->fsw = (uint16_t)((c->fsw & ~SW_C1) | (sw & (0x3f | SW_C1)));
+	check_exc(c);
+	*out = dbl ? r64 : r32;
 	return true;
 }
 
@@ -720,21 +757,13 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 		}
 		if (reg == 2 || reg == 3) {
 			long double s;
-			uint16_t h;
-			volatile float f;
-			uint32_t u;
 
 			if (store_underflow(c, addr, 4, 0xffc00000u, reg == 3))
 				return;
 			s = c->st[phys(c, 0)];
-			if (store_tiny(c, s, 0x1p-126L))
+			if (store_tiny(c, s, 0x1p-126L) || !store_fp(c, s, false, &iv))
 				return;
-			h = x87_begin(c);
-			f = (float)s;
-			if (x87_end(c, h))
-				return;
-			memcpy(&u, (const void *)&f, 4);
-			mem_write(c, addr, 4, u);
+			mem_write(c, addr, 4, iv);
 			if (reg == 3)
 				x87_pop(c);
 			return;
@@ -774,21 +803,13 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 		}
 		if (reg == 2 || reg == 3) {
 			long double s;
-			uint16_t h;
-			volatile double d;
-			uint64_t u;
 
 			if (store_underflow(c, addr, 8, 0xfff8000000000000ULL, reg == 3))
 				return;
 			s = c->st[phys(c, 0)];
-			if (store_tiny(c, s, 0x1p-1022L))
+			if (store_tiny(c, s, 0x1p-1022L) || !store_fp(c, s, true, &iv))
 				return;
-			h = x87_begin(c);
-			d = (double)s;
-			if (x87_end(c, h))
-				return;
-			memcpy(&u, (const void *)&d, 8);
-			mem_write(c, addr, 8, u);
+			mem_write(c, addr, 8, iv);
 			if (reg == 3)
 				x87_pop(c);
 			return;
