@@ -899,6 +899,51 @@ static void fprem_cc(struct cpu *c, uint16_t sw, long double res)
 		c->fsw = (uint16_t)((c->fsw & ~SW_CC) | (sw & SW_CC));
 }
 
+/* FSCALE on the host under the guest control word, all exceptions masked. */
+static long double fscale_host(struct cpu *c, long double x, long double y, uint16_t *sw)
+{
+	uint16_t h = x87_begin(c), s;
+	long double res;
+
+	__asm__ volatile("fscale\n\tfnstsw %%ax" : "=t"(res), "=a"(s) : "0"(x), "u"(y));
+	__asm__ volatile("fnclex\n\tfldcw %0" : : "m"(h) : "memory");
+	*sw = s;
+	return res;
+}
+
+/* FSCALE: ST0 = ST0 * 2^trunc(ST1). With overflow/underflow unmasked the
+ * result's exponent is biased by -/+24576 (Vol. 1 §8.5.4, §8.5.5, as
+ * in scaled_result); if even the biased result overflows/underflows
+ * ("massive" overflow/underflow) a signed infinity (C1 = 1: rounded up)
+ * or a signed zero (C1 = 0) is stored, with PE. */
+static void fscale(struct cpu *c, long double x, long double y)
+{
+	uint16_t sw, sw2, unm;
+	long double res = fscale_host(c, x, y, &sw), r2;
+	bool ov;
+
+	if (pre_abort(c, sw))
+		return;
+	unm = sw & ~c->fcw & 0x18;
+	if (!unm) {
+		c->st[phys(c, 0)] = res;
+		c->fsw = (uint16_t)((c->fsw & ~SW_C1) | (sw & (0x3f | SW_C1)));
+		check_exc(c);
+		return;
+	}
+	ov = unm & 0x08;
+	r2 = fscale_host(c, x, truncl(y) + (ov ? -24576.0L : 24576.0L), &sw2);
+	if (ov ? (sw2 & 0x08) || isinf(r2) : (sw2 & 0x10) || fabsl(r2) < 0x1p-16382L) {
+		res = ov ? copysignl(INFINITY, x) : copysignl(0.0L, x);
+		sw2 = (uint16_t)(0x20 | (ov ? SW_C1 : 0));
+	} else {
+		res = r2;
+	}
+	c->st[phys(c, 0)] = res;
+	c->fsw = (uint16_t)((c->fsw & ~SW_C1) | (sw & 0x07) | unm | (sw2 & (0x20 | SW_C1)));
+	check_exc(c);
+}
+
 static void h_x87_reg(struct cpu *c, const struct insn *i)
 {
 	unsigned slot = i->op - OP_X87 - 0x40, opc = slot >> 3, reg = slot & 7, r = i->modrm & 7;
@@ -1129,24 +1174,20 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 				if (underflow(c, 0, 1, 0, false))
 					return;
 				x = st_get(c, 0), y = st_get(c, 1);
+				if (r == 5) {
+					fscale(c, x, y);
+					return;
+				}
 				uint16_t h = x87_begin(c), sw = 0;
 
-				if (r == 0)
-					__asm__ volatile("fprem\n\tfnstsw %%ax" : "=t"(res), "=a"(sw)
-							 : "0"(x), "u"(y));
-				else
-					__asm__ volatile("fscale\n\tfnstsw %%ax" : "=t"(res), "=a"(sw)
-							 : "0"(x), "u"(y));
+				__asm__ volatile("fprem\n\tfnstsw %%ax" : "=t"(res), "=a"(sw) : "0"(x), "u"(y));
 				if (x87_end(c, h)) {
 					if (r == 0)
 						c->fsw &= (uint16_t)~SW_C2;
 					return;
 				}
 				c->st[phys(c, 0)] = res;
-				if (r == 0)
-					fprem_cc(c, sw, res);
-				else
-					c->fsw = (uint16_t)((c->fsw & ~SW_C1) | (sw & SW_C1));
+				fprem_cc(c, sw, res);
 				return;
 			}
 			case 1: { /* FYL2XP1 */
