@@ -471,6 +471,8 @@ static void h_0fae(struct cpu *c, const struct insn *i)
 			cpu_gp0(c);
 		mem_read_buf(c, addr, buf, 512);
 		cpu_fx_restore(c, buf, true);
+		/* Reserved FCW bits: 7 and 13-15 read as 0, bit 6 as 1 (as FLDCW). */
+		c->fcw = (uint16_t)((c->fcw & ~0xe0c0) | 0x40);
 		return;
 	case 2: { /* LDMXCSR: reserved bits set -> #GP(0) */
 		uint32_t v = (uint32_t)mem_read(c, addr, 4);

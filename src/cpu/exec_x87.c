@@ -467,12 +467,20 @@ static void store_env(struct cpu *c, uint64_t addr)
 	mem_write_buf(c, addr, env, sizeof(env));
 }
 
+/* The control word as loaded: reserved bits 7 and 13-15 read as 0, bit 6
+ * as 1 (FNINIT's 0x037f); bit 12, the obsolete infinity control, is
+ * kept. */
+static uint16_t fcw_value(uint16_t v)
+{
+	return (uint16_t)((v & ~0xe0c0) | 0x40);
+}
+
 static void load_env(struct cpu *c, uint64_t addr)
 {
 	uint32_t env[7];
 
 	mem_read_buf(c, addr, env, sizeof(env));
-	c->fcw = (uint16_t)env[0];
+	c->fcw = fcw_value((uint16_t)env[0]);
 	c->fsw = (uint16_t)env[1];
 	c->ftw_empty = 0;
 	for (unsigned p = 0; p < 8; p++)
@@ -693,11 +701,17 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 	uint64_t addr = insn_ea(c, i), iv;
 	long double v;
 
-	/* Control instructions that do not wait. */
+	/* Control instructions. Only the FN- forms do not wait (Vol. 1
+	 * §8.3.11): FLDENV, FLDCW and FRSTOR report a pending unmasked
+	 * exception first. */
 	if (opc == 1 && reg >= 4) { /* D9 /4 FLDENV /5 FLDCW /6 FNSTENV /7 FNSTCW */
 		switch (reg) {
-		case 4: load_env(c, addr); return;
-		case 5: c->fcw = (uint16_t)mem_read(c, addr, 2); check_exc(c); return;
+		case 4: x87_wait(c); load_env(c, addr); return;
+		case 5:
+			x87_wait(c);
+			c->fcw = fcw_value((uint16_t)mem_read(c, addr, 2));
+			check_exc(c);
+			return;
 		case 6: probe_store(c, addr, 28); store_env(c, addr); c->fcw |= 0x3f; return;
 		default: mem_write(c, addr, 2, c->fcw); return;
 		}
@@ -720,6 +734,7 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 	if (opc == 5 && reg == 4) { /* FRSTOR */
 		uint8_t regs[80];
 
+		x87_wait(c);
 		mem_read_buf(c, addr + 28, regs, 80);
 		load_env(c, addr);
 		for (unsigned k = 0; k < 8; k++) {
