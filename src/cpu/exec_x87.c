@@ -239,23 +239,41 @@ static bool pre_abort(struct cpu *c, uint16_t sw)
 
 /* Unmasked overflow/underflow on arithmetic (Vol. 1 §8.5.4, §8.5.5): the
  * destination receives the result with its exponent biased by -/+24576.
- * Recomputed on the host with a scaled operand (exact power-of-two
- * scaling), all exceptions masked. Returns true if *out was produced. */
+ * Recomputed on the host (all exceptions masked) with the operands
+ * scaled by exact powers of two into a safe range: for MUL/DIV each
+ * operand near 1, for ADD/SUB both by the same power (an operand far
+ * below the other only contributes a sticky bit). The significand is
+ * rounded as the guest's would be, with unbounded exponent, and the
+ * final scaling is exact. Returns true if *out was produced. */
+static long double near_one(long double x, int e, int shift)
+{
+	if (x != 0 && shift - e > 150)
+		return copysignl(0x1p-200L, x);
+	return scalbnl(x, -shift);
+}
+
 static bool scaled_result(struct cpu *c, unsigned op, long double a, long double b, uint16_t sw,
 			  long double *out)
 {
 	uint16_t cw = c->fcw | 0x3f, host, orig = sw;
-	int k;
+	int k, ea, eb, e;
 	long double r;
 
 	if (!(orig & ~c->fcw & 0x18) || !isfinite(a) || !isfinite(b))
 		return false;
 	k = (orig & ~c->fcw & 0x8) ? -24576 : 24576;
+	(void)frexpl(a, &ea);
+	(void)frexpl(b, &eb);
 	switch (op) {
-	case 1: a = scalbnl(a, k); break;               /* MUL */
-	case 6: a = scalbnl(a, k); break;               /* a / b */
-	case 7: b = scalbnl(b, k); break;               /* b / a */
-	default: a = scalbnl(a, k), b = scalbnl(b, k); break; /* ADD, SUB, SUBR */
+	case 1: case 6: case 7: /* MUL, a / b, b / a */
+		a = near_one(a, ea, ea), b = near_one(b, eb, eb);
+		k += op == 1 ? ea + eb : op == 6 ? ea - eb : eb - ea;
+		break;
+	default: /* ADD, SUB, SUBR */
+		e = ea > eb ? ea : eb;
+		a = near_one(a, ea, e), b = near_one(b, eb, e);
+		k += e;
+		break;
 	}
 	switch (op) {
 	case 0: ARITH_ASM("0xde, 0xc1"); break;
@@ -265,9 +283,11 @@ static bool scaled_result(struct cpu *c, unsigned op, long double a, long double
 	case 6: ARITH_ASM("0xde, 0xf1"); break;
 	default: ARITH_ASM("0xde, 0xf9"); break;
 	}
-	*out = r;
-	/* OE or UE (the unmasked one), PE and C1 from the scaled operation. */
-	c->fsw = (uint16_t)((c->fsw & ~SW_C1) | (orig & 0x18 & ~c->fcw) | (sw & (0x20 | SW_C1)));
+	*out = scalbnl(r, k);
+	/* The masked operand flags (DE) of the original operation, OE or UE
+	 * (the unmasked one), PE and C1 from the scaled operation. */
+	c->fsw = (uint16_t)((c->fsw & ~SW_C1) | (orig & 0x07) | (orig & 0x18 & ~c->fcw) |
+			    (sw & (0x20 | SW_C1)));
 	check_exc(c);
 	return true;
 }
