@@ -405,7 +405,9 @@ static bool load_mem(struct cpu *c, uint64_t addr, unsigned kind, long double *o
 	case 4: v = (long double)(int64_t)mem_read(c, addr, 8); break;
 	default: mem_read_buf(c, addr, &v, 10); break;
 	}
-	if (pre_abort(c, sw))
+	/* An unmasked DE (denormal m32/m64) still pushes the value (SDM Vol. 2
+	 * FLD); only an unmasked IE (SNaN) stops the load. */
+	if ((sw & ~c->fcw & SW_IE) && pre_abort(c, sw))
 		return false;
 	c->fsw |= sw & 0x3f;
 	check_exc(c);
