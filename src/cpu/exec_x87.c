@@ -558,16 +558,17 @@ static void arith_mem(struct cpu *c, unsigned reg, unsigned kind, uint64_t addr)
 	long double a, r;
 
 	if (st_empty(c, 0)) {
+		/* Compares set "unordered" even with IE unmasked, as the
+		 * register forms (compare_regs) do. */
 		stack_fault(c, false);
+		if (reg == 2 || reg == 3)
+			set_cc_from(c, FL_ZF | FL_PF | FL_CF);
 		if (!(c->fcw & 1))
 			return;
-		if (reg == 2 || reg == 3) {
-			set_cc_from(c, FL_ZF | FL_PF | FL_CF);
-			if (reg == 3)
-				x87_pop(c);
-		} else {
+		if (reg == 3)
+			x87_pop(c);
+		else if (reg != 2)
 			st_set(c, 0, indefinite());
-		}
 		return;
 	}
 	a = c->st[phys(c, 0)];
@@ -1081,10 +1082,9 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 				return;
 			}
 			case 4: /* FTST */
-				if (st_empty(c, 0)) {
+				if (st_empty(c, 0)) { /* "unordered", IE masked or not */
 					stack_fault(c, false);
-					if (c->fcw & 1)
-						set_cc_from(c, FL_ZF | FL_PF | FL_CF);
+					set_cc_from(c, FL_ZF | FL_PF | FL_CF);
 					return;
 				}
 				set_cc_from(c, compare(c, c->st[phys(c, 0)], 0.0L, false));
