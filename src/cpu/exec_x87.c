@@ -226,6 +226,22 @@ static bool pre_abort(struct cpu *c, uint16_t sw)
 	return true;
 }
 
+/* With underflow unmasked a tiny result signals UE even when exact (Vol. 1
+ * §4.9.1.5), but the host, run with UE masked, flags only tiny results
+ * that are also inexact. An exact tiny result is delivered as it is, a
+ * non-zero denormal: add UE to the host status word for it. */
+static uint16_t exact_tiny(const struct cpu *c, uint16_t sw, long double r)
+{
+	uint16_t se;
+	uint64_t m;
+
+	if ((c->fcw & 0x10) || (sw & 0x10))
+		return sw;
+	memcpy(&m, &r, 8);
+	memcpy(&se, (const uint8_t *)&r + 8, 2);
+	return (se & 0x7fff) == 0 && m ? (uint16_t)(sw | 0x10) : sw;
+}
+
 /* Arithmetic by ModRM.reg: 0 ADD, 1 MUL, 4 SUB, 5 SUBR, 6 DIV, 7 DIVR.
  * The host instruction runs with ST0 = a, ST1 = b, and the status word is
  * taken right after it (a later store would reset C1, the round-up bit).
@@ -270,7 +286,7 @@ static bool scaled_result(struct cpu *c, unsigned op, long double a, long double
 		k += op == 1 ? ea + eb : op == 6 ? ea - eb : eb - ea;
 		break;
 	default: /* ADD, SUB, SUBR */
-		e = ea > eb ? ea : eb;
+		e = a == 0 ? eb : b == 0 ? ea : ea > eb ? ea : eb;
 		a = near_one(a, ea, e), b = near_one(b, eb, e);
 		k += e;
 		break;
@@ -308,6 +324,7 @@ static bool arith(struct cpu *c, unsigned op, unsigned dst, long double a, long 
 	}
 	if (pre_abort(c, sw))
 		return false;
+	sw = exact_tiny(c, sw, r);
 	if (scaled_result(c, op, a, b, sw, &r)) {
 		c->st[p] = r;
 		c->ftw_empty &= (uint16_t)~(1u << p);
@@ -593,6 +610,7 @@ static void arith_mem(struct cpu *c, unsigned reg, unsigned kind, uint64_t addr)
 	}
 	if (pre_abort(c, sw))
 		return;
+	sw = exact_tiny(c, sw, r);
 	if (sw & ~c->fcw & 0x18) {
 		long double b;
 
@@ -937,6 +955,19 @@ static void fprem_cc(struct cpu *c, uint16_t sw, long double res)
 		c->fsw = (uint16_t)((c->fsw & ~SW_CC) | (sw & SW_CC));
 }
 
+/* The remainder is exact; a tiny one with underflow unmasked signals UE
+ * and is stored with its exponent biased by +24576 (Vol. 1 §8.5.5). */
+static void fprem_result(struct cpu *c, uint16_t sw, long double res)
+{
+	if (exact_tiny(c, sw, res) != sw) {
+		res = scalbnl(res, 24576);
+		c->fsw |= 0x10;
+		check_exc(c);
+	}
+	c->st[phys(c, 0)] = res;
+	fprem_cc(c, sw, res);
+}
+
 /* FSCALE on the host under the guest control word, all exceptions masked. */
 static long double fscale_host(struct cpu *c, long double x, long double y, uint16_t *sw)
 {
@@ -962,6 +993,7 @@ static void fscale(struct cpu *c, long double x, long double y)
 
 	if (pre_abort(c, sw))
 		return;
+	sw = exact_tiny(c, sw, res);
 	unm = sw & ~c->fcw & 0x18;
 	if (!unm) {
 		c->st[phys(c, 0)] = res;
@@ -1137,8 +1169,7 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 						c->fsw &= (uint16_t)~SW_C2;
 						return;
 					}
-					c->st[phys(c, 0)] = res;
-					fprem_cc(c, sw, res);
+					fprem_result(c, sw, res);
 					return;
 				}
 				if (x87_end(c, h))
@@ -1223,8 +1254,7 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 						c->fsw &= (uint16_t)~SW_C2;
 					return;
 				}
-				c->st[phys(c, 0)] = res;
-				fprem_cc(c, sw, res);
+				fprem_result(c, sw, res);
 				return;
 			}
 			case 1: { /* FYL2XP1 */
