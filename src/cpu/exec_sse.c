@@ -450,6 +450,12 @@ static void h_0fae(struct cpu *c, const struct insn *i)
 		cpu_ud(c);
 	}
 	addr = insn_ea(c, i);
+	/* A non-canonical address faults before the alignment check: #SS
+	 * through RSP/RBP without a segment override, #GP otherwise (Vol. 3
+	 * §3.3.7.1), as cpu_tlb_slow would on the access. */
+	if ((i->sub == 0 || i->sub == 1) && (uint64_t)((int64_t)(addr << 16) >> 16) != addr)
+		cpu_raise(c, !(i->flags & IF_RIPREL) && i->seg == 0 && (i->base == 4 || i->base == 5)
+				     ? CPU_VEC_SS : CPU_VEC_GP, 0);
 	switch (i->sub) {
 	case 0: /* FXSAVE (64-bit format with REX.W; same layout for our purposes) */
 		if (addr & 15)
@@ -471,6 +477,8 @@ static void h_0fae(struct cpu *c, const struct insn *i)
 			cpu_gp0(c);
 		mem_read_buf(c, addr, buf, 512);
 		cpu_fx_restore(c, buf, true);
+		/* Reserved FCW bits: 7 and 13-15 read as 0, bit 6 as 1 (as FLDCW). */
+		c->fcw = (uint16_t)((c->fcw & ~0xe0c0) | 0x40);
 		return;
 	case 2: { /* LDMXCSR: reserved bits set -> #GP(0) */
 		uint32_t v = (uint32_t)mem_read(c, addr, 4);

@@ -36,6 +36,29 @@
 	case 0x1000 + (p) * 8 + 6: FP(insn " $6, %[b], %[a]"); break;                             \
 	case 0x1000 + (p) * 8 + 7: FP(insn " $7, %[b], %[a]"); break
 
+/* ADD/SUB/MUL/DIV with underflow unmasked: a tiny result is signalled
+ * even when exact (Vol. 1 §4.9.1.5, §11.5.2.4), but the host, run with UE
+ * masked, flags only tiny and inexact ones. An exact tiny result is
+ * delivered as it is, a non-zero denormal: look for one in the lanes the
+ * instruction computed. */
+static bool exact_tiny(unsigned id, __m128d a)
+{
+	unsigned op = id >> 3, p = id & 3;
+	uint32_t f[4];
+	uint64_t d[2];
+
+	if (id & 4 || (op != 0x58 && op != 0x59 && op != 0x5c && op != 0x5e))
+		return false;
+	memcpy(f, &a, 16);
+	memcpy(d, &a, 16);
+	for (unsigned k = 0; k < (p == 0 ? 4u : p == 1 ? 2u : 1u); k++) {
+		if (p & 1 ? !(d[k] & 0x7ff0000000000000ULL) && (d[k] & 0x000fffffffffffffULL)
+			  : !(f[k] & 0x7f800000u) && (f[k] & 0x007fffffu))
+			return true;
+	}
+	return false;
+}
+
 /* Returns false for an encoding that does not exist. */
 static bool fp_run(struct cpu *c, unsigned id, union xmm *dst, const union xmm *src, uint64_t *gp)
 {
@@ -57,6 +80,9 @@ static bool fp_run(struct cpu *c, unsigned id, union xmm *dst, const union xmm *
 	}
 	if (!fast)
 		mxhost = _mm_getcsr();
+	/* FTZ applies only with underflow masked (Vol. 1 §10.2.3.3). */
+	if (!(c->mxcsr & 0x800))
+		mxin &= ~0x8000u;
 
 	switch (id) {
 	case ID(0x2a, 0, 2): FP("cvtsi2ssl %k[g], %[a]"); break;
@@ -125,6 +151,8 @@ static bool fp_run(struct cpu *c, unsigned id, union xmm *dst, const union xmm *
 		return false;
 	}
 	raised = mxout & 0x3f;
+	if (!fast && !(c->mxcsr & 0x800) && !(raised & 0x10) && exact_tiny(id, a))
+		raised |= 0x10;
 	if (!fast && (raised & ~(c->mxcsr >> 7) & 0x3f)) {
 		/* An unmasked pre-computation exception (IE, DE, ZE) stops the
 		 * instruction before post-computation exceptions (OE, UE, PE)
@@ -176,12 +204,14 @@ static int src_size(unsigned op, unsigned p)
  * inexact (Vol. 1 §4.9.1.5, §11.5.2). Raises #XM if an element is tiny. */
 static void cvt_to_single_unmasked_ue(struct cpu *c, const union xmm *src, unsigned n)
 {
-	bool tiny = false, inexact = false, denormal = false, overflow = false;
+	bool tiny = false, inexact = false, denormal = false, overflow = false, invalid = false;
 	uint32_t fl;
 
 	for (unsigned k = 0; k < n; k++) {
 		double x = src->df[k], ax = fabs(x);
 
+		if (isnan(x) && !(src->q[k] & (1ULL << 51)))
+			invalid = true; /* SNaN */
 		if (isnan(x) || isinf(x) || x == 0)
 			continue;
 		if (ax < 0x1p-1022) {
@@ -202,11 +232,14 @@ static void cvt_to_single_unmasked_ue(struct cpu *c, const union xmm *src, unsig
 			inexact = true;
 		}
 	}
-	if (!tiny)
+	/* An unmasked IE (SNaN lane) is a pre-computation exception: the
+	 * host instruction reports it, with DE. */
+	if (!tiny || (invalid && !(c->mxcsr & 0x80)))
 		return;
-	fl = 0x10 | (inexact ? 0x20 : 0) | (denormal ? 0x2 : 0) | (overflow ? 0x8 : 0);
+	fl = 0x10 | (inexact ? 0x20 : 0) | (denormal ? 0x2 : 0) | (overflow ? 0x8 : 0) |
+	     (invalid ? 0x1 : 0);
 	if (denormal && !(c->mxcsr & 0x100))
-		fl = 0x2; /* unmasked DE is a pre-computation exception */
+		fl = 0x2 | (invalid ? 0x1 : 0); /* unmasked DE is a pre-computation exception */
 	cpu_mx_collect(c);
 	c->mxcsr |= fl;
 	cpu_raise(c, (c->cr4 & 0x400) ? CPU_VEC_XM : CPU_VEC_UD, 0);

@@ -105,6 +105,16 @@ static bool underflow(struct cpu *c, unsigned a, unsigned b, int dst, bool pop)
 	return true;
 }
 
+/* FPTAN/FXTRACT/FSINCOS of an empty ST0 with IE unmasked: only the
+ * flags change (with IE masked both results are the indefinite). */
+static bool unmasked_underflow0(struct cpu *c)
+{
+	if (!st_empty(c, 0) || (c->fcw & 1))
+		return false;
+	stack_fault(c, false);
+	return true;
+}
+
 /* FPTAN/FXTRACT/FSINCOS replace ST0 and push: with no free register the
  * stack overflows, and with IE masked both ST1 and ST0 end up holding the
  * indefinite (as the differential tests show on hardware). */
@@ -135,16 +145,21 @@ static void probe_store(struct cpu *c, uint64_t addr, unsigned len)
 		mem_read_w(c, last & CPU_PAGE_MASK, 1); /* #PF reports the page start */
 }
 
+/* A push onto a full register is a stack overflow (Vol. 1 §8.5.1.1):
+ * IE|SF|C1; with IE masked the indefinite is pushed, otherwise TOP and
+ * the registers stay unchanged. */
 static void x87_push(struct cpu *c, long double v)
 {
 	unsigned top = (x87_top(c) - 1) & 7;
 
 	if (!(c->ftw_empty & (1u << top))) {
 		stack_fault(c, true);
+		if (!(c->fcw & 1))
+			return;
 		v = indefinite();
-	}
-	else
+	} else {
 		c->fsw &= (uint16_t)~SW_C1;
+	}
 	x87_set_top(c, top);
 	c->st[top] = v;
 	c->ftw_empty &= (uint16_t)~(1u << top);
@@ -211,6 +226,22 @@ static bool pre_abort(struct cpu *c, uint16_t sw)
 	return true;
 }
 
+/* With underflow unmasked a tiny result signals UE even when exact (Vol. 1
+ * §4.9.1.5), but the host, run with UE masked, flags only tiny results
+ * that are also inexact. An exact tiny result is delivered as it is, a
+ * non-zero denormal: add UE to the host status word for it. */
+static uint16_t exact_tiny(const struct cpu *c, uint16_t sw, long double r)
+{
+	uint16_t se;
+	uint64_t m;
+
+	if ((c->fcw & 0x10) || (sw & 0x10))
+		return sw;
+	memcpy(&m, &r, 8);
+	memcpy(&se, (const uint8_t *)&r + 8, 2);
+	return (se & 0x7fff) == 0 && m ? (uint16_t)(sw | 0x10) : sw;
+}
+
 /* Arithmetic by ModRM.reg: 0 ADD, 1 MUL, 4 SUB, 5 SUBR, 6 DIV, 7 DIVR.
  * The host instruction runs with ST0 = a, ST1 = b, and the status word is
  * taken right after it (a later store would reset C1, the round-up bit).
@@ -224,23 +255,41 @@ static bool pre_abort(struct cpu *c, uint16_t sw)
 
 /* Unmasked overflow/underflow on arithmetic (Vol. 1 §8.5.4, §8.5.5): the
  * destination receives the result with its exponent biased by -/+24576.
- * Recomputed on the host with a scaled operand (exact power-of-two
- * scaling), all exceptions masked. Returns true if *out was produced. */
+ * Recomputed on the host (all exceptions masked) with the operands
+ * scaled by exact powers of two into a safe range: for MUL/DIV each
+ * operand near 1, for ADD/SUB both by the same power (an operand far
+ * below the other only contributes a sticky bit). The significand is
+ * rounded as the guest's would be, with unbounded exponent, and the
+ * final scaling is exact. Returns true if *out was produced. */
+static long double near_one(long double x, int e, int shift)
+{
+	if (x != 0 && shift - e > 150)
+		return copysignl(0x1p-200L, x);
+	return scalbnl(x, -shift);
+}
+
 static bool scaled_result(struct cpu *c, unsigned op, long double a, long double b, uint16_t sw,
 			  long double *out)
 {
 	uint16_t cw = c->fcw | 0x3f, host, orig = sw;
-	int k;
+	int k, ea, eb, e;
 	long double r;
 
 	if (!(orig & ~c->fcw & 0x18) || !isfinite(a) || !isfinite(b))
 		return false;
 	k = (orig & ~c->fcw & 0x8) ? -24576 : 24576;
+	(void)frexpl(a, &ea);
+	(void)frexpl(b, &eb);
 	switch (op) {
-	case 1: a = scalbnl(a, k); break;               /* MUL */
-	case 6: a = scalbnl(a, k); break;               /* a / b */
-	case 7: b = scalbnl(b, k); break;               /* b / a */
-	default: a = scalbnl(a, k), b = scalbnl(b, k); break; /* ADD, SUB, SUBR */
+	case 1: case 6: case 7: /* MUL, a / b, b / a */
+		a = near_one(a, ea, ea), b = near_one(b, eb, eb);
+		k += op == 1 ? ea + eb : op == 6 ? ea - eb : eb - ea;
+		break;
+	default: /* ADD, SUB, SUBR */
+		e = a == 0 ? eb : b == 0 ? ea : ea > eb ? ea : eb;
+		a = near_one(a, ea, e), b = near_one(b, eb, e);
+		k += e;
+		break;
 	}
 	switch (op) {
 	case 0: ARITH_ASM("0xde, 0xc1"); break;
@@ -250,9 +299,11 @@ static bool scaled_result(struct cpu *c, unsigned op, long double a, long double
 	case 6: ARITH_ASM("0xde, 0xf1"); break;
 	default: ARITH_ASM("0xde, 0xf9"); break;
 	}
-	*out = r;
-	/* OE or UE (the unmasked one), PE and C1 from the scaled operation. */
-	c->fsw = (uint16_t)((c->fsw & ~SW_C1) | (orig & 0x18 & ~c->fcw) | (sw & (0x20 | SW_C1)));
+	*out = scalbnl(r, k);
+	/* The masked operand flags (DE) of the original operation, OE or UE
+	 * (the unmasked one), PE and C1 from the scaled operation. */
+	c->fsw = (uint16_t)((c->fsw & ~SW_C1) | (orig & 0x07) | (orig & 0x18 & ~c->fcw) |
+			    (sw & (0x20 | SW_C1)));
 	check_exc(c);
 	return true;
 }
@@ -273,6 +324,7 @@ static bool arith(struct cpu *c, unsigned op, unsigned dst, long double a, long 
 	}
 	if (pre_abort(c, sw))
 		return false;
+	sw = exact_tiny(c, sw, r);
 	if (scaled_result(c, op, a, b, sw, &r)) {
 		c->st[p] = r;
 		c->ftw_empty &= (uint16_t)~(1u << p);
@@ -370,7 +422,9 @@ static bool load_mem(struct cpu *c, uint64_t addr, unsigned kind, long double *o
 	case 4: v = (long double)(int64_t)mem_read(c, addr, 8); break;
 	default: mem_read_buf(c, addr, &v, 10); break;
 	}
-	if (pre_abort(c, sw))
+	/* An unmasked DE (denormal m32/m64) still pushes the value (SDM Vol. 2
+	 * FLD); only an unmasked IE (SNaN) stops the load. */
+	if ((sw & ~c->fcw & SW_IE) && pre_abort(c, sw))
 		return false;
 	c->fsw |= sw & 0x3f;
 	check_exc(c);
@@ -452,12 +506,20 @@ static void store_env(struct cpu *c, uint64_t addr)
 	mem_write_buf(c, addr, env, sizeof(env));
 }
 
+/* The control word as loaded: reserved bits 7 and 13-15 read as 0, bit 6
+ * as 1 (FNINIT's 0x037f); bit 12, the obsolete infinity control, is
+ * kept. */
+static uint16_t fcw_value(uint16_t v)
+{
+	return (uint16_t)((v & ~0xe0c0) | 0x40);
+}
+
 static void load_env(struct cpu *c, uint64_t addr)
 {
 	uint32_t env[7];
 
 	mem_read_buf(c, addr, env, sizeof(env));
-	c->fcw = (uint16_t)env[0];
+	c->fcw = fcw_value((uint16_t)env[0]);
 	c->fsw = (uint16_t)env[1];
 	c->ftw_empty = 0;
 	for (unsigned p = 0; p < 8; p++)
@@ -513,16 +575,17 @@ static void arith_mem(struct cpu *c, unsigned reg, unsigned kind, uint64_t addr)
 	long double a, r;
 
 	if (st_empty(c, 0)) {
+		/* Compares set "unordered" even with IE unmasked, as the
+		 * register forms (compare_regs) do. */
 		stack_fault(c, false);
+		if (reg == 2 || reg == 3)
+			set_cc_from(c, FL_ZF | FL_PF | FL_CF);
 		if (!(c->fcw & 1))
 			return;
-		if (reg == 2 || reg == 3) {
-			set_cc_from(c, FL_ZF | FL_PF | FL_CF);
-			if (reg == 3)
-				x87_pop(c);
-		} else {
+		if (reg == 3)
+			x87_pop(c);
+		else if (reg != 2)
 			st_set(c, 0, indefinite());
-		}
 		return;
 	}
 	a = c->st[phys(c, 0)];
@@ -547,6 +610,7 @@ static void arith_mem(struct cpu *c, unsigned reg, unsigned kind, uint64_t addr)
 	}
 	if (pre_abort(c, sw))
 		return;
+	sw = exact_tiny(c, sw, r);
 	if (sw & ~c->fcw & 0x18) {
 		long double b;
 
@@ -630,8 +694,45 @@ static bool store_tiny(struct cpu *c, long double v, long double min_normal)
 	/* PE reflects the unbounded-exponent result: does the significand fit
 	 * in 24 (single) or 53 (double) bits? */
 	m = frexpl(v, &e) * (min_normal < 0x1p-1000L ? 0x1p53L : 0x1p24L);
-	c->fsw |= (uint16_t)(0x10 | (m != truncl(m) ? 0x20 : 0));
+	c->fsw = (uint16_t)((c->fsw & ~SW_C1) | 0x10 | (m != truncl(m) ? 0x20 : 0));
 	check_exc(c);
+	return true;
+}
+
+/* FST/FSTP m32/m64: the host conversion under the guest control word.
+ * With overflow unmasked nothing is stored and nothing popped (Vol. 1
+ * §8.5.4): OE, and PE if the significand does not fit the format (as for
+ * underflow in store_tiny); C1 = 0, no rounded result is delivered.
+ * Returns false if the store does not happen. */
+static bool store_fp(struct cpu *c, long double v, bool dbl, uint64_t *out)
+{
+	uint16_t cw = c->fcw | 0x3f, host, sw;
+	uint32_t r32 = 0;
+	uint64_t r64 = 0;
+
+	if (dbl)
+		__asm__ volatile("fnstcw %[h]\n\tfnclex\n\tfldcw %[cw]\n\tfldt %[v]\n\tfstpl %[r]\n\t"
+				 "fnstsw %[sw]\n\tfnclex\n\tfldcw %[h]"
+				 : [h] "=m"(host), [r] "=m"(r64), [sw] "=m"(sw)
+				 : [cw] "m"(cw), [v] "m"(v));
+	else
+		__asm__ volatile("fnstcw %[h]\n\tfnclex\n\tfldcw %[cw]\n\tfldt %[v]\n\tfstps %[r]\n\t"
+				 "fnstsw %[sw]\n\tfnclex\n\tfldcw %[h]"
+				 : [h] "=m"(host), [r] "=m"(r32), [sw] "=m"(sw)
+				 : [cw] "m"(cw), [v] "m"(v));
+	if (pre_abort(c, sw))
+		return false;
+	if (sw & ~c->fcw & 0x08) {
+		int e;
+		long double m = frexpl(v, &e) * (dbl ? 0x1p53L : 0x1p24L);
+
+		c->fsw = (uint16_t)((c->fsw & ~SW_C1) | 0x08 | (m != truncl(m) ? 0x20 : 0));
+		check_exc(c);
+		return false;
+	}
+	c->fsw = (uint16_t)((c->fsw & ~SW_C1) | (sw & (0x3f | SW_C1)));
+	check_exc(c);
+	*out = dbl ? r64 : r32;
 	return true;
 }
 
@@ -641,11 +742,17 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 	uint64_t addr = insn_ea(c, i), iv;
 	long double v;
 
-	/* Control instructions that do not wait. */
+	/* Control instructions. Only the FN- forms do not wait (Vol. 1
+	 * §8.3.11): FLDENV, FLDCW and FRSTOR report a pending unmasked
+	 * exception first. */
 	if (opc == 1 && reg >= 4) { /* D9 /4 FLDENV /5 FLDCW /6 FNSTENV /7 FNSTCW */
 		switch (reg) {
-		case 4: load_env(c, addr); return;
-		case 5: c->fcw = (uint16_t)mem_read(c, addr, 2); check_exc(c); return;
+		case 4: x87_wait(c); load_env(c, addr); return;
+		case 5:
+			x87_wait(c);
+			c->fcw = fcw_value((uint16_t)mem_read(c, addr, 2));
+			check_exc(c);
+			return;
 		case 6: probe_store(c, addr, 28); store_env(c, addr); c->fcw |= 0x3f; return;
 		default: mem_write(c, addr, 2, c->fcw); return;
 		}
@@ -668,6 +775,7 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 	if (opc == 5 && reg == 4) { /* FRSTOR */
 		uint8_t regs[80];
 
+		x87_wait(c);
 		mem_read_buf(c, addr + 28, regs, 80);
 		load_env(c, addr);
 		for (unsigned k = 0; k < 8; k++) {
@@ -705,21 +813,13 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 		}
 		if (reg == 2 || reg == 3) {
 			long double s;
-			uint16_t h;
-			volatile float f;
-			uint32_t u;
 
 			if (store_underflow(c, addr, 4, 0xffc00000u, reg == 3))
 				return;
 			s = c->st[phys(c, 0)];
-			if (store_tiny(c, s, 0x1p-126L))
+			if (store_tiny(c, s, 0x1p-126L) || !store_fp(c, s, false, &iv))
 				return;
-			h = x87_begin(c);
-			f = (float)s;
-			if (x87_end(c, h))
-				return;
-			memcpy(&u, (const void *)&f, 4);
-			mem_write(c, addr, 4, u);
+			mem_write(c, addr, 4, iv);
 			if (reg == 3)
 				x87_pop(c);
 			return;
@@ -759,21 +859,13 @@ static void h_x87_mem(struct cpu *c, const struct insn *i)
 		}
 		if (reg == 2 || reg == 3) {
 			long double s;
-			uint16_t h;
-			volatile double d;
-			uint64_t u;
 
 			if (store_underflow(c, addr, 8, 0xfff8000000000000ULL, reg == 3))
 				return;
 			s = c->st[phys(c, 0)];
-			if (store_tiny(c, s, 0x1p-1022L))
+			if (store_tiny(c, s, 0x1p-1022L) || !store_fp(c, s, true, &iv))
 				return;
-			h = x87_begin(c);
-			d = (double)s;
-			if (x87_end(c, h))
-				return;
-			memcpy(&u, (const void *)&d, 8);
-			mem_write(c, addr, 8, u);
+			mem_write(c, addr, 8, iv);
 			if (reg == 3)
 				x87_pop(c);
 			return;
@@ -850,14 +942,76 @@ static void fxam(struct cpu *c)
 	c->fsw = (uint16_t)((c->fsw & ~SW_CC) | cc);
 }
 
-/* FPREM/FPREM1 condition codes: the quotient bits and C2 from the host;
- * on an invalid operand only C2 is cleared (hardware keeps C0 C1 C3). */
-static void fprem_cc(struct cpu *c, uint16_t sw)
+/* FPREM/FPREM1 condition codes: C1 and C2 are always cleared; a computed
+ * remainder sets the quotient bits and C2 from the host. A NaN result (a
+ * NaN operand, or the indefinite of an invalid operation) leaves C0 and C3
+ * alone, and the host does not write them either: taking them from the
+ * host would leak its earlier state (non-deterministic). An unmasked
+ * exception (pre_abort) also clears C1 and C2 only. */
+static void fprem_cc(struct cpu *c, uint16_t sw, long double res)
 {
-	if (sw & SW_IE)
-		c->fsw &= (uint16_t)~SW_C2;
-	else
+	c->fsw &= (uint16_t)~(SW_C1 | SW_C2);
+	if (!(sw & SW_IE) && !isnan(res))
 		c->fsw = (uint16_t)((c->fsw & ~SW_CC) | (sw & SW_CC));
+}
+
+/* The remainder is exact; a tiny one with underflow unmasked signals UE
+ * and is stored with its exponent biased by +24576 (Vol. 1 §8.5.5). */
+static void fprem_result(struct cpu *c, uint16_t sw, long double res)
+{
+	if (exact_tiny(c, sw, res) != sw) {
+		res = scalbnl(res, 24576);
+		c->fsw |= 0x10;
+		check_exc(c);
+	}
+	c->st[phys(c, 0)] = res;
+	fprem_cc(c, sw, res);
+}
+
+/* FSCALE on the host under the guest control word, all exceptions masked. */
+static long double fscale_host(struct cpu *c, long double x, long double y, uint16_t *sw)
+{
+	uint16_t h = x87_begin(c), s;
+	long double res;
+
+	__asm__ volatile("fscale\n\tfnstsw %%ax" : "=t"(res), "=a"(s) : "0"(x), "u"(y));
+	__asm__ volatile("fnclex\n\tfldcw %0" : : "m"(h) : "memory");
+	*sw = s;
+	return res;
+}
+
+/* FSCALE: ST0 = ST0 * 2^trunc(ST1). With overflow/underflow unmasked the
+ * result's exponent is biased by -/+24576 (Vol. 1 §8.5.4, §8.5.5, as
+ * in scaled_result); if even the biased result overflows/underflows
+ * ("massive" overflow/underflow) a signed infinity (C1 = 1: rounded up)
+ * or a signed zero (C1 = 0) is stored, with PE. */
+static void fscale(struct cpu *c, long double x, long double y)
+{
+	uint16_t sw, sw2, unm;
+	long double res = fscale_host(c, x, y, &sw), r2;
+	bool ov;
+
+	if (pre_abort(c, sw))
+		return;
+	sw = exact_tiny(c, sw, res);
+	unm = sw & ~c->fcw & 0x18;
+	if (!unm) {
+		c->st[phys(c, 0)] = res;
+		c->fsw = (uint16_t)((c->fsw & ~SW_C1) | (sw & (0x3f | SW_C1)));
+		check_exc(c);
+		return;
+	}
+	ov = unm & 0x08;
+	r2 = fscale_host(c, x, truncl(y) + (ov ? -24576.0L : 24576.0L), &sw2);
+	if (ov ? (sw2 & 0x08) || isinf(r2) : (sw2 & 0x10) || fabsl(r2) < 0x1p-16382L) {
+		res = ov ? copysignl(INFINITY, x) : copysignl(0.0L, x);
+		sw2 = (uint16_t)(0x20 | (ov ? SW_C1 : 0));
+	} else {
+		res = r2;
+	}
+	c->st[phys(c, 0)] = res;
+	c->fsw = (uint16_t)((c->fsw & ~SW_C1) | (sw & 0x07) | unm | (sw2 & (0x20 | SW_C1)));
+	check_exc(c);
 }
 
 static void h_x87_reg(struct cpu *c, const struct insn *i)
@@ -920,7 +1074,14 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 		return;
 	case 1: /* D9 */
 		switch (reg) {
-		case 0: x87_push(c, st_get(c, r)); return;
+		case 0: /* FLD ST(i): an unmasked underflow pushes nothing */
+			if (st_empty(c, r)) {
+				stack_fault(c, false);
+				if (!(c->fcw & 1))
+					return;
+			}
+			x87_push(c, st_get(c, r));
+			return;
 		case 1: /* FXCH: empty operands become the indefinite (IE masked) */
 			if (st_empty(c, 0) || st_empty(c, r)) {
 				stack_fault(c, false);
@@ -953,10 +1114,9 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 				return;
 			}
 			case 4: /* FTST */
-				if (st_empty(c, 0)) {
+				if (st_empty(c, 0)) { /* "unordered", IE masked or not */
 					stack_fault(c, false);
-					if (c->fcw & 1)
-						set_cc_from(c, FL_ZF | FL_PF | FL_CF);
+					set_cc_from(c, FL_ZF | FL_PF | FL_CF);
 					return;
 				}
 				set_cc_from(c, compare(c, c->st[phys(c, 0)], 0.0L, false));
@@ -1005,10 +1165,11 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 				} else {
 					__asm__ volatile("fprem1\n\tfnstsw %%ax" : "=t"(res), "=a"(sw)
 							 : "0"(x), "u"(y));
-					if (x87_end(c, h))
+					if (x87_end(c, h)) {
+						c->fsw &= (uint16_t)~SW_C2;
 						return;
-					c->st[phys(c, 0)] = res;
-					fprem_cc(c, sw);
+					}
+					fprem_result(c, sw, res);
 					return;
 				}
 				if (x87_end(c, h))
@@ -1022,6 +1183,8 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 					return;
 				/* fall through */
 			case 0x102: {
+				if (unmasked_underflow0(c))
+					return;
 				long double x = st_get(c, 0), one, t;
 				uint16_t h = x87_begin(c), sw;
 
@@ -1048,6 +1211,8 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 					return;
 				/* fall through */
 			case 0x104: {
+				if (unmasked_underflow0(c))
+					return;
 				long double x = st_get(c, 0), sig, ex;
 				uint16_t h = x87_begin(c);
 
@@ -1077,21 +1242,19 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 				if (underflow(c, 0, 1, 0, false))
 					return;
 				x = st_get(c, 0), y = st_get(c, 1);
+				if (r == 5) {
+					fscale(c, x, y);
+					return;
+				}
 				uint16_t h = x87_begin(c), sw = 0;
 
-				if (r == 0)
-					__asm__ volatile("fprem\n\tfnstsw %%ax" : "=t"(res), "=a"(sw)
-							 : "0"(x), "u"(y));
-				else
-					__asm__ volatile("fscale\n\tfnstsw %%ax" : "=t"(res), "=a"(sw)
-							 : "0"(x), "u"(y));
-				if (x87_end(c, h))
+				__asm__ volatile("fprem\n\tfnstsw %%ax" : "=t"(res), "=a"(sw) : "0"(x), "u"(y));
+				if (x87_end(c, h)) {
+					if (r == 0)
+						c->fsw &= (uint16_t)~SW_C2;
 					return;
-				c->st[phys(c, 0)] = res;
-				if (r == 0)
-					fprem_cc(c, sw);
-				else
-					c->fsw = (uint16_t)((c->fsw & ~SW_C1) | (sw & SW_C1));
+				}
+				fprem_result(c, sw, res);
 				return;
 			}
 			case 1: { /* FYL2XP1 */
@@ -1115,6 +1278,8 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 					return;
 				/* fall through */
 			case 0x103: {
+				if (unmasked_underflow0(c))
+					return;
 				long double x = st_get(c, 0), s, co;
 				uint16_t h = x87_begin(c), sw;
 
