@@ -72,7 +72,7 @@ static void mark_code_page(struct cpu *c, uint64_t page)
 		;
 	c->code_pages[h] = page | 1;
 	c->code_slots[c->code_page_count++] = (uint16_t)h;
-	if (e->tag_w == page)
+	if ((e->tag_w & CPU_PAGE_MASK) == page) /* either privilege class's */
 		e->tag_w = ~0ULL;
 }
 

@@ -181,6 +181,10 @@ struct cpu {
 	const struct cpu_mem_ops *ops;
 	void *opaque;
 	struct tlb_entry tlb[TLB_SIZE];
+	/* Or'ed into the TLB tags: 1 at CPL0-2 in system mode, else 0. An
+	 * entry serves only the privilege class whose access filled it, so
+	 * neither CPL change drops any. */
+	uint64_t tlb_tag;
 	unsigned miss_len; /* length of the access that last missed the TLB */
 
 	/* Exit path: handlers raise exceptions by longjmp to cpu_run. */
@@ -393,7 +397,7 @@ static inline __attribute__((always_inline)) void *cpu_mem_ptr(struct cpu *c, ui
 		return NULL;
 	e = &c->tlb[(page >> 12) & (TLB_SIZE - 1)];
 	tag = access == CPU_ACC_WRITE ? e->tag_w : access == CPU_ACC_READ ? e->tag_r : e->tag_x;
-	if (__builtin_expect(tag == page, 1))
+	if (__builtin_expect(tag == (page | c->tlb_tag), 1))
 		return (void *)(e->hva + (addr & ~CPU_PAGE_MASK));
 	{
 		/* NULL only in system mode, for MMIO pages. */

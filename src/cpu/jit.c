@@ -480,6 +480,8 @@ static void gen_tlb(struct gen *g, unsigned k, unsigned sz, bool write)
 	b1(e, 0xc1), b1(e, 0xe0), b1(e, 5);                /* shl eax, 5 */
 	b1(e, 0x48), b1(e, 0x89), b1(e, 0xf2);             /* mov rdx, rsi */
 	b1(e, 0x48), b1(e, 0x81), b1(e, 0xe2), b4(e, 0xfffff000); /* and rdx, ~0xfff */
+	if (!g->user)
+		op_rbx(e, true, 0x0b, RDX, offsetof(struct cpu, tlb_tag)); /* or rdx, [tlb_tag] */
 	/* cmp rdx, [rbx + rax + tlb + tag] */
 	b1(e, 0x48), b1(e, 0x3b), b1(e, 0x94), b1(e, 0x03), b4(e, (uint32_t)(tlb + tag));
 	g->slow_at[k][g->slow_n[k]++] = jump_fwd(e, CC_J_NE);
@@ -981,6 +983,7 @@ static void gen_chain_exit(struct gen *g, uint64_t t, unsigned n)
 		uint8_t *imm;
 
 		mov_imm(e, RAX, t & CPU_PAGE_MASK);
+		op_rbx(e, true, 0x0b, RAX, offsetof(struct cpu, tlb_tag)); /* or rax, [tlb_tag] */
 		b1(e, 0x48), b1(e, 0x39), b1(e, 0x83), b4(e, (uint32_t)(ent + offsetof(struct tlb_entry, tag_x)));
 		out[nout++] = jump_fwd(e, CC_J_NE);
 		b1(e, 0x48), b1(e, 0xb8);

@@ -12,12 +12,10 @@
 
 void sys_set_cpl(struct cpu *c, unsigned cpl)
 {
-	/* TLB entries are filled for the CPL that filled them. Supervisor
-	 * rights include user rights here (no SMEP/SMAP), so only a move to
-	 * CPL3 has to drop them. */
-	if (cpl == 3 && c->cpl != 3)
-		sys_tlb_enter_user(c);
+	/* TLB entries are tagged with the privilege class that filled them
+	 * (cpu->tlb_tag): a CPL change needs no flush. */
 	c->cpl = (uint8_t)cpl;
+	c->tlb_tag = cpl != 3;
 }
 
 void sys_raise_ec(struct cpu *c, unsigned vector, uint32_t ec)
@@ -47,7 +45,7 @@ void cpu_reset(struct cpu *c)
 	c->efer = 0;
 	c->fs_base = c->gs_base = c->kernel_gs_base = 0;
 	c->star = c->lstar = c->cstar = c->fmask = c->tsc_aux = 0;
-	c->cpl = 0;
+	sys_set_cpl(c, 0);
 	for (unsigned k = 0; k < 6; k++)
 		seg_set(&s->seg[k], 0, 0, 0xffff, 0x93);
 	seg_set(&s->seg[SEG_CS], 0xf000, 0xffff0000ULL, 0xffff, 0x9b);
@@ -229,7 +227,7 @@ int cpu_set_x86_state(struct cpu *c, const struct x86_cpu_state *st)
 	c->cr8 = st->cr8 & 15;
 	c->efer = st->efer;
 	/* CPL is the DPL of SS in protected mode (Vol. 3 §5.5); 0 in real mode. */
-	c->cpl = (c->cr0 & CR0_PE) ? (uint8_t)SA_DPL(s->seg[SEG_SS].attr) : 0;
+	sys_set_cpl(c, (c->cr0 & CR0_PE) ? SA_DPL(s->seg[SEG_SS].attr) : 0);
 	sys_tlb_flush_all(c);
 	cpu_blocks_flush(c);
 	sys_update_mode(c);
@@ -508,7 +506,7 @@ static __attribute__((noinline)) void sys_loop(struct cpu *c)
 		page = (rip + c->seg_base[1]) & CPU_PAGE_MASK; /* CS base: legacy modes */
 		c->cur_rip = rip;
 		e = &c->tlb[(page >> 12) & (TLB_SIZE - 1)];
-		if (__builtin_expect(e->tag_x == page, 1))
+		if (__builtin_expect(e->tag_x == (page | c->tlb_tag), 1))
 			hva = e->hva;
 		else
 			hva = (uintptr_t)cpu_tlb_slow(c, rip + c->seg_base[1], CPU_ACC_EXEC);

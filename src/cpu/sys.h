@@ -73,11 +73,9 @@ struct cpu_sys {
 	int delivering;    /* vector being delivered (for #DF / triple fault), or -1 */
 	bool shutdown;
 
-	/* TLB bookkeeping (sys_mmu.c): entries CPL3 must not inherit, the
-	 * largest page size cached (0 4K, 1 2M, 2 1G), the last walk's facts. */
-	uint8_t tlb_sup[TLB_SIZE];
+	/* TLB bookkeeping (sys_mmu.c): the largest page size cached (0 4K,
+	 * 1 2M, 2 1G), the last walk's facts. */
 	uint8_t tlb_large, walk_size;
-	bool walk_user_ok;
 	/* The shared code-page generations last acted on (sys_mmu.c). */
 	uint64_t seen_code_gen, seen_mark_gen;
 	/* Debugging (debug.c); NULL when off, so the hooks cost one test. */
@@ -114,7 +112,6 @@ void sys_mem_access(struct cpu *c, uint64_t addr, void *buf, unsigned len, int a
 void sys_lin_read(struct cpu *c, uint64_t addr, void *buf, unsigned len);
 void sys_lin_write(struct cpu *c, uint64_t addr, const void *buf, unsigned len);
 void sys_tlb_flush_all(struct cpu *c);
-void sys_tlb_enter_user(struct cpu *c);
 void sys_invlpg(struct cpu *c, uint64_t la);
 void sys_blocks_flushed(struct cpu *c);
 void sys_code_page_mark(struct cpu *c, uint64_t gpa);

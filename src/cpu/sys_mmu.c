@@ -37,7 +37,6 @@ static uint64_t sys_walk(struct cpu *c, uint64_t la, int access, bool user)
 		      (access == CPU_ACC_EXEC && nxe ? 16 : 0);
 	int level, depth = 0;
 
-	s->walk_user_ok = true;
 	s->walk_size = 0;
 	if (!(c->cr0 & CR0_PG))
 		return (c->efer & EFER_LMA) ? la : (uint32_t)la;
@@ -76,8 +75,7 @@ static uint64_t sys_walk(struct cpu *c, uint64_t la, int access, bool user)
 	if ((user && !us) || (access == CPU_ACC_WRITE && !rw && (user || wp)) ||
 	    (access == CPU_ACC_EXEC && nx))
 		page_fault(c, la, ec | 1);
-	/* For the TLB: would CPL3 get the same access? Which page size? */
-	s->walk_user_ok = us && (access != CPU_ACC_WRITE || rw);
+	/* For the TLB: which page size? */
 	s->walk_size = level == 3 ? 2 : level == 2 ? 1 : 0;
 	/* Accessed bits on every level used, dirty on the leaf for writes
 	 * (Vol. 3 §4.8), atomically as other vCPUs may share the tables. */
@@ -208,7 +206,7 @@ static void *sys_xlate(struct cpu *c, uint64_t addr, int access, uint64_t *gpa_p
 
 void *sys_tlb_fill(struct cpu *c, uint64_t addr, int access)
 {
-	uint64_t page = addr & CPU_PAGE_MASK, gpa;
+	uint64_t page = addr & CPU_PAGE_MASK, gpa, tag = page | c->tlb_tag;
 	struct tlb_entry *e = &c->tlb[(page >> 12) & (TLB_SIZE - 1)];
 	void *p = sys_xlate(c, addr, access, &gpa);
 
@@ -225,23 +223,18 @@ void *sys_tlb_fill(struct cpu *c, uint64_t addr, int access)
 	/* A watched page stays out of the TLB for the watched accesses. */
 	if (__builtin_expect(c->sys->dbg != NULL, 0) && sys_debug_watch(c, addr, access))
 		return p;
-	if (e->hva != (uintptr_t)p || (e->tag_r != page && e->tag_w != page && e->tag_x != page)) {
+	if (e->hva != (uintptr_t)p || (e->tag_r != tag && e->tag_w != tag && e->tag_x != tag))
 		e->tag_r = e->tag_w = e->tag_x = ~0ULL;
-		c->sys->tlb_sup[(page >> 12) & (TLB_SIZE - 1)] = 0;
-	}
-	/* Entries CPL3 may not use as they are are dropped on the way to CPL3
-	 * (sys_tlb_enter_user); the largest page size bounds INVLPG. */
-	if (!c->sys->walk_user_ok)
-		c->sys->tlb_sup[(page >> 12) & (TLB_SIZE - 1)] = 1;
+	/* The largest page size bounds INVLPG. */
 	if (c->sys->walk_size > c->sys->tlb_large)
 		c->sys->tlb_large = c->sys->walk_size;
 	e->hva = (uintptr_t)p;
 	if (access == CPU_ACC_READ)
-		e->tag_r = page;
+		e->tag_r = tag;
 	else if (access == CPU_ACC_WRITE)
-		e->tag_w = page;
+		e->tag_w = tag;
 	else
-		e->tag_x = page;
+		e->tag_x = tag;
 	return p;
 }
 
@@ -363,24 +356,9 @@ void cpu_invalidate_phys(struct cpu *c, uint64_t gpa, uint64_t len)
 	}
 }
 
-/* Moving to CPL3: drop the entries filled for supervisor-only rights; the
- * others stay (without SMEP/SMAP supervisor rights include user rights). */
-void sys_tlb_enter_user(struct cpu *c)
-{
-	struct cpu_sys *s = c->sys;
-
-	for (unsigned k = 0; k < TLB_SIZE; k++) {
-		if (s->tlb_sup[k]) {
-			s->tlb_sup[k] = 0;
-			c->tlb[k].tag_r = c->tlb[k].tag_w = c->tlb[k].tag_x = ~0ULL;
-		}
-	}
-}
-
 void sys_tlb_flush_all(struct cpu *c)
 {
 	cpu_tlb_flush(c);
-	memset(c->sys->tlb_sup, 0, sizeof(c->sys->tlb_sup));
 	c->sys->tlb_large = 0;
 }
 
