@@ -32,6 +32,7 @@ void cpu_blocks_flush(struct cpu *c)
 	if (++c->block_epoch == UINT32_MAX) {
 		for (unsigned k = 0; k < BLOCK_HASH; k++)
 			c->blocks[k].valid = 0;
+		memset(c->jcache, 0, sizeof(c->jcache));
 		c->block_epoch = 0;
 	}
 	for (unsigned k = 0; k < c->code_page_count; k++)

@@ -123,6 +123,22 @@ struct block {
 	uint8_t link_next; /* the slot the next new successor replaces */
 };
 
+/* The routine last run for a RIP (and host code page): RET and indirect
+ * branches find their successor here without the run loop (jit.c). */
+struct jcache_entry {
+	uint64_t rip;
+	uintptr_t hva;
+	cpu_block_code code;
+	uint32_t valid; /* live iff == cpu->block_epoch + 1 */
+};
+
+#define JCACHE_SIZE 4096
+
+static inline __attribute__((always_inline)) unsigned cpu_jcache_index(uint64_t rip)
+{
+	return (unsigned)((rip ^ (rip >> 12)) & (JCACHE_SIZE - 1));
+}
+
 #define BLOCK_HASH_BITS 15
 #define BLOCK_HASH (1u << BLOCK_HASH_BITS)
 #define INSN_POOL 262144
@@ -220,6 +236,7 @@ struct cpu {
 	uint8_t *jit_link;
 	uint64_t jit_link_rip;
 	uint32_t chain_left;
+	struct jcache_entry jcache[JCACHE_SIZE];
 };
 
 /* Exceptions: never return. */

@@ -33,13 +33,14 @@
 #define JIT_BUF_SIZE (32u << 20)
 /* Upper bound of one instruction's code plus its out-of-line stubs. */
 #define JIT_INSN_MAX 256
-/* Upper bound of a block's exits (two chain exits and a return). */
-#define JIT_END_MAX 256
+/* Upper bound of a block's exits (two chain exits and a dispatch). */
+#define JIT_END_MAX 512
 
 _Static_assert(offsetof(struct cpu, gpr) == 0, "guest registers at [rbx + 8 * r]");
 _Static_assert(offsetof(struct cpu, cc_size) == offsetof(struct cpu, cc_op) + 1,
 	       "cc_op and cc_size stored as one word");
 _Static_assert(sizeof(struct tlb_entry) == 32, "TLB index scaled by 32");
+_Static_assert(sizeof(struct jcache_entry) == 32, "jump cache index scaled by 32");
 _Static_assert((TLB_SIZE & (TLB_SIZE - 1)) == 0 && TLB_SIZE <= (1u << 20),
 	       "TLB index is an and-mask of the page number");
 
@@ -421,6 +422,7 @@ struct gen {
 	bool host_flags_after[BLOCK_MAX_INSNS];
 	const bool *native;
 	const struct plan *plan;
+	bool native_ok; /* 64-bit code */
 	uint8_t *exit_at[BLOCK_MAX_INSNS * 2];
 	unsigned exit_k[BLOCK_MAX_INSNS * 2];
 	unsigned exits;
@@ -1008,6 +1010,76 @@ static void gen_chain_exit(struct gen *g, uint64_t t, unsigned n)
 	b1(e, 0x5b), b1(e, 0xc3); /* pop rbx; ret */
 }
 
+/* An exit of the block (n instructions) to the rip it stored: on into the
+ * routine the jump cache has for it (the run loop's checks, inline), else
+ * back to the run loop. */
+static void gen_dispatch(struct gen *g, unsigned n)
+{
+	struct emit *e = &g->e;
+	size_t jc = offsetof(struct cpu, jcache);
+	uint8_t *out[8];
+	unsigned k, nout = 0;
+
+	op_rbx(e, true, 0x81, 0, offsetof(struct cpu, icount)); /* add qword [icount], n */
+	b4(e, n);
+	op_rbx(e, false, 0x80, 7, offsetof(struct cpu, stop));  /* cmp byte [stop], 0 */
+	b1(e, 0);
+	out[nout++] = jump_fwd(e, CC_J_NE);
+	op_rbx(e, false, 0xff, 1, offsetof(struct cpu, chain_left)); /* dec dword [chain_left] */
+	out[nout++] = jump_fwd(e, 4 /* je */);
+	op_rbx(e, true, 0x8b, RAX, offsetof(struct cpu, icount));
+	b1(e, 0x48), b1(e, 0x83), b1(e, 0xc0), b1(e, BLOCK_MAX_INSNS); /* add rax, imm8 */
+	op_rbx(e, true, 0x3b, RAX, offsetof(struct cpu, limit));       /* cmp rax, [limit] */
+	out[nout++] = jump_fwd(e, CC_J_A);
+	/* rdx = jcache index * 32 (cpu_jcache_index) */
+	op_rbx(e, true, 0x8b, RAX, offsetof(struct cpu, rip));
+	b1(e, 0x48), b1(e, 0x89), b1(e, 0xc2);             /* mov rdx, rax */
+	b1(e, 0x48), b1(e, 0xc1), b1(e, 0xea), b1(e, 12);  /* shr rdx, 12 */
+	op_rr(e, 8, 0x31, RDX, RAX);                       /* xor rdx, rax */
+	b1(e, 0x81), b1(e, 0xe2), b4(e, JCACHE_SIZE - 1);  /* and edx, imm32 */
+	b1(e, 0xc1), b1(e, 0xe2), b1(e, 5);                /* shl edx, 5 */
+	/* cmp rax, [rbx + rdx + jc + rip] */
+	b1(e, 0x48), b1(e, 0x3b), b1(e, 0x84), b1(e, 0x13),
+		b4(e, (uint32_t)(jc + offsetof(struct jcache_entry, rip)));
+	out[nout++] = jump_fwd(e, CC_J_NE);
+	/* the entry is of this epoch: valid == block_epoch + 1 */
+	op_rbx(e, false, 0x8b, RCX, offsetof(struct cpu, block_epoch));
+	b1(e, 0xff), b1(e, 0xc1);                          /* inc ecx */
+	b1(e, 0x3b), b1(e, 0x8c), b1(e, 0x13),             /* cmp ecx, [rbx + rdx + jc + valid] */
+		b4(e, (uint32_t)(jc + offsetof(struct jcache_entry, valid)));
+	out[nout++] = jump_fwd(e, CC_J_NE);
+	if (!g->user) {
+		/* sys_loop's check: rip's code page mapped (executable, this
+		 * privilege class) to the host page the entry was made for */
+		size_t tlb = offsetof(struct cpu, tlb);
+
+		b1(e, 0x48), b1(e, 0x89), b1(e, 0xc6);             /* mov rsi, rax */
+		b1(e, 0x48), b1(e, 0x81), b1(e, 0xe6), b4(e, 0xfffff000); /* and rsi, ~0xfff */
+		op_rbx(e, true, 0x0b, RSI, offsetof(struct cpu, tlb_tag)); /* or rsi, [tlb_tag] */
+		b1(e, 0x48), b1(e, 0xc1), b1(e, 0xe8), b1(e, 12);  /* shr rax, 12 */
+		b1(e, 0x25), b4(e, TLB_SIZE - 1);                  /* and eax, TLB_SIZE - 1 */
+		b1(e, 0xc1), b1(e, 0xe0), b1(e, 5);                /* shl eax, 5 */
+		/* cmp rsi, [rbx + rax + tlb + tag_x] */
+		b1(e, 0x48), b1(e, 0x3b), b1(e, 0xb4), b1(e, 0x03),
+			b4(e, (uint32_t)(tlb + offsetof(struct tlb_entry, tag_x)));
+		out[nout++] = jump_fwd(e, CC_J_NE);
+		/* mov rsi, [rbx + rax + tlb + hva]; cmp rsi, [rbx + rdx + jc + hva] */
+		b1(e, 0x48), b1(e, 0x8b), b1(e, 0xb4), b1(e, 0x03),
+			b4(e, (uint32_t)(tlb + offsetof(struct tlb_entry, hva)));
+		b1(e, 0x48), b1(e, 0x3b), b1(e, 0xb4), b1(e, 0x13),
+			b4(e, (uint32_t)(jc + offsetof(struct jcache_entry, hva)));
+		out[nout++] = jump_fwd(e, CC_J_NE);
+	}
+	/* mov rax, [rbx + rdx + jc + code]; add rax, 4 (past the prologue); jmp rax */
+	b1(e, 0x48), b1(e, 0x8b), b1(e, 0x84), b1(e, 0x13),
+		b4(e, (uint32_t)(jc + offsetof(struct jcache_entry, code)));
+	b1(e, 0x48), b1(e, 0x83), b1(e, 0xc0), b1(e, 4);
+	b1(e, 0xff), b1(e, 0xe0);
+	for (k = 0; k < nout; k++)
+		patch(out[k], e->p);
+	b1(e, 0x5b), b1(e, 0xc3); /* pop rbx; ret */
+}
+
 /* The end of the block: its last instruction's native branch (a Jcc on
  * the host flags its ALU instruction left, or a JMP), or the fall-through
  * after a native last instruction, leave through chain exits; after a
@@ -1029,7 +1101,11 @@ static void gen_end(struct gen *g, const struct insn *last, const struct plan *p
 		gen_chain_exit(g, next, n);
 	}
 	g->dyn_exit = e->p;
-	gen_ret(e, n);
+	if ((p && (p->nat == N_RET || p->nat == N_JCC)) ||
+	    (!p && last->op == 0xff && (last->sub == 2 || last->sub == 4) && g->native_ok))
+		gen_dispatch(g, n); /* RET, CALL/JMP r/m: events unchanged */
+	else
+		gen_ret(e, n);
 }
 
 /* live_after[k]: can anything read the flags insns[k] leaves? The next
@@ -1109,6 +1185,7 @@ cpu_block_code cpu_jit_block(struct cpu *c, uint32_t first, unsigned n)
 	memset(g.slow_n, 0, sizeof(g.slow_n));
 	g.exits = 0;
 	g.native = native, g.plan = plan;
+	g.native_ok = c->code_size == 0;
 	g.c = c;
 	g.user = c->sys == NULL;
 	start = e->p = c->jit_buf + c->jit_used;
