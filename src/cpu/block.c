@@ -77,9 +77,11 @@ static void mark_code_page(struct cpu *c, uint64_t page)
 		e->tag_w = ~0ULL;
 }
 
-const struct insn *cpu_block_lookup(struct cpu *c, uint64_t rip, unsigned *count)
+const struct insn *cpu_block_lookup(struct cpu *c, uint64_t rip, uintptr_t hva, unsigned *count,
+				    struct block **slot)
 {
-	struct block *b = &c->blocks[cpu_block_hash(rip)];
+	unsigned h = cpu_block_hash(rip);
+	struct block *b;
 	/* Legacy modes (system mode only): RIP is the offset in CS. */
 	uint64_t addr = rip + c->seg_base[1], page = addr & CPU_PAGE_MASK;
 	struct insn *out;
@@ -87,13 +89,17 @@ const struct insn *cpu_block_lookup(struct cpu *c, uint64_t rip, unsigned *count
 	unsigned n = 0;
 	int cs = c->code_size ? c->code_size : 8;
 
-	if (cpu_block_live(c, b) && b->rip == rip) {
-		*count = b->count;
-		return &c->insns[b->first];
-	}
 	if (c->insn_used + BLOCK_MAX_INSNS > INSN_POOL || c->code_page_count + 2 > CODE_PAGES / 2 ||
 	    cpu_jit_full(c))
 		cpu_blocks_flush(c);
+	/* A dead way of the set, else the two ways in turn. */
+	if (!cpu_block_live(c, &c->blocks[h]))
+		b = &c->blocks[h];
+	else if (!cpu_block_live(c, &c->blocks[h ^ 1]))
+		b = &c->blocks[h ^ 1];
+	else
+		b = &c->blocks[h ^ (c->block_victim ^= 1)];
+	b->valid = 0;
 	out = &c->insns[c->insn_used];
 	while (n < BLOCK_MAX_INSNS) {
 		uint8_t buf[16];
@@ -140,11 +146,13 @@ const struct insn *cpu_block_lookup(struct cpu *c, uint64_t rip, unsigned *count
 	}
 	mark_code_page(c, page);
 	b->rip = rip;
+	b->hva = hva;
 	b->first = c->insn_used;
 	b->count = (uint16_t)n;
 	b->valid = c->block_epoch + 1;
 	b->code = cpu_jit_block(c, c->insn_used, n);
 	c->insn_used += n;
 	*count = n;
+	*slot = b;
 	return out;
 }

@@ -135,13 +135,13 @@ static __attribute__((noinline)) void run_blocks(struct cpu *c)
 			code = l->code;
 			prev = l->to;
 		} else {
-			struct block *b = &c->blocks[cpu_block_hash(rip)];
+			struct block *b = cpu_block_find(c, rip, 0);
 
-			if (__builtin_expect(cpu_block_live(c, b) && b->rip == rip, 1)) {
+			if (__builtin_expect(b != NULL, 1)) {
 				blk = &c->insns[b->first];
 				n = b->count;
 			} else {
-				blk = cpu_block_lookup(c, rip, &n);
+				blk = cpu_block_lookup(c, rip, 0, &n, &b);
 			}
 			code = b->code;
 			if (prev)

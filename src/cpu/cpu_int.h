@@ -220,6 +220,7 @@ struct cpu {
 	/* A flush only bumps the epoch, so it costs nothing per cached block:
 	 * guests that keep data next to their code flush on every such store. */
 	uint32_t block_epoch;
+	uint8_t block_victim; /* which way of a full set the next decode replaces */
 	struct block blocks[BLOCK_HASH];
 	uint32_t insn_used;
 	uint64_t code_pages[CODE_PAGES]; /* open-addressed set of page addresses | 1 */
@@ -624,7 +625,10 @@ cpu_handler cpu_legacy_handler(struct insn *i);
 /* Block cache (block.c). */
 void cpu_blocks_flush(struct cpu *c);
 bool cpu_is_code_page(struct cpu *c, uint64_t page);
-const struct insn *cpu_block_lookup(struct cpu *c, uint64_t rip, unsigned *count);
+/* Decode the block at rip (host code page hva, 0 in user mode) into a
+ * slot of its set (*slot). */
+const struct insn *cpu_block_lookup(struct cpu *c, uint64_t rip, uintptr_t hva, unsigned *count,
+				    struct block **slot);
 static inline __attribute__((always_inline)) bool cpu_block_live(const struct cpu *c,
 								 const struct block *b)
 {
@@ -634,6 +638,24 @@ static inline __attribute__((always_inline)) bool cpu_block_live(const struct cp
 static inline __attribute__((always_inline)) unsigned cpu_block_hash(uint64_t rip)
 {
 	return (unsigned)((rip * 0x9E3779B97F4A7C15ULL) >> (64 - BLOCK_HASH_BITS));
+}
+
+/* The live block for rip (host code page hva; 0 in user mode). The hash
+ * is two-way set associative (slots h and h ^ 1): a conflict costs a
+ * decode and the block's host code, so conflicts must stay rare. */
+static inline __attribute__((always_inline)) struct block *cpu_block_find(struct cpu *c,
+									  uint64_t rip,
+									  uintptr_t hva)
+{
+	unsigned h = cpu_block_hash(rip);
+	struct block *b = &c->blocks[h];
+
+	if (cpu_block_live(c, b) && b->rip == rip && b->hva == hva)
+		return b;
+	b = &c->blocks[h ^ 1];
+	if (cpu_block_live(c, b) && b->rip == rip && b->hva == hva)
+		return b;
+	return NULL;
 }
 
 /* Block chaining (block links above). */

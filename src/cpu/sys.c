@@ -519,14 +519,12 @@ static __attribute__((noinline)) void sys_loop(struct cpu *c)
 			code = l->code;
 			prev = l->to;
 		} else {
-			b = &c->blocks[cpu_block_hash(rip)];
-			if (__builtin_expect(cpu_block_live(c, b) && b->rip == rip && b->hva == hva, 1)) {
+			b = cpu_block_find(c, rip, hva);
+			if (__builtin_expect(b != NULL, 1)) {
 				blk = &c->insns[b->first];
 				n = b->count;
 			} else {
-				b->valid = 0;
-				blk = cpu_block_lookup(c, rip, &n);
-				b->hva = hva;
+				blk = cpu_block_lookup(c, rip, hva, &n, &b);
 			}
 			code = b->code;
 			if (prev)
