@@ -464,23 +464,24 @@ static void gen_ea(struct gen *g, const struct insn *i, unsigned h)
  * on a hit rdx + rsi is the host address; on a miss, or an access that
  * crosses a page, it jumps to the instruction's slow path (the handler).
  * Clobbers rax and the host flags. */
+_Static_assert(TLB_SIZE > 1 && TLB_SIZE <= (1u << 20), "index from bits 12-31 of the address");
 static void gen_tlb(struct gen *g, unsigned k, unsigned sz, bool write)
 {
 	struct emit *e = &g->e;
 	size_t tlb = offsetof(struct cpu, tlb);
 	size_t tag = write ? offsetof(struct tlb_entry, tag_w) : offsetof(struct tlb_entry, tag_r);
 
-	if (sz > 1) {
-		b1(e, 0x89), b1(e, 0xf0);                      /* mov eax, esi */
-		b1(e, 0x25), b4(e, 0xfff);                     /* and eax, 0xfff */
-		b1(e, 0x3d), b4(e, 0x1000 - sz);               /* cmp eax, 4096 - sz */
-		g->slow_at[k][g->slow_n[k]++] = jump_fwd(e, CC_J_A);
-	}
-	b1(e, 0x48), b1(e, 0x89), b1(e, 0xf0);             /* mov rax, rsi */
-	b1(e, 0x48), b1(e, 0xc1), b1(e, 0xe8), b1(e, 12);  /* shr rax, 12 */
-	b1(e, 0x25), b4(e, TLB_SIZE - 1);                  /* and eax, TLB_SIZE - 1 */
-	b1(e, 0xc1), b1(e, 0xe0), b1(e, 5);                /* shl eax, 5 */
-	b1(e, 0x48), b1(e, 0x89), b1(e, 0xf2);             /* mov rdx, rsi */
+	/* eax = TLB index * 32 */
+	b1(e, 0x89), b1(e, 0xf0);                          /* mov eax, esi */
+	b1(e, 0xc1), b1(e, 0xe8), b1(e, 12 - 5);           /* shr eax, 7 */
+	b1(e, 0x25), b4(e, (TLB_SIZE - 1) << 5);           /* and eax, imm32 */
+	/* rdx = the page of the access's last byte: an access that crosses
+	 * into the next page compares that page with the entry of its first
+	 * page's index, which never holds it, and misses. */
+	if (sz > 1)
+		b1(e, 0x48), b1(e, 0x8d), b1(e, 0x56), b1(e, sz - 1); /* lea rdx, [rsi + sz - 1] */
+	else
+		b1(e, 0x48), b1(e, 0x89), b1(e, 0xf2);          /* mov rdx, rsi */
 	b1(e, 0x48), b1(e, 0x81), b1(e, 0xe2), b4(e, 0xfffff000); /* and rdx, ~0xfff */
 	if (!g->user)
 		op_rbx(e, true, 0x0b, RDX, offsetof(struct cpu, tlb_tag)); /* or rdx, [tlb_tag] */
