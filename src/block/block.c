@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* file.c's O_DIRECT alignment: a write aligned to it needs no bounce. */
+#define CONCURRENT_ALIGN 4096
+
 static const struct block_driver *block_drivers[] = {&block_raw_driver, &block_qcow2_driver};
 
 static const struct block_driver *block_find_driver(const char *name)
@@ -81,10 +84,10 @@ struct block_dev *block_open_depth(struct block_file *f, const struct block_open
 	b->probed = probed;
 	b->opts = *o;
 	b->parent = parent;
-	pthread_mutex_init(&b->lock, NULL);
+	pthread_rwlock_init(&b->lock, NULL);
 	ret = drv->open(b, o, depth, err);
 	if (ret < 0) {
-		pthread_mutex_destroy(&b->lock);
+		pthread_rwlock_destroy(&b->lock);
 		block_file_close(b->file);
 		free(b->filename);
 		free(b);
@@ -162,7 +165,7 @@ void block_close(struct block_dev *b)
 	b->drv->close(b);
 	block_close(b->backing);
 	block_file_close(b->file);
-	pthread_mutex_destroy(&b->lock);
+	pthread_rwlock_destroy(&b->lock);
 	free(b->filename);
 	free(b);
 }
@@ -192,9 +195,12 @@ int block_read(struct block_dev *b, uint64_t off, const struct iovec *iov, int i
 
 	if (ret < 0 || !len)
 		return ret;
-	pthread_mutex_lock(&b->lock);
+	if (b->drv->concurrent_rw)
+		pthread_rwlock_rdlock(&b->lock);
+	else
+		pthread_rwlock_wrlock(&b->lock);
 	ret = b->drv->read(b, off, iov, iovcnt, len, err);
-	pthread_mutex_unlock(&b->lock);
+	pthread_rwlock_unlock(&b->lock);
 	return ret;
 }
 
@@ -222,7 +228,12 @@ int block_write(struct block_dev *b, uint64_t off, const struct iovec *iov, int 
 
 	if (ret < 0 || !len)
 		return ret;
-	pthread_mutex_lock(&b->lock);
+	/* A write not aligned to the file layer's O_DIRECT granularity is a
+	 * read-modify-write of its edges (file.c, posix_bounce): alone. */
+	if (b->drv->concurrent_rw && !((off | len) & (CONCURRENT_ALIGN - 1)))
+		pthread_rwlock_rdlock(&b->lock);
+	else
+		pthread_rwlock_wrlock(&b->lock);
 	if (block_raw_write_forbidden(b, off, iov, iovcnt))
 		ret = err_errno(err, EPERM,
 				"'%s': refusing to write a format header into a probed raw image "
@@ -230,7 +241,7 @@ int block_write(struct block_dev *b, uint64_t off, const struct iovec *iov, int 
 				b->filename);
 	else
 		ret = b->drv->write(b, off, iov, iovcnt, len, err);
-	pthread_mutex_unlock(&b->lock);
+	pthread_rwlock_unlock(&b->lock);
 	return ret;
 }
 
@@ -254,9 +265,9 @@ int block_flush(struct block_dev *b, struct err *err)
 
 	if (b->readonly)
 		return 0;
-	pthread_mutex_lock(&b->lock);
+	pthread_rwlock_wrlock(&b->lock);
 	ret = b->drv->flush(b, err);
-	pthread_mutex_unlock(&b->lock);
+	pthread_rwlock_unlock(&b->lock);
 	return ret;
 }
 
@@ -266,9 +277,9 @@ int block_discard(struct block_dev *b, uint64_t off, uint64_t len, struct err *e
 
 	if (ret < 0 || !len)
 		return ret;
-	pthread_mutex_lock(&b->lock);
+	pthread_rwlock_wrlock(&b->lock);
 	ret = b->drv->discard(b, off, len, err);
-	pthread_mutex_unlock(&b->lock);
+	pthread_rwlock_unlock(&b->lock);
 	return ret;
 }
 
@@ -279,9 +290,9 @@ int block_write_zeroes(struct block_dev *b, uint64_t off, uint64_t len, unsigned
 
 	if (ret < 0 || !len)
 		return ret;
-	pthread_mutex_lock(&b->lock);
+	pthread_rwlock_wrlock(&b->lock);
 	ret = b->drv->write_zeroes(b, off, len, flags, err);
-	pthread_mutex_unlock(&b->lock);
+	pthread_rwlock_unlock(&b->lock);
 	return ret;
 }
 
@@ -302,9 +313,9 @@ int block_get_status(struct block_dev *b, uint64_t off, uint64_t len, uint64_t *
 		*pnum = 0;
 		return 0;
 	}
-	pthread_mutex_lock(&b->lock);
+	pthread_rwlock_wrlock(&b->lock);
 	ret = b->drv->get_status(b, off, len, pnum, st, err);
-	pthread_mutex_unlock(&b->lock);
+	pthread_rwlock_unlock(&b->lock);
 	return ret;
 }
 
@@ -339,9 +350,9 @@ int block_truncate(struct block_dev *b, uint64_t size, struct err *err)
 
 	if (b->readonly)
 		return err_errno(err, EROFS, "'%s'", b->filename);
-	pthread_mutex_lock(&b->lock);
+	pthread_rwlock_wrlock(&b->lock);
 	ret = b->drv->truncate(b, size, err);
-	pthread_mutex_unlock(&b->lock);
+	pthread_rwlock_unlock(&b->lock);
 	return ret;
 }
 
@@ -369,9 +380,9 @@ int block_make_empty(struct block_dev *b, struct err *err)
 	if (!b->drv->make_empty)
 		return err_errno(err, ENOTSUP, "'%s': format %s cannot be emptied", b->filename,
 				 b->drv->name);
-	pthread_mutex_lock(&b->lock);
+	pthread_rwlock_wrlock(&b->lock);
 	ret = b->drv->make_empty(b, err);
-	pthread_mutex_unlock(&b->lock);
+	pthread_rwlock_unlock(&b->lock);
 	return ret;
 }
 
@@ -384,9 +395,9 @@ int block_set_backing(struct block_dev *b, const char *name, const char *fmt, st
 	if (!b->drv->set_backing)
 		return err_errno(err, ENOTSUP, "'%s': format %s has no backing file", b->filename,
 				 b->drv->name);
-	pthread_mutex_lock(&b->lock);
+	pthread_rwlock_wrlock(&b->lock);
 	ret = b->drv->set_backing(b, name, fmt, err);
-	pthread_mutex_unlock(&b->lock);
+	pthread_rwlock_unlock(&b->lock);
 	return ret;
 }
 
@@ -513,6 +524,7 @@ static int raw_create(struct block_file *f, const struct block_create_opts *o, s
 
 const struct block_driver block_raw_driver = {
     .name = "raw",
+    .concurrent_rw = true,
     .open = raw_open,
     .close = raw_close,
     .read = raw_read,

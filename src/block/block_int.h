@@ -8,6 +8,9 @@
 
 struct block_driver {
 	const char *name;
+	/* read and write keep no state of their own (raw): they may run in
+	 * parallel, the worker threads' I/O overlapping. */
+	bool concurrent_rw;
 	int (*open)(struct block_dev *b, const struct block_open_opts *o, int depth,
 		    struct err *err);
 	void (*close)(struct block_dev *b);
@@ -39,7 +42,9 @@ struct block_dev {
 	uint64_t length;
 	struct block_dev *backing;
 	struct block_dev *parent; /* the image this one backs, while opening */
-	pthread_mutex_t lock;
+	/* Exclusive for everything but a concurrent_rw driver's reads and
+	 * aligned writes, which share it. */
+	pthread_rwlock_t lock;
 	struct block_open_opts opts; /* for opening backing files */
 };
 

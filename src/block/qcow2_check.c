@@ -298,7 +298,7 @@ int qcow2_check(struct block_dev *b, unsigned fix, struct qcow2_check_result *re
 				 b->filename);
 	if (fix && b->readonly)
 		return err_errno(err, EROFS, "'%s': repair needs a writable image", b->filename);
-	pthread_mutex_lock(&b->lock);
+	pthread_rwlock_wrlock(&b->lock);
 	res->total_clusters = (q->size + q->cluster_size - 1) >> q->cluster_bits;
 	if (!b->readonly) {
 		ret = qcow2_flush_all(q, err);
@@ -337,6 +337,6 @@ int qcow2_check(struct block_dev *b, unsigned fix, struct qcow2_check_result *re
 	}
 out:
 	free(c.refs);
-	pthread_mutex_unlock(&b->lock);
+	pthread_rwlock_unlock(&b->lock);
 	return ret;
 }

@@ -681,7 +681,7 @@ int qcow2_write_compressed(struct block_dev *b, uint64_t off, const void *buf, u
 		ret = err_errno(err, (int)clen, "compress");
 		goto done;
 	}
-	pthread_mutex_lock(&b->lock);
+	pthread_rwlock_wrlock(&b->lock);
 	ret = qcow2_mark_dirty(q, err);
 	if (ret < 0)
 		goto unlock;
@@ -705,7 +705,7 @@ int qcow2_write_compressed(struct block_dev *b, uint64_t off, const void *buf, u
 
 	ret = qcow2_set_entries(q, off, 1, &ent, err);
 unlock:
-	pthread_mutex_unlock(&b->lock);
+	pthread_rwlock_unlock(&b->lock);
 done:
 	free(out);
 	free(pad);

@@ -296,7 +296,7 @@ static int qcow2_snap_lock(struct block_dev *b, struct qcow2 **qp, bool write, s
 	if (write && b->readonly)
 		return err_errno(err, EROFS, "'%s'", b->filename);
 	*qp = b->opaque;
-	pthread_mutex_lock(&b->lock);
+	pthread_rwlock_wrlock(&b->lock);
 	return 0;
 }
 
@@ -309,7 +309,7 @@ int qcow2_snapshot_list(struct block_dev *b, struct qcow2_snapshot_info **out, s
 		return ret;
 	*out = calloc(q->nb_snapshots + 1, sizeof(**out));
 	if (!*out) {
-		pthread_mutex_unlock(&b->lock);
+		pthread_rwlock_unlock(&b->lock);
 		return err_errno(err, ENOMEM, "snapshots");
 	}
 	for (uint32_t i = 0; i < q->nb_snapshots; i++) {
@@ -323,7 +323,7 @@ int qcow2_snapshot_list(struct block_dev *b, struct qcow2_snapshot_info **out, s
 		o->icount = s->icount, o->disk_size = s->disk_size;
 	}
 	ret = (int)q->nb_snapshots;
-	pthread_mutex_unlock(&b->lock);
+	pthread_rwlock_unlock(&b->lock);
 	return ret;
 }
 
@@ -429,7 +429,7 @@ out:
 	free(s.name);
 	free(s.extra);
 	free(copy);
-	pthread_mutex_unlock(&b->lock);
+	pthread_rwlock_unlock(&b->lock);
 	return ret;
 }
 
@@ -517,7 +517,7 @@ int qcow2_snapshot_apply(struct block_dev *b, const char *name, struct err *err)
 out:
 	free(sl1);
 	free(old);
-	pthread_mutex_unlock(&b->lock);
+	pthread_rwlock_unlock(&b->lock);
 	return ret;
 }
 
@@ -574,6 +574,6 @@ int qcow2_snapshot_delete(struct block_dev *b, const char *name, struct err *err
 	free(s.extra);
 out:
 	free(sl1);
-	pthread_mutex_unlock(&b->lock);
+	pthread_rwlock_unlock(&b->lock);
 	return ret;
 }
