@@ -2,20 +2,30 @@
  *
  * The hot integer instructions of 64-bit code (MOV, the ALU operations,
  * TEST, LEA, shifts and rotates by an immediate, INC/DEC/NOT/NEG, MOVZX/
- * MOVSX/MOVSXD, PUSH/POP, IMUL) become host instructions working on the
- * guest registers in struct cpu, with the soft-TLB lookup of cpu_mem_ptr
- * inlined for their memory operands. Everything else, and every native
- * instruction whose TLB lookup misses or whose access crosses a page, calls
- * the instruction's handler exactly as the run loops would (cur_rip, rip
- * and, in user mode, cur_insn stored first), so the handlers stay the one
- * reference for semantics, faults and self-modifying code.
+ * MOVSX/MOVSXD, PUSH/POP, IMUL, CMOVcc/SETcc, Jcc/JMP/CALL rel, RET)
+ * become host instructions working on the guest registers in struct cpu,
+ * with the soft-TLB lookup of cpu_mem_ptr inlined for their memory
+ * operands. Everything else, and every native instruction whose TLB lookup
+ * misses or whose access crosses a page, calls the instruction's handler
+ * exactly as the run loops would (cur_rip, rip and, in user mode, cur_insn
+ * stored first), so the handlers stay the one reference for semantics,
+ * faults and self-modifying code.
  *
  * Lazy flags: a native flag-setting instruction stores the same (op, size,
  * a, b, r) as its handler. A backward pass over the block finds where the
  * flags are dead (overwritten by a later native instruction before
  * anything can read them: a handler call or a possibly faulting access
  * counts as a read), and there the stores are skipped and shifts, rotates
- * and INC/DEC run as bare host instructions.
+ * and INC/DEC run as bare host instructions. A Jcc, CMOVcc or SETcc right
+ * after a native flag setter (register moves in between) reads the host's
+ * flags.
+ *
+ * Between blocks: an exit to a known address jumps straight into the
+ * successor's routine once the run loop has linked it (cpu_jit_chain); RET
+ * and indirect branches look their successor up in the jump cache. Both
+ * repeat the run loop's checks (stop, the instruction limit, a chain
+ * budget after which the loop polls for events, and in system mode the
+ * code page's mapping).
  *
  * Only values derived from the decoded instructions (offsets, immediates,
  * RIPs, register numbers) reach the generated code, never guest bytes
@@ -411,7 +421,6 @@ static bool plan_insn(const struct insn *i, struct plan *p)
 
 struct gen {
 	struct emit e;
-	struct cpu *c;
 	bool user;
 	/* Out-of-line slow paths: the jumps to patch, and per instruction
 	 * where its code resumes. */
@@ -1187,7 +1196,6 @@ cpu_block_code cpu_jit_block(struct cpu *c, uint32_t first, unsigned n)
 	g.exits = 0;
 	g.native = native, g.plan = plan;
 	g.native_ok = c->code_size == 0;
-	g.c = c;
 	g.user = c->sys == NULL;
 	start = e->p = c->jit_buf + c->jit_used;
 	b1(e, 0x53);                            /* push rbx: also aligns rsp for the calls */
