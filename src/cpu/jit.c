@@ -1173,6 +1173,7 @@ cpu_block_code cpu_jit_block(struct cpu *c, uint32_t first, unsigned n)
 
 	if (!c->jit_buf || n == 0 || n > BLOCK_MAX_INSNS || cpu_jit_full(c))
 		return NULL;
+	memset(plan, 0, sizeof(plan[0]) * n); /* read only where native[k], but defined */
 	for (k = 0; k < n; k++)
 		native[k] = native_ok && plan_insn(&c->insns[first + k], &plan[k]);
 	/* Branches end blocks (block.c); anything else would be a bug. */
