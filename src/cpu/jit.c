@@ -39,6 +39,7 @@
 #include <sys/mman.h>
 
 #include "cpu/cpu_int.h"
+#include "cpu/sys.h"
 
 #define JIT_BUF_SIZE (32u << 20)
 /* Upper bound of one instruction's code plus its out-of-line stubs. */
@@ -51,6 +52,8 @@ _Static_assert(offsetof(struct cpu, cc_size) == offsetof(struct cpu, cc_op) + 1,
 	       "cc_op and cc_size stored as one word");
 _Static_assert(sizeof(struct tlb_entry) == 32, "TLB index scaled by 32");
 _Static_assert(sizeof(struct jcache_entry) == 32, "jump cache index scaled by 32");
+_Static_assert(offsetof(struct cpu_sys, poll_now) == offsetof(struct cpu_sys, shadow) + 1,
+	       "shadow and poll_now tested as one word");
 _Static_assert((TLB_SIZE & (TLB_SIZE - 1)) == 0 && TLB_SIZE <= (1u << 20),
 	       "TLB index is an and-mask of the page number");
 
@@ -1041,6 +1044,13 @@ static void gen_dispatch(struct gen *g, unsigned n)
 	b1(e, 0x48), b1(e, 0x83), b1(e, 0xc0), b1(e, BLOCK_MAX_INSNS); /* add rax, imm8 */
 	op_rbx(e, true, 0x3b, RAX, offsetof(struct cpu, limit));       /* cmp rax, [limit] */
 	out[nout++] = jump_fwd(e, CC_J_A);
+	if (!g->user) {
+		/* An interrupt shadow, or IF perhaps just set: sys_loop's turn */
+		op_rbx(e, true, 0x8b, RCX, offsetof(struct cpu, sys));
+		b1(e, 0x66), b1(e, 0x83), b1(e, 0xb9);         /* cmp word [rcx + disp32], 0 */
+		b4(e, (uint32_t)offsetof(struct cpu_sys, shadow)), b1(e, 0);
+		out[nout++] = jump_fwd(e, CC_J_NE);
+	}
 	/* rdx = jcache index * 32 (cpu_jcache_index) */
 	op_rbx(e, true, 0x8b, RAX, offsetof(struct cpu, rip));
 	b1(e, 0x48), b1(e, 0x89), b1(e, 0xc2);             /* mov rdx, rax */
@@ -1111,9 +1121,10 @@ static void gen_end(struct gen *g, const struct insn *last, const struct plan *p
 		gen_chain_exit(g, next, n);
 	}
 	g->dyn_exit = e->p;
-	if ((p && (p->nat == N_RET || p->nat == N_JCC)) ||
-	    (!p && last->op == 0xff && (last->sub == 2 || last->sub == 4) && g->native_ok))
-		gen_dispatch(g, n); /* RET, CALL/JMP r/m: events unchanged */
+	/* After a handler, rip is whatever it left (a flush, a new mode or
+	 * mapping, a CPL change, STI or POPF show in the dispatch's checks) */
+	if ((p && (p->nat == N_RET || p->nat == N_JCC)) || (!p && g->native_ok))
+		gen_dispatch(g, n);
 	else
 		gen_ret(e, n);
 }
