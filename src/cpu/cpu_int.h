@@ -238,13 +238,38 @@ struct cpu {
 	uint64_t jit_link_rip;
 	uint32_t chain_left;
 	struct jcache_entry jcache[JCACHE_SIZE];
+	/* FPT_* bits: which x87/SSE instructions trap, precomputed from CR0
+	 * and CR4 by sys_fp_update (always 0 in user mode). Last, so that no
+	 * offset the JIT uses moves. */
+	uint8_t fp_trap;
 };
+
+/* Device-not-available and friends (Vol. 3 §2.5, §13.1 Table 13-1),
+ * checked with one test of c->fp_trap per instruction. */
+#define FPT_X87 0x1    /* CR0.EM or TS: x87, FXSAVE/FXRSTOR -> #NM */
+#define FPT_WAIT 0x2   /* CR0.MP and TS: WAIT/FWAIT -> #NM */
+#define FPT_SSE 0x4    /* CR0.EM, TS or !CR4.OSFXSR: SSE -> #UD or #NM */
+#define FPT_SSE_UD 0x8 /* CR0.EM or !CR4.OSFXSR: the SSE trap is #UD */
 
 /* Exceptions: never return. */
 void cpu_raise(struct cpu *c, uint8_t vector, uint32_t error_code) __attribute__((noreturn));
 void cpu_raise_pf(struct cpu *c, uint64_t addr, int access) __attribute__((noreturn));
 #define cpu_ud(c) cpu_raise((c), CPU_VEC_UD, 0)
 #define cpu_gp0(c) cpu_raise((c), CPU_VEC_GP, 0)
+
+/* x87 (bit FPT_X87 or FPT_WAIT): #NM. */
+static inline void fp_check(struct cpu *c, unsigned bit)
+{
+	if (__builtin_expect(c->fp_trap & bit, 0))
+		cpu_raise(c, CPU_VEC_NM, 0);
+}
+
+/* SSE/SSE2, LDMXCSR/STMXCSR: #UD before #NM (Table 13-1). */
+static inline void sse_check(struct cpu *c)
+{
+	if (__builtin_expect(c->fp_trap & FPT_SSE, 0))
+		cpu_raise(c, (c->fp_trap & FPT_SSE_UD) ? CPU_VEC_UD : CPU_VEC_NM, 0);
+}
 
 /* flags.c */
 uint64_t cpu_get_flags(struct cpu *c);              /* full RFLAGS */

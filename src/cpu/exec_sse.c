@@ -70,6 +70,8 @@ static void h_sse_mov(struct cpu *c, const struct insn *i)
 		cpu_mmx_exec(c, i); /* MOVD/MOVQ/PMOVMSKB/MOVNTQ/MASKMOVQ, MOVQ2DQ/MOVDQ2Q */
 		return;
 	}
+	if (op != 0xc3) /* MOVNTI uses no SSE state */
+		sse_check(c);
 	switch (op) {
 	case 0x10:
 		if (p == 2 || p == 3) { /* MOVSS/MOVSD xmm, xmm/m */
@@ -240,6 +242,7 @@ static void h_sse_shuf(struct cpu *c, const struct insn *i)
 		cpu_mmx_exec(c, i); /* PSHUFW, PINSRW/PEXTRW on mm */
 		return;
 	}
+	sse_check(c);
 	switch (op) {
 	case 0x70: /* PSHUFD / PSHUFHW / PSHUFLW */
 		sse_src128(c, i, &s, true);
@@ -296,6 +299,7 @@ static void h_sse_shift_imm(struct cpu *c, const struct insn *i)
 		cpu_mmx_exec(c, i);
 		return;
 	}
+	sse_check(c);
 	if (sse_pfx(i) != 1 || (i->flags & IF_MEM))
 		cpu_ud(c);
 	switch (op * 8 + i->sub) {
@@ -428,6 +432,7 @@ static void h_sse_int(struct cpu *c, const struct insn *i)
 	} else if (p != 1) {
 		cpu_ud(c);
 	}
+	sse_check(c);
 	sse_src128(c, i, &s, true);
 	if (!int_op(op, p, ld(d), ld(&s), &r))
 		cpu_ud(c);
@@ -449,6 +454,12 @@ static void h_0fae(struct cpu *c, const struct insn *i)
 		}
 		cpu_ud(c);
 	}
+	/* Not for fences and CLFLUSH. FXSAVE/FXRSTOR: #NM even for
+	 * CR0.EM, and CR4.OSFXSR only decides whether XMM state goes too. */
+	if (i->sub <= 1)
+		fp_check(c, FPT_X87);
+	else if (i->sub <= 3)
+		sse_check(c);
 	addr = insn_ea(c, i);
 	/* A non-canonical address faults before the alignment check: #SS
 	 * through RSP/RBP without a segment override, #GP otherwise (Vol. 3

@@ -256,6 +256,7 @@ static void h_ssefp(struct cpu *c, const struct insn *i)
 		cpu_mmx_exec(c, i); /* CVTPI2PS/PD, CVT(T)PS2PI/PD2PI */
 		return;
 	}
+	sse_check(c);
 	if (op == 0x2a) {
 		g = rm_read(c, i, w ? 8 : 4);
 		memset(&s, 0, sizeof(s));

@@ -739,8 +739,11 @@ static bool store_fp(struct cpu *c, long double v, bool dbl, uint64_t *out)
 static void h_x87_mem(struct cpu *c, const struct insn *i)
 {
 	unsigned slot = i->op - OP_X87, opc = slot >> 3, reg = slot & 7;
-	uint64_t addr = insn_ea(c, i), iv;
+	uint64_t addr, iv;
 	long double v;
+
+	fp_check(c, FPT_X87); /* #NM before any #MF, no-wait forms too */
+	addr = insn_ea(c, i);
 
 	/* Control instructions. Only the FN- forms do not wait (Vol. 1
 	 * §8.3.11): FLDENV, FLDCW and FRSTOR report a pending unmasked
@@ -1019,6 +1022,7 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 	unsigned slot = i->op - OP_X87 - 0x40, opc = slot >> 3, reg = slot & 7, r = i->modrm & 7;
 	long double a, b;
 
+	fp_check(c, FPT_X87);
 	/* Non-waiting control forms. */
 	if (opc == 3 && reg == 4) {
 		if (r == 2) { /* FNCLEX */
@@ -1381,6 +1385,7 @@ static void h_x87_reg(struct cpu *c, const struct insn *i)
 /* 9B: FWAIT. */
 static void h_fwait(struct cpu *c, const struct insn *i)
 {
+	fp_check(c, FPT_WAIT); /* only with CR0.MP and TS both set */
 	x87_wait(c);
 }
 

@@ -42,6 +42,7 @@ void cpu_reset(struct cpu *c)
 	c->cc_op = CC_EAGER;
 	c->cr0 = 0x60000010;
 	c->cr2 = c->cr3 = c->cr4 = c->cr8 = 0;
+	sys_fp_update(c);
 	c->efer = 0;
 	c->fs_base = c->gs_base = c->kernel_gs_base = 0;
 	c->star = c->lstar = c->cstar = c->fmask = c->tsc_aux = 0;
@@ -225,6 +226,7 @@ int cpu_set_x86_state(struct cpu *c, const struct x86_cpu_state *st)
 	s->idt_base = st->idt.base, s->idt_limit = st->idt.limit;
 	c->cr0 = st->cr0, c->cr2 = st->cr2, c->cr3 = st->cr3, c->cr4 = st->cr4;
 	c->cr8 = st->cr8 & 15;
+	sys_fp_update(c);
 	c->efer = st->efer;
 	/* CPL is the DPL of SS in protected mode (Vol. 3 §5.5); 0 in real mode. */
 	sys_set_cpl(c, (c->cr0 & CR0_PE) ? SA_DPL(s->seg[SEG_SS].attr) : 0);

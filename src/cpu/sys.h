@@ -45,6 +45,8 @@ struct sys_seg {
 #define CR4_PSE 0x10ULL
 #define CR4_PAE 0x20ULL
 #define CR4_PGE 0x80ULL
+#define CR4_OSFXSR 0x200ULL
+#define CR4_OSXMMEXCPT 0x400ULL
 #define EFER_SCE 0x1ULL
 #define EFER_LME 0x100ULL
 #define EFER_LMA 0x400ULL
@@ -131,6 +133,17 @@ void sys_load_seg(struct cpu *c, unsigned r, uint16_t sel);
 /* sys_legacy.c */
 void cpu_exec_init_legacy(void);
 void sys_update_mode(struct cpu *c);
+
+/* Recompute c->fp_trap after any write of CR0 or CR4. */
+static inline void sys_fp_update(struct cpu *c)
+{
+	uint64_t cr0 = c->cr0;
+	bool ud = (cr0 & CR0_EM) || !(c->cr4 & CR4_OSFXSR);
+
+	c->fp_trap = (uint8_t)((cr0 & (CR0_EM | CR0_TS) ? FPT_X87 : 0) |
+			       ((cr0 & (CR0_MP | CR0_TS)) == (CR0_MP | CR0_TS) ? FPT_WAIT : 0) |
+			       (ud || (cr0 & CR0_TS) ? FPT_SSE : 0) | (ud ? FPT_SSE_UD : 0));
+}
 void sys_real_deliver(struct cpu *c, unsigned vector, uint64_t ret_ip);
 
 #endif

@@ -605,6 +605,7 @@ static void h_0f01(struct cpu *c, const struct insn *i)
 		/* LMSW loads PE MP EM TS and cannot clear PE (Vol. 2 "LMSW"). */
 		need_cpl0(c);
 		c->cr0 = (c->cr0 & ~0xeULL) | (a & 0xf) | (c->cr0 & CR0_PE);
+		sys_fp_update(c);
 		return;
 	case 7: /* INVLPG */
 		need_cpl0(c);
@@ -641,6 +642,7 @@ static void write_cr(struct cpu *c, unsigned n, uint64_t v)
 			c->efer &= ~EFER_LMA;
 		}
 		c->cr0 = v | CR0_ET;
+		sys_fp_update(c);
 		if ((old ^ v) & (CR0_PG | CR0_WP | CR0_PE))
 			sys_tlb_flush_all(c);
 		sys_update_mode(c);
@@ -661,6 +663,7 @@ static void write_cr(struct cpu *c, unsigned n, uint64_t v)
 			cpu_gp0(c);
 		old = c->cr4;
 		c->cr4 = v;
+		sys_fp_update(c);
 		if ((old ^ v) & (CR4_PGE | CR4_PAE | CR4_PSE))
 			sys_tlb_flush_all(c);
 		return;
@@ -730,6 +733,7 @@ static void h_clts(struct cpu *c, const struct insn *i)
 	SYS_OR_USER(c, i);
 	need_cpl0(c);
 	c->cr0 &= ~CR0_TS;
+	sys_fp_update(c);
 }
 
 static void h_wbinvd(struct cpu *c, const struct insn *i)

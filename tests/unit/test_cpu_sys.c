@@ -509,6 +509,98 @@ static void test_mmx(struct board *b)
 	TEST_END();
 }
 
+/* x87/SSE against CR0.EM/TS/MP and CR4.OSFXSR (Vol. 3 §2.5, Table 13-1).
+ * Each kernel points R15 at the instruction under test (label 1). */
+#define FP_SNIP(name, setup, insn)                                                                 \
+	SNIP(name, ".code64\n lea 1f(%rip), %r15\n movl $0x1f80, 0x32000\n" setup "\n1: " insn     \
+		   "\n hlt\n")
+#define CR0_OR(bits) "mov %cr0, %rax\n or $" #bits ", %rax\n mov %rax, %cr0\n"
+#define NO_OSFXSR "mov %cr4, %rax\n and $~0x200, %rax\n mov %rax, %cr4\n"
+/* A pending unmasked x87 divide-by-zero (FSW.ES set). */
+#define X87_PENDING "movw $0x37b, 0x32010\n fninit\n fldcw 0x32010\n fldz\n fld1\n fdivp\n"
+FP_SNIP(k_fp_x87, "", "fld1\n fadd %st(0), %st(0)\n fistpl 0x32020");
+FP_SNIP(k_fp_x87_ts, CR0_OR(8), "fld1");
+FP_SNIP(k_fp_x87_em, CR0_OR(4), "fld1");
+FP_SNIP(k_fp_fnstsw_ts, CR0_OR(8), "fnstsw %ax");
+FP_SNIP(k_fp_x87_lmsw, "smsw %ax\n or $8, %ax\n lmsw %ax\n", "fninit");
+FP_SNIP(k_fp_x87_clts, CR0_OR(8) "clts\n", "fld1");
+FP_SNIP(k_fp_nm_mf, X87_PENDING CR0_OR(8), "fadd %st(0), %st(0)");
+FP_SNIP(k_fp_mf, X87_PENDING, "fadd %st(0), %st(0)");
+FP_SNIP(k_fp_wait_ts, CR0_OR(8), "fwait");
+FP_SNIP(k_fp_wait_ts_nomp, "mov %cr0, %rax\n and $~2, %rax\n or $8, %rax\n mov %rax, %cr0\n",
+	"fwait");
+FP_SNIP(k_fp_wait_em, CR0_OR(4), "fwait");
+FP_SNIP(k_fp_wait_nm_mf, X87_PENDING CR0_OR(8), "fwait");
+FP_SNIP(k_fp_sse, "", "addps %xmm0, %xmm0\n paddd %xmm1, %xmm1\n ldmxcsr 0x32000\n"
+		      " fxsave 0x32200\n fxrstor 0x32200\n movnti %eax, 0x32020");
+FP_SNIP(k_fp_sse_ts, CR0_OR(8), "addps %xmm0, %xmm0");
+FP_SNIP(k_fp_sse_em, CR0_OR(4), "addps %xmm0, %xmm0");
+FP_SNIP(k_fp_sse_em_ts, CR0_OR(12), "addps %xmm0, %xmm0");
+FP_SNIP(k_fp_sse_nofx, NO_OSFXSR, "addps %xmm0, %xmm0");
+FP_SNIP(k_fp_sse_int_nofx, NO_OSFXSR, "paddd %xmm1, %xmm1");
+FP_SNIP(k_fp_mov_ts, CR0_OR(8), "movdqa %xmm1, %xmm2");
+FP_SNIP(k_fp_ldmxcsr_nofx, NO_OSFXSR, "ldmxcsr 0x32000");
+FP_SNIP(k_fp_stmxcsr_ts, CR0_OR(8), "stmxcsr 0x32000");
+FP_SNIP(k_fp_fxsave_ts, CR0_OR(8), "fxsave 0x32200");
+FP_SNIP(k_fp_fxsave_em, CR0_OR(4), "fxsave 0x32200");
+FP_SNIP(k_fp_fxrstor_ts, "fxsave 0x32200\n" CR0_OR(8), "fxrstor 0x32200");
+FP_SNIP(k_fp_fxsave_nofx, NO_OSFXSR, "fxsave 0x32200\n fxrstor 0x32200");
+FP_SNIP(k_fp_movnti_ts, CR0_OR(8), "movnti %eax, 0x32020\n mfence");
+FP_SNIP(k_fp_mmx_nofx, NO_OSFXSR, "paddb %mm1, %mm0\n emms");
+
+static void test_fp_traps(struct board *b)
+{
+	static const struct {
+		const uint8_t *code, *end;
+		int vec; /* -1: runs to the HLT */
+	} cases[] = {
+		{ k_fp_x87, k_fp_x87_end, -1 },
+		{ k_fp_x87_ts, k_fp_x87_ts_end, CPU_VEC_NM },
+		{ k_fp_x87_em, k_fp_x87_em_end, CPU_VEC_NM },
+		{ k_fp_fnstsw_ts, k_fp_fnstsw_ts_end, CPU_VEC_NM },
+		{ k_fp_x87_lmsw, k_fp_x87_lmsw_end, CPU_VEC_NM },
+		{ k_fp_x87_clts, k_fp_x87_clts_end, -1 },
+		{ k_fp_nm_mf, k_fp_nm_mf_end, CPU_VEC_NM },
+		{ k_fp_mf, k_fp_mf_end, CPU_VEC_MF },
+		{ k_fp_wait_ts, k_fp_wait_ts_end, CPU_VEC_NM },
+		{ k_fp_wait_ts_nomp, k_fp_wait_ts_nomp_end, -1 },
+		{ k_fp_wait_em, k_fp_wait_em_end, -1 },
+		{ k_fp_wait_nm_mf, k_fp_wait_nm_mf_end, CPU_VEC_NM },
+		{ k_fp_sse, k_fp_sse_end, -1 },
+		{ k_fp_sse_ts, k_fp_sse_ts_end, CPU_VEC_NM },
+		{ k_fp_sse_em, k_fp_sse_em_end, CPU_VEC_UD },
+		{ k_fp_sse_em_ts, k_fp_sse_em_ts_end, CPU_VEC_UD },
+		{ k_fp_sse_nofx, k_fp_sse_nofx_end, CPU_VEC_UD },
+		{ k_fp_sse_int_nofx, k_fp_sse_int_nofx_end, CPU_VEC_UD },
+		{ k_fp_mov_ts, k_fp_mov_ts_end, CPU_VEC_NM },
+		{ k_fp_ldmxcsr_nofx, k_fp_ldmxcsr_nofx_end, CPU_VEC_UD },
+		{ k_fp_stmxcsr_ts, k_fp_stmxcsr_ts_end, CPU_VEC_NM },
+		{ k_fp_fxsave_ts, k_fp_fxsave_ts_end, CPU_VEC_NM },
+		{ k_fp_fxsave_em, k_fp_fxsave_em_end, CPU_VEC_NM },
+		{ k_fp_fxrstor_ts, k_fp_fxrstor_ts_end, CPU_VEC_NM },
+		{ k_fp_fxsave_nofx, k_fp_fxsave_nofx_end, -1 },
+		{ k_fp_movnti_ts, k_fp_movnti_ts_end, -1 },
+		{ k_fp_mmx_nofx, k_fp_mmx_nofx_end, -1 },
+	};
+	struct cpu_exit ex;
+	struct x86_cpu_state st;
+
+	TEST_BEGIN("cpu_sys_fp_cr0_em_ts_cr4_osfxsr");
+	for (unsigned k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		board_setup(b, cases[k].code, cases[k].end);
+		CHECK_EQ(run(b, &ex), 0);
+		CHECK_EQ(ex.reason, CPU_EXIT_HLT);
+		cpu_get_x86_state(b->cpu, &st);
+		if (cases[k].vec < 0) {
+			CHECK_EQ(k * 256 + get64(b, DATA + 0x38), k * 256); /* no exception */
+		} else {
+			CHECK_EQ(k * 256 + get64(b, DATA + 0x00), k * 256 + (unsigned)cases[k].vec);
+			CHECK_EQ(get64(b, DATA + 0x10), st.gpr[15]);
+		}
+	}
+	TEST_END();
+}
+
 /* Patches an instruction already executed through the alias mapping at
  * 0x210000 and runs it again. */
 SNIP(k_smc, ".code64\n call 1f\n mov %eax, %ebx\n movb $2, 0x210000 + (1f - k_smc) + 1\n"
@@ -851,6 +943,7 @@ int main(void)
 	test_triple(&b);
 	test_msr(&b);
 	test_mmx(&b);
+	test_fp_traps(&b);
 	test_smc_mmio(&b);
 	test_real_mode(&b);
 	test_cross_modify(&b);
