@@ -151,16 +151,7 @@ static __attribute__((noinline)) void run_blocks(struct cpu *c)
 		}
 		c->flushed = false;
 		if (__builtin_expect(code != NULL && n <= left, 1)) {
-			if (c->jit_link)
-				cpu_jit_chain(c, rip, 0, code);
-			{
-				struct jcache_entry *j = &c->jcache[cpu_jcache_index(rip)];
-
-				j->rip = rip, j->hva = 0, j->code = code;
-				j->valid = c->block_epoch + 1;
-			}
-			c->chain_left = 1024;
-			code(c);
+			cpu_jit_run(c, rip, 0, code, 1024);
 			if (c->stop)
 				return;
 			continue;

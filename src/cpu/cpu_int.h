@@ -725,6 +725,22 @@ cpu_block_code cpu_jit_block(struct cpu *c, uint32_t first, unsigned n);
  * hva in system mode): chain the exit that led here to it. */
 void cpu_jit_chain(struct cpu *c, uint64_t rip, uintptr_t hva, cpu_block_code code);
 
+/* The run loops' way into routines: link the exit that led here, remember
+ * the routine in the jump cache, run it with a budget of chained blocks. */
+static inline __attribute__((always_inline)) void cpu_jit_run(struct cpu *c, uint64_t rip,
+							      uintptr_t hva, cpu_block_code code,
+							      uint32_t budget)
+{
+	struct jcache_entry *j = &c->jcache[cpu_jcache_index(rip)];
+
+	if (c->jit_link)
+		cpu_jit_chain(c, rip, hva, code);
+	j->rip = rip, j->hva = hva, j->code = code;
+	j->valid = c->block_epoch + 1;
+	c->chain_left = budget;
+	code(c);
+}
+
 /* exec_ctl.c: Jcc specialised per condition. */
 extern const cpu_handler cpu_jcc_handlers[16];
 /* exec_ssefp.c: specialised scalar SSE arithmetic, or NULL. */

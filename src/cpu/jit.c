@@ -962,21 +962,14 @@ static void gen_ret(struct emit *e, unsigned k)
 	b1(e, 0x5b), b1(e, 0xc3); /* pop rbx; ret */
 }
 
-/* How far before the patched jump the 64-bit host-page immediate of a
- * system-mode chain exit is: mov rax, imm64 (imm at +2, 10 bytes); cmp
- * [rbx + disp32], rax (7); jne rel32 (6); jmp rel32 (the rel32 at +1). */
-#define CHAIN_HVA_BACK (8 + 7 + 6 + 1)
-
-/* An exit of the block (n instructions) to the known address t: rip = t,
- * then straight into t's routine once the run loop has linked it
- * (cpu_jit_chain), while chain_left, icount and stop allow. */
-static void gen_chain_exit(struct gen *g, uint64_t t, unsigned n)
+/* The start of every exit that may go on into another routine: count the
+ * block's n instructions, then leave (the jumps to patch, stored in out,
+ * returned how many) unless stop is clear, the chain budget lasts, and the
+ * next block fits under the instruction limit. */
+static unsigned gen_exit_checks(struct emit *e, unsigned n, uint8_t **out)
 {
-	struct emit *e = &g->e;
-	uint8_t *out[6], *rel;
-	unsigned k, nout = 0;
+	unsigned nout = 0;
 
-	store_imm(e, offsetof(struct cpu, rip), t);
 	op_rbx(e, true, 0x81, 0, offsetof(struct cpu, icount)); /* add qword [icount], n */
 	b4(e, n);
 	op_rbx(e, false, 0x80, 7, offsetof(struct cpu, stop));  /* cmp byte [stop], 0 */
@@ -989,6 +982,25 @@ static void gen_chain_exit(struct gen *g, uint64_t t, unsigned n)
 	b1(e, 0x48), b1(e, 0x83), b1(e, 0xc0), b1(e, BLOCK_MAX_INSNS); /* add rax, imm8 */
 	op_rbx(e, true, 0x3b, RAX, offsetof(struct cpu, limit));       /* cmp rax, [limit] */
 	out[nout++] = jump_fwd(e, CC_J_A);
+	return nout;
+}
+
+/* How far before the patched jump the 64-bit host-page immediate of a
+ * system-mode chain exit is: mov rax, imm64 (imm at +2, 10 bytes); cmp
+ * [rbx + disp32], rax (7); jne rel32 (6); jmp rel32 (the rel32 at +1). */
+#define CHAIN_HVA_BACK (8 + 7 + 6 + 1)
+
+/* An exit of the block (n instructions) to the known address t: rip = t,
+ * then straight into t's routine once the run loop has linked it
+ * (cpu_jit_chain), while chain_left, icount and stop allow. */
+static void gen_chain_exit(struct gen *g, uint64_t t, unsigned n)
+{
+	struct emit *e = &g->e;
+	uint8_t *out[6], *rel;
+	unsigned k, nout;
+
+	store_imm(e, offsetof(struct cpu, rip), t);
+	nout = gen_exit_checks(e, n, out);
 	if (!g->user) {
 		/* The code page must still be the one linked: t's TLB entry
 		 * valid for execution with the same host page (sys_loop's
@@ -1031,19 +1043,9 @@ static void gen_dispatch(struct gen *g, unsigned n)
 	struct emit *e = &g->e;
 	size_t jc = offsetof(struct cpu, jcache);
 	uint8_t *out[8];
-	unsigned k, nout = 0;
+	unsigned k, nout;
 
-	op_rbx(e, true, 0x81, 0, offsetof(struct cpu, icount)); /* add qword [icount], n */
-	b4(e, n);
-	op_rbx(e, false, 0x80, 7, offsetof(struct cpu, stop));  /* cmp byte [stop], 0 */
-	b1(e, 0);
-	out[nout++] = jump_fwd(e, CC_J_NE);
-	op_rbx(e, false, 0xff, 1, offsetof(struct cpu, chain_left)); /* dec dword [chain_left] */
-	out[nout++] = jump_fwd(e, 4 /* je */);
-	op_rbx(e, true, 0x8b, RAX, offsetof(struct cpu, icount));
-	b1(e, 0x48), b1(e, 0x83), b1(e, 0xc0), b1(e, BLOCK_MAX_INSNS); /* add rax, imm8 */
-	op_rbx(e, true, 0x3b, RAX, offsetof(struct cpu, limit));       /* cmp rax, [limit] */
-	out[nout++] = jump_fwd(e, CC_J_A);
+	nout = gen_exit_checks(e, n, out);
 	if (!g->user) {
 		/* An interrupt shadow, or IF perhaps just set: sys_loop's turn */
 		op_rbx(e, true, 0x8b, RCX, offsetof(struct cpu, sys));

@@ -536,18 +536,9 @@ static __attribute__((noinline)) void sys_loop(struct cpu *c)
 		}
 		c->flushed = false;
 		if (__builtin_expect(code != NULL && n <= left && !shadow, 1)) {
-			if (c->jit_link)
-				cpu_jit_chain(c, rip, hva, code);
-			{
-				struct jcache_entry *j = &c->jcache[cpu_jcache_index(rip)];
-
-				j->rip = rip, j->hva = hva, j->code = code;
-				j->valid = c->block_epoch + 1;
-			}
 			/* Events are polled every 8 loop iterations, so every
 			 * 128 blocks at most (about a thousand instructions). */
-			c->chain_left = 16;
-			code(c);
+			cpu_jit_run(c, rip, hva, code, 16);
 			if (c->stop)
 				return;
 			continue;

@@ -138,21 +138,25 @@ const unsigned dt_n_bitscan = sizeof(dt_t_bitscan) / sizeof(dt_t_bitscan[0]);
 const struct dt_tmpl dt_t_cmov[] = { CC16(CMOV), CC16(SETCC) };
 const unsigned dt_n_cmov = sizeof(dt_t_cmov) / sizeof(dt_t_cmov[0]);
 
+/* MOV in every form, MOVZX/MOVSX/MOVSXD and LEA (also in jit-sequence). */
+#define MOVS                                                                                       \
+	T("mov r/m8, r8", .op = 0x88, .ext = -1, .form = FM_RM, .osz = OS_B),                      \
+	T("mov r/m, r", .op = 0x89, .ext = -1, .form = FM_RM, .osz = OS_V),                        \
+	T("mov r8, r/m8", .op = 0x8a, .ext = -1, .form = FM_RM, .osz = OS_B),                      \
+	T("mov r, r/m", .op = 0x8b, .ext = -1, .form = FM_RM, .osz = OS_V),                        \
+	T("mov r/m8, imm8", .op = 0xc6, .ext = 0, .form = FM_RM, .imm = IM_B, .osz = OS_B),        \
+	T("mov r/m, imm", .op = 0xc7, .ext = 0, .form = FM_RM, .imm = IM_Z, .osz = OS_V),          \
+	T("mov r8, imm8", .op = 0xb0, .form = FM_OPREG, .imm = IM_B, .osz = OS_B),                 \
+	T("mov r, imm", .op = 0xb8, .form = FM_OPREG, .imm = IM_V, .osz = OS_V),                   \
+	T("movzx r, r/m8", .map = 1, .op = 0xb6, .ext = -1, .form = FM_RM, .osz = OS_V, .msz = 1), \
+	T("movzx r, r/m16", .map = 1, .op = 0xb7, .ext = -1, .form = FM_RM, .osz = OS_V, .msz = 2),\
+	T("movsx r, r/m8", .map = 1, .op = 0xbe, .ext = -1, .form = FM_RM, .osz = OS_V, .msz = 1), \
+	T("movsx r, r/m16", .map = 1, .op = 0xbf, .ext = -1, .form = FM_RM, .osz = OS_V, .msz = 2),\
+	T("movsxd r, r/m32", .op = 0x63, .ext = -1, .form = FM_RM, .osz = OS_V, .msz = 4),         \
+	T("lea r, m", .op = 0x8d, .ext = -1, .form = FM_M, .osz = OS_V)
+
 const struct dt_tmpl dt_t_mov[] = {
-	T("mov r/m8, r8", .op = 0x88, .ext = -1, .form = FM_RM, .osz = OS_B),
-	T("mov r/m, r", .op = 0x89, .ext = -1, .form = FM_RM, .osz = OS_V),
-	T("mov r8, r/m8", .op = 0x8a, .ext = -1, .form = FM_RM, .osz = OS_B),
-	T("mov r, r/m", .op = 0x8b, .ext = -1, .form = FM_RM, .osz = OS_V),
-	T("mov r/m8, imm8", .op = 0xc6, .ext = 0, .form = FM_RM, .imm = IM_B, .osz = OS_B),
-	T("mov r/m, imm", .op = 0xc7, .ext = 0, .form = FM_RM, .imm = IM_Z, .osz = OS_V),
-	T("mov r8, imm8", .op = 0xb0, .form = FM_OPREG, .imm = IM_B, .osz = OS_B),
-	T("mov r, imm", .op = 0xb8, .form = FM_OPREG, .imm = IM_V, .osz = OS_V),
-	T("movzx r, r/m8", .map = 1, .op = 0xb6, .ext = -1, .form = FM_RM, .osz = OS_V, .msz = 1),
-	T("movzx r, r/m16", .map = 1, .op = 0xb7, .ext = -1, .form = FM_RM, .osz = OS_V, .msz = 2),
-	T("movsx r, r/m8", .map = 1, .op = 0xbe, .ext = -1, .form = FM_RM, .osz = OS_V, .msz = 1),
-	T("movsx r, r/m16", .map = 1, .op = 0xbf, .ext = -1, .form = FM_RM, .osz = OS_V, .msz = 2),
-	T("movsxd r, r/m32", .op = 0x63, .ext = -1, .form = FM_RM, .osz = OS_V, .msz = 4),
-	T("lea r, m", .op = 0x8d, .ext = -1, .form = FM_M, .osz = OS_V),
+	MOVS,
 	T("cbw/cwde/cdqe", .op = 0x98, .form = FM_NONE, .osz = OS_V, .implicit = AXDX),
 	T("cwd/cdq/cqo", .op = 0x99, .form = FM_NONE, .osz = OS_V, .implicit = AXDX),
 	T("nop r/m", .map = 1, .op = 0x1f, .ext = 0, .form = FM_RM, .osz = OS_V),
@@ -293,20 +297,7 @@ const struct dt_tmpl dt_t_jitseq[] = {
 	T("not r/m8", .op = 0xf6, .ext = 2, .form = FM_RM, .osz = OS_B),
 	T("not r/m", .op = 0xf7, .ext = 2, .form = FM_RM, .osz = OS_V),
 	JSH(0, "rol"), JSH(1, "ror"), JSH(4, "shl"), JSH(5, "shr"), JSH(7, "sar"),
-	T("mov r/m8, r8", .op = 0x88, .ext = -1, .form = FM_RM, .osz = OS_B),
-	T("mov r/m, r", .op = 0x89, .ext = -1, .form = FM_RM, .osz = OS_V),
-	T("mov r8, r/m8", .op = 0x8a, .ext = -1, .form = FM_RM, .osz = OS_B),
-	T("mov r, r/m", .op = 0x8b, .ext = -1, .form = FM_RM, .osz = OS_V),
-	T("mov r/m8, imm8", .op = 0xc6, .ext = 0, .form = FM_RM, .imm = IM_B, .osz = OS_B),
-	T("mov r/m, imm", .op = 0xc7, .ext = 0, .form = FM_RM, .imm = IM_Z, .osz = OS_V),
-	T("mov r8, imm8", .op = 0xb0, .form = FM_OPREG, .imm = IM_B, .osz = OS_B),
-	T("mov r, imm", .op = 0xb8, .form = FM_OPREG, .imm = IM_V, .osz = OS_V),
-	T("movzx r, r/m8", .map = 1, .op = 0xb6, .ext = -1, .form = FM_RM, .osz = OS_V, .msz = 1),
-	T("movzx r, r/m16", .map = 1, .op = 0xb7, .ext = -1, .form = FM_RM, .osz = OS_V, .msz = 2),
-	T("movsx r, r/m8", .map = 1, .op = 0xbe, .ext = -1, .form = FM_RM, .osz = OS_V, .msz = 1),
-	T("movsx r, r/m16", .map = 1, .op = 0xbf, .ext = -1, .form = FM_RM, .osz = OS_V, .msz = 2),
-	T("movsxd r, r/m32", .op = 0x63, .ext = -1, .form = FM_RM, .osz = OS_V, .msz = 4),
-	T("lea r, m", .op = 0x8d, .ext = -1, .form = FM_M, .osz = OS_V),
+	MOVS,
 	CMOV(2), CMOV(4), CMOV(8), SETCC(2), SETCC(5), SETCC(9), SETCC(10),
 	CMOV(2), CMOV(4), CMOV(8), SETCC(2), SETCC(5), SETCC(9), SETCC(10),
 	T("test r/m8, imm8", .op = 0xf6, .ext = 0, .form = FM_RM, .imm = IM_B, .osz = OS_B,
