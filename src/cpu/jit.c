@@ -996,15 +996,17 @@ static unsigned gen_exit_checks(struct emit *e, unsigned n, uint8_t **out)
 static void gen_chain_exit(struct gen *g, uint64_t t, unsigned n)
 {
 	struct emit *e = &g->e;
-	uint8_t *out[6], *rel;
-	unsigned k, nout;
+	uint8_t *out[4], *relink[2], *rel;
+	unsigned k, nout, nrelink = 0;
 
 	store_imm(e, offsetof(struct cpu, rip), t);
 	nout = gen_exit_checks(e, n, out);
 	if (!g->user) {
 		/* The code page must still be the one linked: t's TLB entry
 		 * valid for execution with the same host page (sys_loop's
-		 * check, with the hash slot and block link folded in). */
+		 * check, with the hash slot and block link folded in). If
+		 * not, the run loop (re)links this exit: it fills the TLB
+		 * entry and patches in the host page it finds. */
 		size_t ent = offsetof(struct cpu, tlb) +
 			     (size_t)((t >> 12) & (TLB_SIZE - 1)) * sizeof(struct tlb_entry);
 		uint8_t *imm;
@@ -1012,12 +1014,12 @@ static void gen_chain_exit(struct gen *g, uint64_t t, unsigned n)
 		mov_imm(e, RAX, t & CPU_PAGE_MASK);
 		op_rbx(e, true, 0x0b, RAX, offsetof(struct cpu, tlb_tag)); /* or rax, [tlb_tag] */
 		b1(e, 0x48), b1(e, 0x39), b1(e, 0x83), b4(e, (uint32_t)(ent + offsetof(struct tlb_entry, tag_x)));
-		out[nout++] = jump_fwd(e, CC_J_NE);
+		relink[nrelink++] = jump_fwd(e, CC_J_NE);
 		b1(e, 0x48), b1(e, 0xb8);
 		imm = e->p;
 		b8(e, 0); /* the host page, patched by cpu_jit_chain */
 		b1(e, 0x48), b1(e, 0x39), b1(e, 0x83), b4(e, (uint32_t)(ent + offsetof(struct tlb_entry, hva)));
-		out[nout++] = jump_fwd(e, CC_J_NE);
+		relink[nrelink++] = jump_fwd(e, CC_J_NE);
 		rel = jump_fwd(e, JMP);
 		if (rel - imm != CHAIN_HVA_BACK)
 			abort(); /* the layout cpu_jit_chain patches */
@@ -1026,6 +1028,8 @@ static void gen_chain_exit(struct gen *g, uint64_t t, unsigned n)
 	}
 	/* Not linked yet: tell the run loop where to patch. */
 	patch(rel, e->p);
+	for (k = 0; k < nrelink; k++)
+		patch(relink[k], e->p);
 	b1(e, 0x48), b1(e, 0x8d), b1(e, 0x05);          /* lea rax, [rip + rel - next] */
 	b4(e, (uint32_t)(int32_t)(rel - (e->p + 4)));
 	op_rbx(e, true, 0x89, RAX, offsetof(struct cpu, jit_link));
