@@ -227,7 +227,7 @@ struct cpu {
 	uint32_t code_page_count;
 	uint16_t code_slots[CODE_PAGES / 2]; /* the code_pages slots in use, to clear */
 	struct insn *insns;
-	/* Threaded code (jit.c): NULL when interpreting only. */
+	/* Host code for blocks (jit.c): jit_buf NULL when interpreting only. */
 	uint8_t *jit_buf;
 	size_t jit_used;
 	bool jit_calls_only; /* VIREO_JIT_CALLS: no native instructions */
