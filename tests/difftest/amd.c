@@ -175,20 +175,6 @@ static bool dt_at(const struct dt_vector *v, uint64_t rip, bool (*pred)(const st
 	return false;
 }
 
-static uint32_t dt_get32(const uint8_t *p)
-{
-	uint32_t x;
-	memcpy(&x, p, 4);
-	return x;
-}
-
-static uint16_t dt_get16(const uint8_t *p)
-{
-	uint16_t x;
-	memcpy(&x, p, 2);
-	return x;
-}
-
 static void dt_put16(uint8_t *p, uint16_t x)
 {
 	memcpy(p, &x, 2);
@@ -213,7 +199,7 @@ static unsigned dt_amd_outcome(const struct dt_vector *v, const struct dt_result
 	/* AMD's MXCSR_MASK includes MM (bit 17, misaligned SSE mode): FXRSTOR
 	 * and LDMXCSR accept a value with it set, where Intel raises #GP(0). */
 	if (b->status == DT_EXC && b->vector == 13 && b->error_code == 0 &&
-	    (dt_get32(a->st.fxsave + FX_MXCSR) & 0x20000) &&
+	    (dt_ld32(a->st.fxsave + FX_MXCSR) & 0x20000) &&
 	    !(a->status == DT_EXC && a->st.rip == b->st.rip) &&
 	    dt_at(v, b->st.rip, dt_is_mxcsr_load))
 		return 1u << DT_AMD_MXCSR_MM;
@@ -243,7 +229,7 @@ unsigned dt_amd_only(const struct dt_vector *v, const struct dt_result *a,
 	 * image is 16-byte aligned, so the field is at 12 mod 16. */
 	if (dt_has_fxsave(v)) {
 		for (size_t o = 12; o + 4 <= DT_DATA_SIZE; o += 16) {
-			if (dt_get32(a->data + o) == 0x0002ffff && dt_get32(t->data + o) == 0x0000ffff) {
+			if (dt_ld32(a->data + o) == 0x0002ffff && dt_ld32(t->data + o) == 0x0000ffff) {
 				memcpy(t->data + o, a->data + o, 4);
 				rules |= 1u << DT_AMD_MXCSR_MASK;
 			}
@@ -254,14 +240,14 @@ unsigned dt_amd_only(const struct dt_vector *v, const struct dt_result *a,
 	 * inexact result where Intel does: MXCSR.PE, and FSW.PE of FST/FSTP to
 	 * memory (AMD APM Vol. 1, table 6-22: "with unmasked overflow or
 	 * underflow for memory destination: do not set PE flag"). */
-	uint32_t ma = dt_get32(a->st.fxsave + FX_MXCSR), mb = dt_get32(t->st.fxsave + FX_MXCSR);
+	uint32_t ma = dt_ld32(a->st.fxsave + FX_MXCSR), mb = dt_ld32(t->st.fxsave + FX_MXCSR);
 	if ((ma ^ mb) == 0x20 && (mb & 0x20) &&
 	    (((ma & 0x08) && !(ma & 0x400)) || ((ma & 0x10) && !(ma & 0x800)))) {
 		memcpy(t->st.fxsave + FX_MXCSR, &ma, 4);
 		rules |= 1u << DT_AMD_PE;
 	}
-	uint16_t fcw = dt_get16(a->st.fxsave + FX_FCW);
-	uint16_t sa = dt_get16(a->st.fxsave + FX_FSW), sb = dt_get16(t->st.fxsave + FX_FSW);
+	uint16_t fcw = dt_ld16(a->st.fxsave + FX_FCW);
+	uint16_t sa = dt_ld16(a->st.fxsave + FX_FSW), sb = dt_ld16(t->st.fxsave + FX_FSW);
 	if (((sa ^ sb) & 0x20) && (sb & 0x20) &&
 	    (((sa & 0x08) && !(fcw & 0x08)) || ((sa & 0x10) && !(fcw & 0x10))) &&
 	    dt_any(v, dt_is_fst_mem)) {

@@ -47,27 +47,6 @@ static void dt_describe(const struct dt_result *r, char *out, size_t len)
 	}
 }
 
-static uint64_t dt_ld64(const uint8_t *p)
-{
-	uint64_t v;
-	memcpy(&v, p, 8);
-	return v;
-}
-
-static uint16_t dt_ld16(const uint8_t *p)
-{
-	uint16_t v;
-	memcpy(&v, p, 2);
-	return v;
-}
-
-static uint32_t dt_ld32(const uint8_t *p)
-{
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return v;
-}
-
 static void dt_hex(const uint8_t *p, size_t n, char *out, size_t len)
 {
 	size_t o = 0;

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define DT_CODE_BASE 0x10000000ULL
 #define DT_CODE_SIZE 0x1000ULL
@@ -179,5 +180,25 @@ static inline bool dt_rng_chance(struct dt_rng *r, unsigned percent)
 	return dt_rng_below(r, 100) < percent;
 }
 uint64_t dt_hash(uint64_t a, uint64_t b);
+
+/* Unaligned loads from state images and memory dumps. */
+static inline uint16_t dt_ld16(const uint8_t *p)
+{
+	uint16_t v;
+	memcpy(&v, p, 2);
+	return v;
+}
+static inline uint32_t dt_ld32(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+static inline uint64_t dt_ld64(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+}
 
 #endif

@@ -64,7 +64,9 @@ static void dt_gen_mmx(struct dt_gen *g)
 		dt_gen_tmpl(g, &g->grp->tmpl[dt_rng_below(r, *g->grp->ntmpl)]);
 }
 
-static void dt_gen_mix(struct dt_gen *g)
+/* Sequences address memory through one base register pointing into the
+ * data region, which no instruction of theirs may change. */
+static void dt_gen_fixed_base(struct dt_gen *g)
 {
 	static const int bases[] = { R_BX, R_BP, R_SI, R_DI, R_8, R_9, R_12, R_13, R_15 };
 	struct dt_rng *r = &g->rng;
@@ -72,6 +74,13 @@ static void dt_gen_mix(struct dt_gen *g)
 	g->v->init.gpr[b] = DT_DATA_BASE + 0x400 + dt_rng_below(r, 0x1000);
 	g->fixed_base = b;
 	g->addr_regs = (uint16_t)(1u << b);
+}
+
+static void dt_gen_mix(struct dt_gen *g)
+{
+	struct dt_rng *r = &g->rng;
+
+	dt_gen_fixed_base(g);
 	unsigned n = 2 + (unsigned)dt_rng_below(r, 4);
 	for (unsigned i = 0; i < n; i++)
 		dt_gen_tmpl(g, &dt_t_mix[dt_rng_below(r, dt_n_mix)]);
@@ -83,12 +92,9 @@ static void dt_gen_mix(struct dt_gen *g)
  * instruction (the host-flag fusion). */
 static void dt_gen_jitseq(struct dt_gen *g)
 {
-	static const int bases[] = { R_BX, R_BP, R_SI, R_DI, R_8, R_12, R_13, R_15 };
 	struct dt_rng *r = &g->rng;
-	int b = bases[dt_rng_below(r, sizeof(bases) / sizeof(bases[0]))];
-	g->v->init.gpr[b] = DT_DATA_BASE + 0x400 + dt_rng_below(r, 0x1000);
-	g->fixed_base = b;
-	g->addr_regs = (uint16_t)(1u << b);
+
+	dt_gen_fixed_base(g);
 	unsigned n = 2 + (unsigned)dt_rng_below(r, 8);
 	bool jcc = dt_rng_chance(r, 40);
 	for (unsigned i = 0; i < n; i++) {
