@@ -652,6 +652,24 @@ static void gen_guest_cf(struct gen *g, unsigned k)
 	b1(e, 0);
 }
 
+/* mem_write(rsp - 8, v); rsp -= 8, v the return address of a CALL or the
+ * register of a PUSH. */
+static void gen_push(struct gen *g, unsigned k, const struct insn *i, bool ret_addr)
+{
+	struct emit *e = &g->e;
+
+	ld_reg(e, RSI, 4, 8, 0);
+	b1(e, 0x48), b1(e, 0x83), b1(e, 0xee), b1(e, 8); /* sub rsi, 8 */
+	gen_tlb(g, k, 8, true);
+	if (ret_addr)
+		mov_imm(e, RCX, i->rip + i->len);
+	else
+		ld_reg(e, RCX, i->reg, 8, 0);
+	st_mem(e, RCX, 8);
+	op_rbx(e, true, 0x83, 5, GPR(4)); /* sub qword [rbx + 32], 8 */
+	b1(e, 8);
+}
+
 /* Native code for insns[k] (plan_insn accepted it). */
 static void gen_native(struct gen *g, unsigned k, const struct insn *i, struct plan *p, bool live)
 {
@@ -770,14 +788,8 @@ static void gen_native(struct gen *g, unsigned k, const struct insn *i, struct p
 		st_reg(e, RAX, i->rm, sz, i->flags);
 		break;
 	case N_CALLREL:
-		/* push the return address; rsp -= 8; on to the target (gen_end) */
-		ld_reg(e, RSI, 4, 8, 0);
-		b1(e, 0x48), b1(e, 0x83), b1(e, 0xee), b1(e, 8); /* sub rsi, 8 */
-		gen_tlb(g, k, 8, true);
-		mov_imm(e, RCX, i->rip + i->len);
-		st_mem(e, RCX, 8);
-		op_rbx(e, true, 0x83, 5, GPR(4)); /* sub qword [rbx + 32], 8 */
-		b1(e, 8);
+		/* push the return address; on to the target (gen_end) */
+		gen_push(g, k, i, true);
 		break;
 	case N_RET:
 		/* rip = pop (canonical, else the handler raises #GP) */
@@ -840,14 +852,7 @@ static void gen_native(struct gen *g, unsigned k, const struct insn *i, struct p
 		break;
 	}
 	case N_PUSH:
-		/* mem_write(rsp - 8, reg); rsp -= 8 */
-		ld_reg(e, RSI, 4, 8, 0);
-		b1(e, 0x48), b1(e, 0x83), b1(e, 0xee), b1(e, 8); /* sub rsi, 8 */
-		gen_tlb(g, k, 8, true);
-		ld_reg(e, RCX, i->reg, 8, 0);
-		st_mem(e, RCX, 8);
-		op_rbx(e, true, 0x83, 5, GPR(4)); /* sub qword [rbx + 32], 8 */
-		b1(e, 8);
+		gen_push(g, k, i, false);
 		break;
 	case N_POP:
 		/* v = mem_read(rsp); rsp += 8; reg = v */
