@@ -245,6 +245,17 @@ int block_write(struct block_dev *b, uint64_t off, const struct iovec *iov, int 
 	return ret;
 }
 
+int block_async_fd(struct block_dev *b, uint64_t off, const struct iovec *iov, int iovcnt,
+		   bool write)
+{
+	uint64_t len = iov_size(iov, iovcnt);
+
+	if (b->drv != &block_raw_driver || !len || off > b->length || len > b->length - off ||
+	    (write && (b->readonly || (b->probed && off < 4))))
+		return -1;
+	return block_file_async_fd(b->file, off, iov, iovcnt, write);
+}
+
 int block_pread(struct block_dev *b, uint64_t off, void *buf, uint64_t len, struct err *err)
 {
 	struct iovec v = {buf, len};

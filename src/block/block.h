@@ -51,6 +51,15 @@ int block_read(struct block_dev *b, uint64_t off, const struct iovec *iov, int i
 	       struct err *err);
 int block_write(struct block_dev *b, uint64_t off, const struct iovec *iov, int iovcnt,
 		struct err *err);
+/* For asynchronous engines: the host descriptor a read or write of iov at off
+ * may go to directly (file offset = off), or -1 if this request must take
+ * block_read/block_write: not a raw image, outside the disk, the probed-raw
+ * guard's first sector, or a file layer that would bounce it. Direct requests
+ * skip the image lock: the raw format keeps no state, and what takes the lock
+ * exclusively (unaligned writes' read-modify-write) only ever overlaps a
+ * direct request the guest issued concurrently on the same sectors. */
+int block_async_fd(struct block_dev *b, uint64_t off, const struct iovec *iov, int iovcnt,
+		   bool write);
 int block_pread(struct block_dev *b, uint64_t off, void *buf, uint64_t len, struct err *err);
 int block_pwrite(struct block_dev *b, uint64_t off, const void *buf, uint64_t len, struct err *err);
 int block_flush(struct block_dev *b, struct err *err);

@@ -534,6 +534,17 @@ static void mem_close(struct block_file *f)
 	free(m);
 }
 
+int block_file_async_fd(struct block_file *f, uint64_t off, const struct iovec *iov, int iovcnt,
+			bool write)
+{
+	struct posix_file *p = (struct posix_file *)f;
+
+	if (f->ops != &posix_ops || (write && f->readonly) || iovcnt <= 0 || iovcnt > IOV_MAX ||
+	    (p->direct && !iov_aligned(off, iov, iovcnt)))
+		return -1;
+	return p->fd;
+}
+
 static const struct block_file_ops mem_ops = {
     mem_preadv, mem_pwritev,  mem_flush,  mem_discard, mem_write_zeroes,
     mem_length, mem_truncate, mem_length, mem_close,   NULL,

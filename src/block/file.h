@@ -49,6 +49,13 @@ const uint8_t *block_file_mem_data(struct block_file *f, uint64_t *len);
 /* Cap the in-memory file's growth (tests; writes beyond fail with -ENOSPC). */
 void block_file_mem_set_max(struct block_file *f, uint64_t max);
 
+/* For asynchronous engines (block/aio.h): the host descriptor that can take
+ * a vectored read or write of iov at off as it is (a host file, aligned for
+ * O_DIRECT if it is open so, at most IOV_MAX segments), or -1: use preadv /
+ * pwritev, which bounce and retry as needed. */
+int block_file_async_fd(struct block_file *f, uint64_t off, const struct iovec *iov, int iovcnt,
+			bool write);
+
 /* Full-length helpers: 0 or -errno; short reads past the end read zeros. */
 int block_file_pread(struct block_file *f, uint64_t off, void *buf, uint64_t len);
 int block_file_pwrite(struct block_file *f, uint64_t off, const void *buf, uint64_t len);
