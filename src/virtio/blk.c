@@ -1,9 +1,11 @@
 #include "virtio/blk.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "block/aio.h"
 #include "block/block.h"
 #include "core/log.h"
 #include "core/workpool.h"
@@ -49,6 +51,7 @@ struct virtio_blk_config {
 
 struct blk_req {
 	struct work work;
+	struct aio_req aio;
 	struct virtio_blk *blk;
 	struct virtio_queue *q;
 	struct blk_req *next_free;
@@ -67,6 +70,7 @@ struct virtio_blk {
 	struct virtio_dev *vdev;
 	struct block_dev *bdev;
 	struct workpool *pool;
+	struct aio_ctx *aio; /* NULL: every request goes to the pool */
 	bool readonly;
 	uint64_t capacity; /* sectors */
 	char serial[VIRTIO_BLK_ID_BYTES];
@@ -124,6 +128,15 @@ static int blk_parse_option(struct virtio_blk_opts *o, char *kv, struct err *err
 			o->format = "qcow2";
 		else
 			return err_set(err, "--disk: format=%s: expected raw or qcow2", v);
+		return 0;
+	}
+	if (!strcmp(kv, "aio")) {
+		if (!strcmp(v, "io_uring"))
+			o->aio = VIRTIO_BLK_AIO_IO_URING;
+		else if (!strcmp(v, "threads"))
+			o->aio = VIRTIO_BLK_AIO_THREADS;
+		else
+			return err_set(err, "--disk: aio=%s: expected io_uring or threads", v);
 		return 0;
 	}
 	if (!strcmp(kv, "queues")) {
@@ -299,8 +312,56 @@ static void blk_execute(struct work *w)
 	blk_complete(r, status);
 }
 
-/* Parses and checks one chain; completes it at once or hands it to a worker.
- * Runs on the I/O thread with the queue lock held. */
+/* An io_uring request finished (on the I/O thread). A short or failed transfer
+ * is done again by a worker through the block layer, which finishes short
+ * transfers, zero-fills past the end of the file and reports errors. */
+static void blk_aio_done(struct aio_req *a, int res)
+{
+	struct blk_req *r = (struct blk_req *)((char *)a - offsetof(struct blk_req, aio));
+
+	if (res < 0 || (uint64_t)res != r->data_len) {
+		workpool_submit(r->blk->pool, &r->work);
+		return;
+	}
+	if (r->type == VIRTIO_BLK_T_IN)
+		r->written += (uint32_t)r->data_len;
+	*r->status = VIRTIO_BLK_S_OK;
+	virtio_queue_lock(r->q);
+	vq_push(&r->q->vq, r->head, r->written);
+	virtio_queue_unlock(r->q);
+	blk_req_put(r->blk, r);
+}
+
+/* After a batch of io_uring completions: one interrupt per queue at most. */
+static void blk_aio_batch_done(void *opaque)
+{
+	struct virtio_blk *blk = opaque;
+
+	for (unsigned i = 0; i < blk->vdev->nqueues; i++) {
+		struct virtio_queue *q = &blk->vdev->queues[i];
+
+		virtio_queue_lock(q);
+		virtio_queue_interrupt(q);
+		virtio_queue_unlock(q);
+	}
+}
+
+/* Queues a read or write on io_uring if it maps straight onto the host file. */
+static bool blk_try_aio(struct virtio_blk *blk, struct blk_req *r)
+{
+	bool write = r->type == VIRTIO_BLK_T_OUT;
+	int fd;
+
+	if (!blk->aio || (r->type != VIRTIO_BLK_T_IN && !write))
+		return false;
+	fd = block_async_fd(blk->bdev, r->sector * SECTOR, r->iov, r->niov, write);
+	if (fd < 0)
+		return false;
+	r->aio.done = blk_aio_done;
+	return (write ? aio_writev : aio_readv)(blk->aio, fd, r->sector * SECTOR, r->iov, r->niov,
+						&r->aio) == 0;
+}
+
 /* Parses and checks one chain; completes it at once or hands it to a worker.
  * Runs on the I/O thread with the queue lock held. */
 static void blk_handle(struct virtio_blk *blk, struct virtio_queue *q, struct blk_req *r,
@@ -325,7 +386,8 @@ static void blk_handle(struct virtio_blk *blk, struct virtio_queue *q, struct bl
 	r->niov = p.niov;
 	if (v == BLK_REQ_SUBMIT) {
 		r->work.fn = blk_execute;
-		workpool_submit(blk->pool, &r->work);
+		if (!blk_try_aio(blk, r))
+			workpool_submit(blk->pool, &r->work);
 		return;
 	}
 	vq_push(&q->vq, r->head, v == BLK_REQ_DROP ? 0 : r->written);
@@ -358,6 +420,8 @@ static void blk_queue_notify(void *opaque, struct virtio_dev *vdev, unsigned qi)
 			blk_handle(blk, q, r, &elem);
 		}
 	} while (rc == 0 && vq_enable_notify(&q->vq));
+	if (blk->aio)
+		aio_submit(blk->aio);
 	if (rc < 0)
 		virtio_dev_needs_reset(vdev);
 	virtio_queue_interrupt(q);
@@ -369,6 +433,10 @@ static void blk_reset(void *opaque)
 {
 	struct virtio_blk *blk = opaque;
 
+	/* io_uring requests complete here, on this thread: it may be the I/O
+	 * thread, which would otherwise run their completions. */
+	if (blk->aio)
+		aio_drain(blk->aio);
 	pthread_mutex_lock(&blk->lock);
 	while (blk->inflight)
 		pthread_cond_wait(&blk->idle, &blk->lock);
@@ -405,6 +473,28 @@ static const struct virtio_dev_ops blk_ops = {
 	.queue_notify = blk_queue_notify,
 };
 
+/* io_uring for the disk: one ring, room for every queue's requests. Only raw
+ * images use it; without io_uring on the host the pool does all the I/O
+ * unless io_uring was asked for. */
+static bool blk_aio_start(struct virtio_blk *blk, struct vm *vm, unsigned nq,
+			  enum virtio_blk_aio mode, struct err *err)
+{
+	unsigned entries = 64;
+
+	if (strcmp(block_format(blk->bdev), "raw"))
+		return true;
+	while (entries < nq * BLK_QUEUE_SIZE && entries < 4096)
+		entries *= 2;
+	blk->aio = aio_create(vm->loop, entries, blk_aio_batch_done, blk, err);
+	if (blk->aio)
+		return true;
+	if (mode == VIRTIO_BLK_AIO_IO_URING)
+		return false;
+	log_info("virtio-blk %s: %s; using worker threads", block_filename(blk->bdev), err->msg);
+	err_clear(err);
+	return true;
+}
+
 struct virtio_blk *virtio_blk_create(struct vm *vm, struct pci_host *host,
 				     const struct virtio_blk_opts *o, unsigned ncpus,
 				     struct err *err)
@@ -435,6 +525,8 @@ struct virtio_blk *virtio_blk_create(struct vm *vm, struct pci_host *host,
 	blk->pool = workpool_create("virtio-blk", BLK_WORKERS, err);
 	if (!blk->pool)
 		goto fail;
+	if (o->aio != VIRTIO_BLK_AIO_THREADS && !blk_aio_start(blk, vm, nq, o->aio, err))
+		goto fail;
 	features = (1ULL << VIRTIO_BLK_F_SEG_MAX) | (1ULL << VIRTIO_BLK_F_BLK_SIZE) |
 		   (1ULL << VIRTIO_BLK_F_FLUSH) | (1ULL << VIRTIO_BLK_F_MQ);
 	if (o->readonly)
@@ -457,6 +549,7 @@ void virtio_blk_destroy(struct virtio_blk *blk)
 	if (!blk)
 		return;
 	virtio_pci_destroy(blk->vdev); /* resets: waits for in-flight requests */
+	aio_destroy(blk->aio);
 	workpool_destroy(blk->pool);
 	if (blk->bdev)
 		block_close(blk->bdev);
