@@ -161,6 +161,9 @@ int cpu_set_x86_state(struct cpu *cpu, const struct x86_cpu_state *st);
 /* Guest-physical [gpa, gpa+len) was written by someone else (DMA, another
  * vCPU thread): drop decoded code from it. Thread: the CPU's own. */
 void cpu_invalidate_phys(struct cpu *cpu, uint64_t gpa, uint64_t len);
+/* The same for a device's write (DMA) from any thread: every vCPU drops the
+ * code decoded from those pages at its next block boundary. */
+void cpu_dma_written(uint64_t gpa, uint64_t len);
 /* The CPUID feature bits system mode implements, as a mask per register
  * (leaf 1 ECX/EDX, leaf 7.0 EBX/ECX/EDX, 0x80000001 ECX/EDX): the board's
  * cpuid callback must not advertise more. out[] = {1.ecx, 1.edx, 7.ebx,

@@ -109,7 +109,8 @@ uint64_t sys_code_gen, sys_mark_gen;
 
 static void code_bits_alloc(void)
 {
-	code_bits = calloc(1, CODE_BITS_MAX_PAGES / 8);
+	/* Published for cpu_dma_written, which runs on device threads. */
+	__atomic_store_n(&code_bits, calloc(1, CODE_BITS_MAX_PAGES / 8), __ATOMIC_RELEASE);
 }
 
 static bool code_bit(struct cpu_sys *s, uint64_t gpa)
@@ -354,6 +355,27 @@ void cpu_invalidate_phys(struct cpu *c, uint64_t gpa, uint64_t len)
 		if (p + CPU_PAGE_SIZE < p)
 			break;
 	}
+}
+
+void cpu_dma_written(uint64_t gpa, uint64_t len)
+{
+	uint8_t *bits = __atomic_load_n(&code_bits, __ATOMIC_ACQUIRE);
+	uint64_t pn, last;
+	bool hit = false;
+
+	if (!bits || len == 0 || gpa + len < gpa)
+		return;
+	last = (gpa + len - 1) >> 12;
+	for (pn = gpa >> 12; pn <= last && pn < CODE_BITS_MAX_PAGES; pn++) {
+		uint8_t bit = (uint8_t)(1u << (pn & 7));
+
+		if (__atomic_load_n(&bits[pn >> 3], __ATOMIC_RELAXED) & bit) {
+			__atomic_fetch_and(&bits[pn >> 3], (uint8_t)~bit, __ATOMIC_SEQ_CST);
+			hit = true;
+		}
+	}
+	if (hit)
+		__atomic_add_fetch(&sys_code_gen, 1, __ATOMIC_SEQ_CST);
 }
 
 void sys_tlb_flush_all(struct cpu *c)

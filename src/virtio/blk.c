@@ -228,6 +228,14 @@ static void blk_req_put(struct virtio_blk *blk, struct blk_req *r)
 	pthread_mutex_unlock(&blk->lock);
 }
 
+/* A read landed in guest RAM behind the emulated CPU's back. */
+static void blk_read_done(struct blk_req *r)
+{
+	r->written += (uint32_t)r->data_len;
+	for (int k = 0; k < r->niov; k++)
+		gm_dma_written(r->q->vq.mem, r->iov[k].iov_base, r->iov[k].iov_len);
+}
+
 static void blk_complete(struct blk_req *r, uint8_t status)
 {
 	*r->status = status;
@@ -290,7 +298,7 @@ static void blk_execute(struct work *w)
 	case VIRTIO_BLK_T_IN:
 		rc = block_read(blk->bdev, r->sector * SECTOR, r->iov, r->niov, &err);
 		if (rc == 0)
-			r->written += (uint32_t)r->data_len;
+			blk_read_done(r);
 		break;
 	case VIRTIO_BLK_T_OUT:
 		rc = block_write(blk->bdev, r->sector * SECTOR, r->iov, r->niov, &err);
@@ -324,7 +332,7 @@ static void blk_aio_done(struct aio_req *a, int res)
 		return;
 	}
 	if (r->type == VIRTIO_BLK_T_IN)
-		r->written += (uint32_t)r->data_len;
+		blk_read_done(r);
 	*r->status = VIRTIO_BLK_S_OK;
 	virtio_queue_lock(r->q);
 	vq_push(&r->q->vq, r->head, r->written);

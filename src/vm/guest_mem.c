@@ -67,6 +67,24 @@ void *gm_hva(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
 	return NULL;
 }
 
+void gm_dma_written(const struct guest_mem *gm, const void *hva, uint64_t len)
+{
+	const uint8_t *p = hva;
+
+	if (!gm->dma_written || !len)
+		return;
+	for (unsigned i = 0; i < gm->nregions; i++) {
+		const struct guest_mem_region *r = &gm->region[i];
+
+		if (p >= r->hva && p < r->hva + r->size) {
+			uint64_t off = (uint64_t)(p - r->hva);
+
+			gm->dma_written(r->gpa + off, len < r->size - off ? len : r->size - off);
+			return;
+		}
+	}
+}
+
 bool gm_read(const struct guest_mem *gm, uint64_t gpa, void *buf, uint64_t len)
 {
 	void *p = gm_hva(gm, gpa, len);

@@ -21,6 +21,9 @@ struct guest_mem {
 	unsigned nregions;
 	uint8_t *base; /* the whole mapping */
 	uint64_t size; /* total RAM bytes */
+	/* Told of RAM a device wrote (the emulated CPU drops code decoded
+	 * from it); NULL where the hardware keeps code coherent (KVM). */
+	void (*dma_written)(uint64_t gpa, uint64_t len);
 };
 
 /* Allocates size bytes of RAM and lays it out around the PCI hole. */
@@ -33,6 +36,10 @@ void *gm_hva(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
 /* Bounded copies; return false (copying nothing) if the range is not RAM. */
 bool gm_read(const struct guest_mem *gm, uint64_t gpa, void *buf, uint64_t len);
 bool gm_write(const struct guest_mem *gm, uint64_t gpa, const void *buf, uint64_t len);
+
+/* A device wrote [hva, hva+len) of guest RAM behind the CPU's back (any
+ * thread; hva from gm_hva). */
+void gm_dma_written(const struct guest_mem *gm, const void *hva, uint64_t len);
 
 /* RAM below the PCI hole, and above 4 GiB. */
 uint64_t gm_low_size(const struct guest_mem *gm);

@@ -725,6 +725,30 @@ static void test_cross_modify(struct board *b)
 	TEST_END();
 }
 
+/* A device (another thread) writes a page holding decoded code: the CPU
+ * runs the new bytes. */
+SNIP(k_dma, ".code64\n mov $1, %eax\n hlt\n jmp . - 6\n");
+
+static void test_dma_written(struct board *b)
+{
+	struct cpu_exit ex;
+	struct x86_cpu_state st;
+
+	TEST_BEGIN("cpu_sys_dma_written");
+	board_setup(b, k_dma, k_dma_end);
+	CHECK_EQ(run(b, &ex), 0);
+	CHECK_EQ(ex.reason, CPU_EXIT_HLT);
+	cpu_get_x86_state(b->cpu, &st);
+	CHECK_EQ(st.gpr[0], 1);
+	CHECK_EQ(st.rip, KCODE + 6);
+	b->ram[KCODE + 1] = 2; /* mov $2, %eax */
+	cpu_dma_written(KCODE + 1, 1);
+	CHECK_EQ(run(b, &ex), 0);
+	cpu_get_x86_state(b->cpu, &st);
+	CHECK_EQ(st.gpr[0], 2);
+	TEST_END();
+}
+
 /* Debugging hooks (cpu/debug.c). */
 SNIP(k_int3, ".code64\n nop\n int3\n mov $1, %ecx\n hlt\n");
 SNIP(k_step_ud, ".code64\n nop\n ud2\n hlt\n");
@@ -947,6 +971,7 @@ int main(void)
 	test_smc_mmio(&b);
 	test_real_mode(&b);
 	test_cross_modify(&b);
+	test_dma_written(&b);
 	test_debug(&b);
 	test_pm32(&b);
 	cpu_destroy(b.cpu);

@@ -12,6 +12,7 @@
 #include "accel/emu/emu_internal.h"
 #include "core/event.h"
 #include "core/log.h"
+#include "cpu/cpu.h"
 #include "hw/intc/apic.h"
 #include "hw/intc/pic.h"
 #include "hw/timer/pit.h"
@@ -48,6 +49,8 @@ static int emu_vm_init(struct vm *vm, struct err *err)
 
 	if (!ea)
 		return err_errno(err, ENOMEM, "emulated CPU");
+	/* Code read from a disk into pages that held decoded code. */
+	vm->mem.dma_written = cpu_dma_written;
 	pthread_mutex_init(&ea->pit_lock, NULL);
 	vm->accel_state = ea;
 	if (trace && *trace) {
