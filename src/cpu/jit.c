@@ -260,13 +260,14 @@ enum nat {
 	N_ALU,      /* ADD OR AND SUB XOR CMP TEST, every form */
 	N_LEA,
 	N_SHIFT,    /* C1/D1 /0 /1 /4 /5 /7 on a 32/64-bit register */
-	N_INCDEC,   /* FE/FF /0 /1 on a register */
+	N_INCDEC,   /* FE/FF /0 /1 */
 	N_NOT,      /* F6/F7 /2 on a register */
 	N_NEG,      /* F6/F7 /3 on a register */
 	N_MOVX,     /* MOVZX/MOVSX/MOVSXD */
 	N_PUSH,
 	N_POP,
-	N_IMUL,     /* 0F AF, flags dead */
+	N_IMUL,     /* 0F AF, 69, 6B; flags dead */
+	N_NOP,      /* 90, 0F 0D, 0F 18-1F: hints and NOPs (no access) */
 	N_CMOV,     /* CMOVcc r32/64, r/m */
 	N_SETCC,    /* SETcc r8 */
 	N_JCC,      /* Jcc: on the host flags right after a native flag setter */
@@ -381,7 +382,7 @@ static bool plan_insn(const struct insn *i, struct plan *p)
 		return true;
 	case 0xfe: case 0xff:
 		p->nat = N_INCDEC, p->kind = i->sub;
-		return !mem && i->sub <= 1;
+		return i->sub <= 1;
 	case 0x63:
 		p->nat = N_MOVX;
 		return wide;
@@ -397,6 +398,15 @@ static bool plan_insn(const struct insn *i, struct plan *p)
 	case OP_0F + 0xaf:
 		p->nat = N_IMUL, p->full_flags = true;
 		return wide;
+	case 0x69: case 0x6b:
+		p->nat = N_IMUL, p->full_flags = true, p->imm = true;
+		return wide && fits_s32(i->imm);
+	case 0x90: /* with REX.B: XCHG r8, rAX; F3 90 (PAUSE) is a REP form */
+		p->nat = N_NOP;
+		return i->reg == 0 && !(i->flags & IF_LOCK);
+	case OP_0F + 0x0d: case OP_0F + 0x18 ... OP_0F + 0x1f:
+		p->nat = N_NOP, p->mem = false;
+		return !(i->flags & IF_LOCK);
 	case OP_0F + 0x40 ... OP_0F + 0x4f:
 		p->nat = N_CMOV, p->kind = op & 15;
 		return wide;
@@ -580,8 +590,9 @@ static void gen_alu_op(struct gen *g, const struct plan *p, bool live)
 }
 
 /* Before an INC/DEC whose flags are live: rflags.CF = the guest's CF (what
- * cpu_keep_cf does), and the host's CF too, which the host INC/DEC keep. */
-static void gen_guest_cf(struct gen *g, unsigned k)
+ * cpu_keep_cf does), and with set_host the host's CF too, which the host
+ * INC/DEC keep. */
+static void gen_guest_cf(struct gen *g, unsigned k, bool set_host)
 {
 	struct emit *e = &g->e;
 
@@ -647,6 +658,8 @@ static void gen_guest_cf(struct gen *g, unsigned k)
 		op_rbx(e, true, 0x89, RDX, offsetof(struct cpu, rflags));
 		patch(to_done, e->p);
 	}
+	if (!set_host)
+		return;
 	b1(e, 0x48), b1(e, 0x0f), b1(e, 0xba);                /* bt qword [rflags], 0 */
 	m_rbx(e, 4, offsetof(struct cpu, rflags));
 	b1(e, 0);
@@ -765,9 +778,21 @@ static void gen_native(struct gen *g, unsigned k, const struct insn *i, struct p
 		break;
 	}
 	case N_INCDEC:
+		/* The guest's CF into rflags first: gen_mem's TLB lookup
+		 * clobbers the host flags it may come from. */
 		if (live)
-			gen_guest_cf(g, k);
-		ld_reg(e, RAX, i->rm, sz, i->flags);
+			gen_guest_cf(g, k, !p->mem);
+		if (p->mem) {
+			gen_mem(g, k, i, sz, true);
+			if (live) { /* bt qword [rflags], 0 */
+				b1(e, 0x48), b1(e, 0x0f), b1(e, 0xba);
+				m_rbx(e, 4, offsetof(struct cpu, rflags));
+				b1(e, 0);
+			}
+			ld_mem(e, RAX, sz);
+		} else {
+			ld_reg(e, RAX, i->rm, sz, i->flags);
+		}
 		if (live)
 			op_rbx(e, true, 0x89, RAX, offsetof(struct cpu, cc_a));
 		/* inc/dec al/ax/eax/rax: the host's flags at the guest's size,
@@ -785,7 +810,10 @@ static void gen_native(struct gen *g, unsigned k, const struct insn *i, struct p
 			gen_cc(e, p->kind ? CC_DEC : CC_INC, (unsigned)sz);
 			p->host_flags = true;
 		}
-		st_reg(e, RAX, i->rm, sz, i->flags);
+		if (p->mem)
+			st_mem(e, RAX, sz);
+		else
+			st_reg(e, RAX, i->rm, sz, i->flags);
 		break;
 	case N_CALLREL:
 		/* push the return address; on to the target (gen_end) */
@@ -870,11 +898,19 @@ static void gen_native(struct gen *g, unsigned k, const struct insn *i, struct p
 		} else {
 			ld_reg(e, RCX, i->rm, sz, 0);
 		}
-		ld_reg(e, RAX, i->reg, sz, 0);
-		if (w)
-			b1(e, 0x48);
-		b1(e, 0x0f), b1(e, 0xaf), b1(e, 0xc1); /* imul eax, ecx */
+		if (p->imm) {
+			if (w)
+				b1(e, 0x48);
+			b1(e, 0x69), b1(e, 0xc1), b4(e, (uint32_t)i->imm); /* imul eax, ecx, imm32 */
+		} else {
+			ld_reg(e, RAX, i->reg, sz, 0);
+			if (w)
+				b1(e, 0x48);
+			b1(e, 0x0f), b1(e, 0xaf), b1(e, 0xc1); /* imul eax, ecx */
+		}
 		st_reg(e, RAX, i->reg, 8, 0);
+		break;
+	case N_NOP:
 		break;
 	case N_CMOV:
 	case N_SETCC: {
@@ -1171,7 +1207,7 @@ static bool keeps_host_flags(const struct plan *p)
 	if (p->mem)
 		return false;
 	switch (p->nat) {
-	case N_MOV_ST: case N_MOV_LD: case N_MOV_IMM: case N_MOVX: case N_NOT:
+	case N_MOV_ST: case N_MOV_LD: case N_MOV_IMM: case N_MOVX: case N_NOT: case N_NOP:
 		return true;
 	case N_LEA: /* gen_ea's lea and mov: no segment base here */
 		return true;

@@ -89,7 +89,8 @@ static void dt_gen_mix(struct dt_gen *g)
 
 /* jit.c's territory: 2-9 of its instructions in one block, memory operands
  * on a fixed base, sometimes ending in a Jcc right after an ALU
- * instruction (the host-flag fusion). */
+ * instruction (the host-flag fusion), sometimes an IMUL whose flags the
+ * next instruction overwrites. */
 static void dt_gen_jitseq(struct dt_gen *g)
 {
 	struct dt_rng *r = &g->rng;
@@ -99,6 +100,12 @@ static void dt_gen_jitseq(struct dt_gen *g)
 	bool jcc = dt_rng_chance(r, 40);
 	for (unsigned i = 0; i < n; i++) {
 		unsigned pool = jcc && i == n - 1 ? dt_n_jitseq_alu : dt_n_jitseq;
+
+		if (i + 1 < n && dt_rng_chance(r, 15)) {
+			dt_gen_tmpl(g, &dt_t_jitimul[dt_rng_below(r, dt_n_jitimul)]);
+			pool = dt_n_jitseq_alu;
+			i++;
+		}
 		dt_gen_tmpl(g, &dt_t_jitseq[dt_rng_below(r, pool)]);
 	}
 	if (jcc) {

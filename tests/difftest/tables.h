@@ -24,6 +24,7 @@ DT_TABLE(lahf);
 DT_TABLE(mix);
 DT_TABLE(jitseq);
 extern const unsigned dt_n_jitseq_alu;
+DT_TABLE(jitimul);
 DT_TABLE(sse_arith);
 DT_TABLE(sse_cvt);
 DT_TABLE(sse_move);

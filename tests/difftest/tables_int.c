@@ -306,3 +306,15 @@ const struct dt_tmpl dt_t_jitseq[] = {
 const unsigned dt_n_jitseq = sizeof(dt_t_jitseq) / sizeof(dt_t_jitseq[0]);
 /* ALU(...) is 9 templates: 6 ALUs, 4 TESTs, 2 NEGs, 4 INC/DECs */
 const unsigned dt_n_jitseq_alu = 6 * 9 + 4 + 2 + 4;
+
+/* IMUL, native only where its flags are dead: always followed by one of
+ * the first dt_n_jitseq_alu templates, which redefine SF/ZF/PF (the ones
+ * IMUL leaves undefined). */
+const struct dt_tmpl dt_t_jitimul[] = {
+	T("imul r, r/m", .map = 1, .op = 0xaf, .ext = -1, .form = FM_RM, .osz = OS_V, .undef = SZAP),
+	T("imul r, r/m, imm", .op = 0x69, .ext = -1, .form = FM_RM, .imm = IM_Z, .osz = OS_V,
+	  .undef = SZAP),
+	T("imul r, r/m, imm8", .op = 0x6b, .ext = -1, .form = FM_RM, .imm = IM_B, .osz = OS_V,
+	  .undef = SZAP),
+};
+const unsigned dt_n_jitimul = sizeof(dt_t_jitimul) / sizeof(dt_t_jitimul[0]);
