@@ -99,8 +99,8 @@ struct tlb_entry {
  * stale instructions. */
 struct block;
 /* jit.c: host code for decoded blocks. A routine runs its block, adds
- * the instructions it ran to icount and, while chain_left, icount and
- * stop allow, goes on into the routines of its successors. */
+ * the instructions it ran to icount and, while chain_budget allows, goes on
+ * into the routines of its successors. */
 typedef void (*cpu_block_code)(struct cpu *c);
 struct block_link {
 	uint64_t rip;
@@ -206,7 +206,7 @@ struct cpu {
 	/* Exit path: handlers raise exceptions by longjmp to cpu_run. */
 	jmp_buf jb;
 	struct cpu_exit *exit;
-	bool stop;    /* a handler asks the loop to return (SYSCALL, HLT) */
+	bool stop;    /* a handler asks the loop to return (SYSCALL, HLT): cpu_stop */
 	bool flushed; /* the block cache was flushed: leave the current block */
 	uint64_t icount;
 	uint64_t limit; /* icount at which cpu_run stops */
@@ -232,11 +232,13 @@ struct cpu {
 	size_t jit_used;
 	bool jit_calls_only; /* VIREO_JIT_CALLS: no native instructions */
 	/* Block chaining: the jump a routine's exit left to be patched to
-	 * the routine of the block at jit_link_rip, and how many more blocks
-	 * may run chained before the run loop gets control back. */
-	uint8_t *jit_link;
+	 * the routine of the block at jit_link_rip (and where its host page
+	 * goes, or NULL for an exit within its own page), and how many more
+	 * instructions may run chained before the run loop gets control back
+	 * (negative: return at the next block end; see cpu_stop). */
+	uint8_t *jit_link, *jit_link_hva;
 	uint64_t jit_link_rip;
-	uint32_t chain_left;
+	int32_t chain_budget;
 	struct jcache_entry jcache[JCACHE_SIZE];
 	/* FPT_* bits: which x87/SSE instructions trap, precomputed from CR0
 	 * and CR4 by sys_fp_update (always 0 in user mode). Last, so that no
@@ -726,19 +728,33 @@ cpu_block_code cpu_jit_block(struct cpu *c, uint32_t first, unsigned n);
 void cpu_jit_chain(struct cpu *c, uint64_t rip, uintptr_t hva, cpu_block_code code);
 
 /* The run loops' way into routines: link the exit that led here, remember
- * the routine in the jump cache, run it with a budget of chained blocks. */
+ * the routine in the jump cache, run it with a budget of chained
+ * instructions. A routine chains on while its budget, less its own count,
+ * stays >= 0; with the budget capped at limit - icount - BLOCK_MAX_INSNS
+ * the next block always fits under the limit. */
 static inline __attribute__((always_inline)) void cpu_jit_run(struct cpu *c, uint64_t rip,
 							      uintptr_t hva, cpu_block_code code,
-							      uint32_t budget)
+							      int32_t budget)
 {
 	struct jcache_entry *j = &c->jcache[cpu_jcache_index(rip)];
+	uint64_t left = c->limit - c->icount;
 
 	if (c->jit_link)
 		cpu_jit_chain(c, rip, hva, code);
 	j->rip = rip, j->hva = hva, j->code = code;
 	j->valid = c->block_epoch + 1;
-	c->chain_left = budget;
+	if (left < (uint64_t)budget + BLOCK_MAX_INSNS)
+		budget = left < BLOCK_MAX_INSNS ? -1 : (int32_t)(left - BLOCK_MAX_INSNS);
+	c->chain_budget = budget;
 	code(c);
+}
+
+/* A handler asks the run loop to return: the routine it runs in stops
+ * chaining at its block's end. */
+static inline void cpu_stop(struct cpu *c)
+{
+	c->stop = true;
+	c->chain_budget = INT32_MIN / 2;
 }
 
 /* exec_ctl.c: Jcc specialised per condition. */

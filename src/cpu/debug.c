@@ -71,7 +71,7 @@ static void debug_stop(struct cpu *c, enum cpu_debug_event ev)
 {
 	c->sys->dbg->ev = ev;
 	c->exit->reason = CPU_EXIT_DEBUG;
-	c->stop = true;
+	cpu_stop(c);
 	c->flushed = true; /* leave the block after this instruction */
 }
 
@@ -99,7 +99,7 @@ void sys_debug_delivered(struct cpu *c)
 		return;
 	c->sys->delivering = -1;
 	c->exit->reason = CPU_EXIT_LIMIT;
-	c->stop = true;
+	cpu_stop(c);
 	longjmp(c->jb, 4);
 }
 

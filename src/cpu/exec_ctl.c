@@ -258,7 +258,7 @@ static void h_syscall(struct cpu *c, const struct insn *i)
 	c->gpr[1] = c->rip;
 	c->gpr[11] = (cpu_get_flags(c) | 2) & ~(uint64_t)FL_RF;
 	c->exit->reason = CPU_EXIT_SYSCALL;
-	c->stop = true;
+	cpu_stop(c);
 }
 
 /* Privileged at CPL3: HLT, CLI, STI, IN, OUT, INS, OUTS, far returns,

@@ -33,7 +33,10 @@
  * mapped, or with VIREO_NO_JIT=1, the run loops interpret. VIREO_JIT_CALLS=1
  * keeps the routines but makes every instruction a handler call (to bisect
  * a JIT bug). */
+#include <pthread.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -248,7 +251,7 @@ static void patch(uint8_t *at, const uint8_t *target)
 	memcpy(at, &rel, 4);
 }
 
-enum { CC_J_A = 7, CC_J_NE = 5, JMP = 16 };
+enum { CC_J_A = 7, CC_J_NE = 5, CC_J_S = 8, JMP = 16 };
 
 /* ---- Classification ---------------------------------------------------- */
 
@@ -435,6 +438,7 @@ static bool plan_insn(const struct insn *i, struct plan *p)
 struct gen {
 	struct emit e;
 	bool user;
+	uint64_t page; /* the block's code page (64-bit code: CS base 0) */
 	/* Out-of-line slow paths: the jumps to patch, and per instruction
 	 * where its code resumes. */
 	uint8_t *slow_at[BLOCK_MAX_INSNS][3];
@@ -448,7 +452,27 @@ struct gen {
 	uint8_t *exit_at[BLOCK_MAX_INSNS * 2];
 	unsigned exit_k[BLOCK_MAX_INSNS * 2];
 	unsigned exits;
+	/* Where each instruction's code and each part of the exits start,
+	 * for VIREO_PERF_MAP. */
+	struct gen_mark {
+		uint8_t *at;
+		const char *what; /* NULL: instruction k */
+		unsigned k;
+	} mark[BLOCK_MAX_INSNS + 16];
+	unsigned nmarks;
 };
+
+static void gen_mark(struct gen *g, const char *what)
+{
+	if (g->nmarks < sizeof(g->mark) / sizeof(g->mark[0]))
+		g->mark[g->nmarks++] = (struct gen_mark){ g->e.p, what, 0 };
+}
+
+static void gen_mark_insn(struct gen *g, unsigned k)
+{
+	if (g->nmarks < sizeof(g->mark) / sizeof(g->mark[0]))
+		g->mark[g->nmarks++] = (struct gen_mark){ g->e.p, NULL, k };
+}
 
 /* h = the linear address of i's memory operand (insn_ea for asz 8;
  * LEA passes with_seg false). Clobbers rdi. */
@@ -1013,44 +1037,37 @@ static unsigned gen_exit_checks(struct emit *e, unsigned n, uint8_t **out)
 
 	op_rbx(e, true, 0x81, 0, offsetof(struct cpu, icount)); /* add qword [icount], n */
 	b4(e, n);
-	op_rbx(e, false, 0x80, 7, offsetof(struct cpu, stop));  /* cmp byte [stop], 0 */
-	b1(e, 0);
-	out[nout++] = jump_fwd(e, CC_J_NE);
-	op_rbx(e, false, 0xff, 1, offsetof(struct cpu, chain_left)); /* dec dword [chain_left] */
-	out[nout++] = jump_fwd(e, 4 /* je */);
-	/* icount + BLOCK_MAX_INSNS > limit: the next block might not fit */
-	op_rbx(e, true, 0x8b, RAX, offsetof(struct cpu, icount));
-	b1(e, 0x48), b1(e, 0x83), b1(e, 0xc0), b1(e, BLOCK_MAX_INSNS); /* add rax, imm8 */
-	op_rbx(e, true, 0x3b, RAX, offsetof(struct cpu, limit));       /* cmp rax, [limit] */
-	out[nout++] = jump_fwd(e, CC_J_A);
+	/* sub dword [chain_budget], n; js out: the budget (cpu_jit_run) also
+	 * holds the limit, and cpu_stop makes it negative. */
+	op_rbx(e, false, 0x81, 5, offsetof(struct cpu, chain_budget));
+	b4(e, n);
+	out[nout++] = jump_fwd(e, CC_J_S);
 	return nout;
 }
 
-/* How far before the patched jump the 64-bit host-page immediate of a
- * system-mode chain exit is: mov rax, imm64 (imm at +2, 10 bytes); cmp
- * [rbx + disp32], rax (7); jne rel32 (6); jmp rel32 (the rel32 at +1). */
-#define CHAIN_HVA_BACK (8 + 7 + 6 + 1)
-
-/* An exit of the block (n instructions) to the known address t: rip = t,
- * then straight into t's routine once the run loop has linked it
- * (cpu_jit_chain), while chain_left, icount and stop allow. */
+/* An exit of the block (n instructions) to the known address t: straight
+ * into t's routine once the run loop has linked it (cpu_jit_chain), while
+ * chain_budget allows; rip = t only on the way out. */
 static void gen_chain_exit(struct gen *g, uint64_t t, unsigned n)
 {
 	struct emit *e = &g->e;
-	uint8_t *out[4], *relink[2], *rel;
+	uint8_t *out[4], *relink[2], *rel, *imm = NULL;
 	unsigned k, nout, nrelink = 0;
 
-	store_imm(e, offsetof(struct cpu, rip), t);
+	gen_mark(g, "chain");
 	nout = gen_exit_checks(e, n, out);
-	if (!g->user) {
-		/* The code page must still be the one linked: t's TLB entry
-		 * valid for execution with the same host page (sys_loop's
-		 * check, with the hash slot and block link folded in). If
-		 * not, the run loop (re)links this exit: it fills the TLB
-		 * entry and patches in the host page it finds. */
+	gen_mark(g, "chain-page");
+	if (!g->user && (t & CPU_PAGE_MASK) != g->page) {
+		/* Another code page must still be the one linked: t's TLB
+		 * entry valid for execution with the same host page
+		 * (sys_loop's check, with the hash slot and block link folded
+		 * in). If not, the run loop (re)links this exit: it fills the
+		 * TLB entry and patches in the host page it finds. Within the
+		 * block's own page the check made on entering it stands: only
+		 * instructions that end a block (MOV CR3, INVLPG, ...) change
+		 * mappings, and they leave through the dispatch. */
 		size_t ent = offsetof(struct cpu, tlb) +
 			     (size_t)((t >> 12) & (TLB_SIZE - 1)) * sizeof(struct tlb_entry);
-		uint8_t *imm;
 
 		mov_imm(e, RAX, t & CPU_PAGE_MASK);
 		op_rbx(e, true, 0x0b, RAX, offsetof(struct cpu, tlb_tag)); /* or rax, [tlb_tag] */
@@ -1061,37 +1078,44 @@ static void gen_chain_exit(struct gen *g, uint64_t t, unsigned n)
 		b8(e, 0); /* the host page, patched by cpu_jit_chain */
 		b1(e, 0x48), b1(e, 0x39), b1(e, 0x83), b4(e, (uint32_t)(ent + offsetof(struct tlb_entry, hva)));
 		relink[nrelink++] = jump_fwd(e, CC_J_NE);
-		rel = jump_fwd(e, JMP);
-		if (rel - imm != CHAIN_HVA_BACK)
-			abort(); /* the layout cpu_jit_chain patches */
-	} else {
-		rel = jump_fwd(e, JMP);
 	}
+	rel = jump_fwd(e, JMP);
 	/* Not linked yet: tell the run loop where to patch. */
 	patch(rel, e->p);
+	gen_mark(g, "chain-unlinked");
 	for (k = 0; k < nrelink; k++)
 		patch(relink[k], e->p);
 	b1(e, 0x48), b1(e, 0x8d), b1(e, 0x05);          /* lea rax, [rip + rel - next] */
 	b4(e, (uint32_t)(int32_t)(rel - (e->p + 4)));
 	op_rbx(e, true, 0x89, RAX, offsetof(struct cpu, jit_link));
+	if (imm) {
+		b1(e, 0x48), b1(e, 0x8d), b1(e, 0x05);  /* lea rax, [rip + imm - next] */
+		b4(e, (uint32_t)(int32_t)(imm - (e->p + 4)));
+		op_rbx(e, true, 0x89, RAX, offsetof(struct cpu, jit_link_hva));
+	} else {
+		store_imm(e, offsetof(struct cpu, jit_link_hva), 0);
+	}
 	store_imm(e, offsetof(struct cpu, jit_link_rip), t);
 	for (k = 0; k < nout; k++)
 		patch(out[k], e->p);
+	store_imm(e, offsetof(struct cpu, rip), t);
 	b1(e, 0x5b), b1(e, 0xc3); /* pop rbx; ret */
 }
 
-/* An exit of the block (n instructions) to the rip it stored: on into the
- * routine the jump cache has for it (the run loop's checks, inline), else
- * back to the run loop. */
-static void gen_dispatch(struct gen *g, unsigned n)
+/* An exit to the address in rip (RET, or after a handler): on into the
+ * routine the jump cache has for it, with the run loop's checks; after a
+ * handler also the one for an interrupt shadow or IF perhaps just set. */
+static void gen_dispatch(struct gen *g, unsigned n, bool after_handler)
 {
 	struct emit *e = &g->e;
 	size_t jc = offsetof(struct cpu, jcache);
 	uint8_t *out[8];
 	unsigned k, nout;
 
+	gen_mark(g, "dispatch");
 	nout = gen_exit_checks(e, n, out);
-	if (!g->user) {
+	gen_mark(g, "dispatch-lookup");
+	if (!g->user && after_handler) {
 		/* An interrupt shadow, or IF perhaps just set: sys_loop's turn */
 		op_rbx(e, true, 0x8b, RCX, offsetof(struct cpu, sys));
 		b1(e, 0x66), b1(e, 0x83), b1(e, 0xb9);         /* cmp word [rcx + disp32], 0 */
@@ -1137,11 +1161,13 @@ static void gen_dispatch(struct gen *g, unsigned n)
 			b4(e, (uint32_t)(jc + offsetof(struct jcache_entry, hva)));
 		out[nout++] = jump_fwd(e, CC_J_NE);
 	}
+	gen_mark(g, "dispatch-jump");
 	/* mov rax, [rbx + rdx + jc + code]; add rax, 4 (past the prologue); jmp rax */
 	b1(e, 0x48), b1(e, 0x8b), b1(e, 0x84), b1(e, 0x13),
 		b4(e, (uint32_t)(jc + offsetof(struct jcache_entry, code)));
 	b1(e, 0x48), b1(e, 0x83), b1(e, 0xc0), b1(e, 4);
 	b1(e, 0xff), b1(e, 0xe0);
+	gen_mark(g, "dispatch-out");
 	for (k = 0; k < nout; k++)
 		patch(out[k], e->p);
 	b1(e, 0x5b), b1(e, 0xc3); /* pop rbx; ret */
@@ -1171,7 +1197,7 @@ static void gen_end(struct gen *g, const struct insn *last, const struct plan *p
 	/* After a handler, rip is whatever it left (a flush, a new mode or
 	 * mapping, a CPL change, STI or POPF show in the dispatch's checks) */
 	if ((p && (p->nat == N_RET || p->nat == N_JCC)) || (!p && g->native_ok))
-		gen_dispatch(g, n);
+		gen_dispatch(g, n, !p);
 	else
 		gen_ret(e, n);
 }
@@ -1216,6 +1242,77 @@ static bool keeps_host_flags(const struct plan *p)
 	}
 }
 
+/* ---- perf map (VIREO_PERF_MAP=1) ---------------------------------------- */
+
+/* perf's symbol file for JIT code (/tmp/perf-PID.map, "START SIZE NAME"):
+ * per routine its prologue, each instruction's code ("RIP:native-KIND" or
+ * "RIP:call-OPCODE"), the parts of its exits and its slow paths. A flush
+ * reuses the buffer from its start, so later lines describe the same
+ * addresses again: scripts/jit-profile reads the last generation. */
+static FILE *perf_map;
+static pthread_once_t perf_map_once = PTHREAD_ONCE_INIT;
+
+static void perf_map_open(void)
+{
+	char name[64];
+
+	if (!env_on("VIREO_PERF_MAP"))
+		return;
+	snprintf(name, sizeof(name), "/tmp/perf-%d.map", (int)getpid());
+	perf_map = fopen(name, "w");
+}
+
+static bool jit_perf_map(void)
+{
+	pthread_once(&perf_map_once, perf_map_open);
+	return perf_map != NULL;
+}
+
+static const char *const nat_name[] = {
+	[N_CALL] = "call", [N_MOV_ST] = "mov-store", [N_MOV_LD] = "mov-load",
+	[N_MOV_IMM] = "mov-imm", [N_ALU] = "alu", [N_LEA] = "lea", [N_SHIFT] = "shift",
+	[N_INCDEC] = "incdec", [N_NOT] = "not", [N_NEG] = "neg", [N_MOVX] = "movx",
+	[N_PUSH] = "push", [N_POP] = "pop", [N_IMUL] = "imul", [N_NOP] = "nop",
+	[N_CMOV] = "cmov", [N_SETCC] = "setcc", [N_JCC] = "jcc", [N_JMP] = "jmp",
+	[N_CALLREL] = "call-rel", [N_RET] = "ret",
+};
+
+static void perf_map_block(const struct cpu *c, const struct gen *g, uint32_t first,
+			   const uint8_t *start)
+{
+	uint64_t rip = c->insns[first].rip;
+	const uint8_t *from = start;
+	const char *what = "prologue";
+	char buf[48];
+
+	flockfile(perf_map);
+	for (unsigned m = 0; m <= g->nmarks; m++) {
+		const uint8_t *to = m < g->nmarks ? g->mark[m].at : g->e.p;
+
+		if (to > from)
+			fprintf(perf_map, "%lx %lx %llx:%s\n", (unsigned long)(uintptr_t)from,
+				(unsigned long)(to - from), (unsigned long long)rip, what);
+		if (m == g->nmarks)
+			break;
+		from = to;
+		what = g->mark[m].what;
+		if (!what) {
+			const struct insn *i = &c->insns[first + g->mark[m].k];
+
+			rip = i->rip;
+			if (g->native[g->mark[m].k])
+				snprintf(buf, sizeof(buf), "native-%s%s",
+					 nat_name[g->plan[g->mark[m].k].nat],
+					 g->plan[g->mark[m].k].mem ? "-mem" : "");
+			else
+				snprintf(buf, sizeof(buf), "call-%x", i->op);
+			what = buf;
+		}
+	}
+	funlockfile(perf_map);
+	fflush(perf_map);
+}
+
 /* Generate the routine for the n decoded instructions at c->insns[first]:
  * void routine(struct cpu *c) runs them as the run loops would, adding to
  * icount the ones that ran (fewer when one flushed the block cache). */
@@ -1253,9 +1350,11 @@ cpu_block_code cpu_jit_block(struct cpu *c, uint32_t first, unsigned n)
 
 	memset(g.slow_n, 0, sizeof(g.slow_n));
 	g.exits = 0;
+	g.nmarks = 0;
 	g.native = native, g.plan = plan;
 	g.native_ok = c->code_size == 0;
 	g.user = c->sys == NULL;
+	g.page = c->insns[first].rip & CPU_PAGE_MASK;
 	start = e->p = c->jit_buf + c->jit_used;
 	b1(e, 0x53);                            /* push rbx: also aligns rsp for the calls */
 	b1(e, 0x48), b1(e, 0x89), b1(e, 0xfb);  /* mov rbx, rdi */
@@ -1264,6 +1363,7 @@ cpu_block_code cpu_jit_block(struct cpu *c, uint32_t first, unsigned n)
 	for (k = 0; k < n; k++) {
 		const struct insn *i = &c->insns[first + k];
 
+		gen_mark_insn(&g, k);
 		if (native[k]) {
 			gen_native(&g, k, i, &plan[k], live[k]);
 		} else {
@@ -1280,6 +1380,7 @@ cpu_block_code cpu_jit_block(struct cpu *c, uint32_t first, unsigned n)
 					 (k > 0 && g.host_flags_after[k - 1] && keeps_host_flags(&plan[k])));
 	}
 	gen_end(&g, &c->insns[first + n - 1], native[n - 1] ? &plan[n - 1] : NULL, n);
+	gen_mark(&g, "slow");
 	/* Slow paths: the whole instruction through its handler (and a fused
 	 * Jcc after it through its own, since the host flags are lost). */
 	for (k = 0; k < n; k++) {
@@ -1304,6 +1405,8 @@ cpu_block_code cpu_jit_block(struct cpu *c, uint32_t first, unsigned n)
 	if ((size_t)(e->p - start) > n * JIT_INSN_MAX + JIT_END_MAX)
 		abort(); /* cpu_jit_full's reserve assumes this bound */
 	c->jit_used = (size_t)(e->p - c->jit_buf + 15) & ~(size_t)15;
+	if (jit_perf_map())
+		perf_map_block(c, &g, first, start);
 	return (cpu_block_code)(void *)start;
 }
 
@@ -1314,8 +1417,8 @@ void cpu_jit_chain(struct cpu *c, uint64_t rip, uintptr_t hva, cpu_block_code co
 	c->jit_link = NULL;
 	if (!at || c->jit_link_rip != rip)
 		return; /* an event moved rip since that exit */
-	if (c->sys)
-		memcpy(at - CHAIN_HVA_BACK, &hva, sizeof(hva));
+	if (c->jit_link_hva)
+		memcpy(c->jit_link_hva, &hva, sizeof(hva));
 	/* past the prologue (push rbx; mov rbx, rdi) */
 	patch(at, (const uint8_t *)(void *)code + 4);
 }

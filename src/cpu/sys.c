@@ -428,7 +428,7 @@ static void sys_exception(struct cpu *c)
 			s->delivering = -1;
 			s->shutdown = true;
 			c->exit->reason = CPU_EXIT_SHUTDOWN;
-			c->stop = true;
+			cpu_stop(c);
 			return;
 		}
 		if ((contributory(prev) && contributory((int)v)) ||
@@ -468,20 +468,20 @@ static __attribute__((noinline)) void sys_loop(struct cpu *c)
 		uintptr_t hva;
 		bool shadow;
 
-		/* Events are polled every 8 blocks (interrupt latency of a few
-		 * dozen instructions), and right after anything that may have
-		 * set IF (poll_now). The STI / MOV SS shadow lets exactly one
+		/* Events are polled every 4 iterations (an interrupt waits for
+		 * at most a few thousand instructions), and right after anything
+		 * that may have set IF (poll_now). The STI / MOV SS shadow lets exactly one
 		 * instruction run first. */
 		shadow = s->shadow;
 		if (__builtin_expect(shadow, 0)) {
 			s->shadow = false;
 			s->poll_now = true;
-		} else if (__builtin_expect(s->poll_now || !(++s->poll_ctr & 7), 0)) {
+		} else if (__builtin_expect(s->poll_now || !(++s->poll_ctr & 3), 0)) {
 			s->poll_now = false;
 			if (__builtin_expect(__atomic_load_n(&s->kick, __ATOMIC_RELAXED), 0)) {
 				__atomic_store_n(&s->kick, 0, __ATOMIC_RELAXED);
 				c->exit->reason = CPU_EXIT_KICK;
-				c->stop = true;
+				cpu_stop(c);
 				return;
 			}
 			if (__atomic_load_n(&sys_code_gen, __ATOMIC_RELAXED) != s->seen_code_gen ||
@@ -536,9 +536,9 @@ static __attribute__((noinline)) void sys_loop(struct cpu *c)
 		}
 		c->flushed = false;
 		if (__builtin_expect(code != NULL && n <= left && !shadow, 1)) {
-			/* Events are polled every 8 loop iterations, so every
-			 * 128 blocks at most (about a thousand instructions). */
-			cpu_jit_run(c, rip, hva, code, 16);
+			/* Events are polled every 4 loop iterations, so every
+			 * two thousand instructions at most. */
+			cpu_jit_run(c, rip, hva, code, 512);
 			if (c->stop)
 				return;
 			continue;

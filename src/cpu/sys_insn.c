@@ -151,7 +151,7 @@ static void h_hlt(struct cpu *c, const struct insn *i)
 	need_cpl0(c);
 	c->sys->shadow = false; /* the interrupt that wakes HLT is taken after it */
 	c->exit->reason = CPU_EXIT_HLT;
-	c->stop = true;
+	cpu_stop(c);
 }
 
 /* 9D POPF (Vol. 2 "POPF"): IOPL only at CPL0, IF only at CPL <= IOPL. */

@@ -216,7 +216,7 @@ void *sys_tlb_fill(struct cpu *c, uint64_t addr, int access)
 			/* Executing from MMIO is not supported. */
 			c->sys->shutdown = true;
 			c->exit->reason = CPU_EXIT_SHUTDOWN;
-			c->stop = true;
+			cpu_stop(c);
 			longjmp(c->jb, 3);
 		}
 		return NULL;

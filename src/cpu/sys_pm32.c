@@ -74,7 +74,7 @@ void sys_pm32_deliver(struct cpu *c, unsigned vector, int kind, bool has_ec, uin
 		/* Task switches are not implemented: stop the machine. */
 		s->shutdown = true;
 		c->exit->reason = CPU_EXIT_SHUTDOWN;
-		c->stop = true;
+		cpu_stop(c);
 		longjmp(c->jb, 3);
 	}
 	if (type != GATE_INT16 && type != GATE_TRAP16 && type != GATE_INT32 && type != GATE_TRAP32)
