@@ -262,7 +262,7 @@ enum nat {
 	N_MOV_IMM,  /* mov r/m, imm (C6/C7 /0), mov reg, imm (B0-BF) */
 	N_ALU,      /* ADD OR AND SUB XOR CMP TEST, every form */
 	N_LEA,
-	N_SHIFT,    /* C1/D1 /0 /1 /4 /5 /7 on a 32/64-bit register */
+	N_SHIFT,    /* C1/D1/D3 /0 /1 /4 /5 /7 on a 32/64-bit register */
 	N_INCDEC,   /* FE/FF /0 /1 */
 	N_NOT,      /* F6/F7 /2 on a register */
 	N_NEG,      /* F6/F7 /3 on a register */
@@ -277,18 +277,22 @@ enum nat {
 	N_JMP,      /* JMP rel */
 	N_CALLREL,  /* CALL rel */
 	N_RET,      /* RET, RET imm16 */
+	N_CALLIND,  /* FF /2: CALL r/m64 */
+	N_JMPIND,   /* FF /4: JMP r/m64 */
 };
 
 /* ALU kinds as in the opcode (ADD 0, OR 1, ADC 2, SBB 3, AND 4, SUB 5,
  * XOR 6, CMP 7) plus TEST. */
 enum { K_ADD, K_OR, K_ADC, K_SBB, K_AND, K_SUB, K_XOR, K_CMP, K_TEST };
 
+#define SHIFT_CL 0xff
+
 /* What the generated code of one instruction needs. */
 struct plan {
 	enum nat nat;
 	uint8_t kind;    /* ALU kind / shift sub / condition */
 	uint8_t sz;      /* operand size */
-	uint8_t count;   /* shift count */
+	uint8_t count;   /* shift count (SHIFT_CL: by CL) */
 	uint8_t rm;      /* ALU: the r/m operand's register (rAX for the A forms) */
 	bool mem;        /* has a memory operand (can fault: a flag barrier) */
 	bool imm;        /* ALU: b is i->imm */
@@ -383,7 +387,21 @@ static bool plan_insn(const struct insn *i, struct plan *p)
 		 * host's own values where they are undefined) */
 		p->full_flags = p->count && i->sub >= 4;
 		return true;
-	case 0xfe: case 0xff:
+	case 0xd3: /* by CL: flags dead only (a count of 0 leaves them) */
+		if (mem || !wide)
+			return false;
+		if (i->sub != 0 && i->sub != 1 && i->sub != 4 && i->sub != 5 && i->sub != 7)
+			return false;
+		p->nat = N_SHIFT, p->kind = i->sub, p->count = SHIFT_CL;
+		return true;
+	case 0xff:
+		if (i->sub == 2 || i->sub == 4) {
+			p->nat = i->sub == 2 ? N_CALLIND : N_JMPIND;
+			p->mem = mem || i->sub == 2; /* a CALL pushes */
+			return true;
+		}
+		/* fall through */
+	case 0xfe:
 		p->nat = N_INCDEC, p->kind = i->sub;
 		return i->sub <= 1;
 	case 0x63:
@@ -780,7 +798,13 @@ static void gen_native(struct gen *g, unsigned k, const struct insn *i, struct p
 	case N_SHIFT: {
 		/* C1 /sub eax, count (D1 with a count of 1 is the same) */
 		ld_reg(e, RAX, i->rm, sz, 0);
-		if (p->count) {
+		if (p->count == SHIFT_CL) {
+			/* D3 /sub eax, cl; flags dead (needs_dead_flags) */
+			ld_reg(e, RCX, 1, 1, 0);
+			if (w)
+				b1(e, 0x48);
+			b1(e, 0xd3), b1(e, 0xc0 | p->kind << 3);
+		} else if (p->count) {
 			if (w)
 				b1(e, 0x48);
 			b1(e, 0xc1), b1(e, 0xc0 | p->kind << 3), b1(e, p->count);
@@ -988,6 +1012,26 @@ static void gen_native(struct gen *g, unsigned k, const struct insn *i, struct p
 		call(e, (const void *)cpu_cond);
 		b1(e, 0x84), b1(e, 0xc0);              /* test al, al */
 		break;
+	case N_CALLIND:
+	case N_JMPIND:
+		/* r8 = the target, canonical (else the handler raises #GP) */
+		if (p->mem && (i->flags & IF_MEM)) {
+			gen_mem(g, k, i, 8, false);
+			ld_mem(e, RCX, 8);
+		} else {
+			ld_reg(e, RCX, i->rm, 8, 0);
+		}
+		b1(e, 0x48), b1(e, 0x89), b1(e, 0xc8);             /* mov rax, rcx */
+		b1(e, 0x48), b1(e, 0xc1), b1(e, 0xe0), b1(e, 16);  /* shl rax, 16 */
+		b1(e, 0x48), b1(e, 0xc1), b1(e, 0xf8), b1(e, 16);  /* sar rax, 16 */
+		b1(e, 0x48), b1(e, 0x39), b1(e, 0xc8);             /* cmp rax, rcx */
+		g->slow_at[k][g->slow_n[k]++] = jump_fwd(e, CC_J_NE);
+		b1(e, 0x49), b1(e, 0x89), b1(e, 0xc8);             /* mov r8, rcx */
+		if (p->nat == N_CALLIND)
+			gen_push(g, k, i, true);
+		b1(e, 0x4c), b1(e, 0x89), b1(e, 0x83);             /* mov [rbx + rip], r8 */
+		b4(e, (uint32_t)offsetof(struct cpu, rip));
+		break;
 	case N_JMP: /* the block's end (gen_end) */
 	case N_CALL:
 		break;
@@ -1190,13 +1234,15 @@ static void gen_end(struct gen *g, const struct insn *last, const struct plan *p
 		gen_chain_exit(g, next + last->imm, n);
 	} else if (p && (p->nat == N_JMP || p->nat == N_CALLREL)) {
 		gen_chain_exit(g, next + last->imm, n);
-	} else if (p && p->nat != N_RET) {
+	} else if (p && p->nat != N_RET && p->nat != N_CALLIND && p->nat != N_JMPIND) {
 		gen_chain_exit(g, next, n);
 	}
 	g->dyn_exit = e->p;
 	/* After a handler, rip is whatever it left (a flush, a new mode or
 	 * mapping, a CPL change, STI or POPF show in the dispatch's checks) */
-	if ((p && (p->nat == N_RET || p->nat == N_JCC)) || (!p && g->native_ok))
+	if ((p && (p->nat == N_RET || p->nat == N_JCC || p->nat == N_CALLIND ||
+		   p->nat == N_JMPIND)) ||
+	    (!p && g->native_ok))
 		gen_dispatch(g, n, !p);
 	else
 		gen_ret(e, n);
@@ -1224,7 +1270,8 @@ static void flag_liveness(const struct plan *p, const bool *native, unsigned n, 
 /* Native only where its flags are dead: the handler has their logic. */
 static bool needs_dead_flags(const struct plan *p)
 {
-	return (p->nat == N_SHIFT && p->count && p->kind <= 1) || p->nat == N_IMUL;
+	return (p->nat == N_SHIFT && p->count && (p->kind <= 1 || p->count == SHIFT_CL)) ||
+	       p->nat == N_IMUL;
 }
 
 /* Register moves: their code leaves the host's flags alone. */
@@ -1274,7 +1321,8 @@ static const char *const nat_name[] = {
 	[N_INCDEC] = "incdec", [N_NOT] = "not", [N_NEG] = "neg", [N_MOVX] = "movx",
 	[N_PUSH] = "push", [N_POP] = "pop", [N_IMUL] = "imul", [N_NOP] = "nop",
 	[N_CMOV] = "cmov", [N_SETCC] = "setcc", [N_JCC] = "jcc", [N_JMP] = "jmp",
-	[N_CALLREL] = "call-rel", [N_RET] = "ret",
+	[N_CALLREL] = "call-rel", [N_RET] = "ret", [N_CALLIND] = "call-ind",
+	[N_JMPIND] = "jmp-ind",
 };
 
 static void perf_map_block(const struct cpu *c, const struct gen *g, uint32_t first,

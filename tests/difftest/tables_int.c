@@ -307,10 +307,14 @@ const unsigned dt_n_jitseq = sizeof(dt_t_jitseq) / sizeof(dt_t_jitseq[0]);
 /* ALU(...) is 9 templates: 6 ALUs, 4 TESTs, 2 NEGs, 4 INC/DECs */
 const unsigned dt_n_jitseq_alu = 6 * 9 + 4 + 2 + 4;
 
-/* IMUL, native only where its flags are dead: always followed by one of
- * the first dt_n_jitseq_alu templates, which redefine SF/ZF/PF (the ones
- * IMUL leaves undefined). */
+/* IMUL and shifts by CL, native only where their flags are dead: always
+ * followed by one of the first dt_n_jitseq_alu templates, which redefine
+ * SF/ZF/PF/AF/OF (the ones these may leave undefined). */
+#define JSHCL(e, nm)                                                                               \
+	T(nm " r/m, cl", .op = 0xd3, .ext = e, .form = FM_RM, .osz = OS_V,                        \
+	  .implicit = 1 << R_CX, .undef = F_AF | F_OF)
 const struct dt_tmpl dt_t_jitimul[] = {
+	JSHCL(0, "rol"), JSHCL(1, "ror"), JSHCL(4, "shl"), JSHCL(5, "shr"), JSHCL(7, "sar"),
 	T("imul r, r/m", .map = 1, .op = 0xaf, .ext = -1, .form = FM_RM, .osz = OS_V, .undef = SZAP),
 	T("imul r, r/m, imm", .op = 0x69, .ext = -1, .form = FM_RM, .imm = IM_Z, .osz = OS_V,
 	  .undef = SZAP),
