@@ -129,8 +129,8 @@ static void h_stos(struct cpu *c, const struct insn *i)
 			uint8_t *pd = cpu_mem_ptr(c, d, (unsigned)(k * (uint64_t)sz), CPU_ACC_WRITE);
 
 			if (pd) { /* NULL: MMIO in system mode */
-				if (sz == 1) {
-					memset(pd, (int)v, k);
+				if (sz == 1 || v == 0) { /* v == 0: clear_page's REP STOSQ */
+					memset(pd, (int)v, k * (uint64_t)sz);
 				} else {
 					for (uint64_t j = 0; j < k; j++)
 						memcpy(pd + j * (uint64_t)sz, &v, (size_t)sz);
