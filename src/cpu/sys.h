@@ -55,6 +55,10 @@ struct sys_seg {
 /* Number of fixed and variable MTRR MSRs stored verbatim (Vol. 3 §12.11). */
 #define SYS_MTRR_VAR 8
 
+/* The large-page translation cache (sys_mmu.c): entries, rights bits. */
+#define SYS_LARGE_TLB 64
+enum { SYS_LT_US = 1, SYS_LT_RW = 2, SYS_LT_NX = 4, SYS_LT_D = 8 };
+
 struct cpu_sys {
 	const struct cpu_sys_ops *ops;
 	void *opaque;
@@ -78,6 +82,21 @@ struct cpu_sys {
 	/* TLB bookkeeping (sys_mmu.c): the largest page size cached (0 4K,
 	 * 1 2M, 2 1G), the last walk's facts. */
 	uint8_t tlb_large, walk_size;
+	/* Per paging level, the page table last walked through and its host
+	 * page: a guest-physical page's host address never changes, and the
+	 * upper levels are the same for most walks. */
+	struct { uint64_t gpa; uint64_t *hva; } walk_table[4];
+	/* The last walk's rights and dirty bit (SYS_LT_*). */
+	uint8_t walk_bits;
+	/* Translations of 2 MiB and 1 GiB pages, per 2 MiB region: a miss in
+	 * the TLB for the kernel's direct map or text finds its page here
+	 * without a walk. Emptied with the TLB (flush, INVLPG). */
+	struct sys_large_tlb {
+		uint64_t region; /* la of the 2 MiB region | 1, 0: empty */
+		uint64_t gpa;    /* its guest-physical address */
+		uint8_t bits;    /* SYS_LT_* */
+		uint8_t size;    /* walk_size: 1 (2 MiB) or 2 (1 GiB) */
+	} large_tlb[SYS_LARGE_TLB];
 	/* The shared code-page generations last acted on (sys_mmu.c). */
 	uint64_t seen_code_gen, seen_mark_gen;
 	/* Debugging (debug.c); NULL when off, so the hooks cost one test. */

@@ -48,10 +48,17 @@ static uint64_t sys_walk(struct cpu *c, uint64_t la, int access, bool user)
 	table = c->cr3 & PTE_ADDR;
 	for (level = 4; level >= 1; level--) {
 		unsigned idx = (unsigned)(la >> (12 + 9 * (level - 1))) & 511;
-		uint64_t *p = s->ops->ram(s->opaque, table + idx * 8, 8);
+		uint64_t *p;
 
-		if (!p)
-			page_fault(c, la, ec); /* page tables outside RAM: not present */
+		if (s->walk_table[level - 1].gpa != table || !s->walk_table[level - 1].hva) {
+			uint64_t *t = s->ops->ram(s->opaque, table, CPU_PAGE_SIZE);
+
+			if (!t)
+				page_fault(c, la, ec); /* page tables outside RAM: not present */
+			s->walk_table[level - 1].gpa = table;
+			s->walk_table[level - 1].hva = t;
+		}
+		p = s->walk_table[level - 1].hva + idx;
 		e = __atomic_load_n(p, __ATOMIC_RELAXED);
 		if (!(e & PTE_P))
 			page_fault(c, la, ec);
@@ -77,6 +84,8 @@ static uint64_t sys_walk(struct cpu *c, uint64_t la, int access, bool user)
 		page_fault(c, la, ec | 1);
 	/* For the TLB: which page size? */
 	s->walk_size = level == 3 ? 2 : level == 2 ? 1 : 0;
+	s->walk_bits = (us ? SYS_LT_US : 0) | (rw ? SYS_LT_RW : 0) | (nx ? SYS_LT_NX : 0) |
+		       ((e & PTE_D) || access == CPU_ACC_WRITE ? SYS_LT_D : 0);
 	/* Accessed bits on every level used, dirty on the leaf for writes
 	 * (Vol. 3 §4.8), atomically as other vCPUs may share the tables. */
 	for (int k = 0; k < depth; k++) {
@@ -177,6 +186,29 @@ void sys_code_sync(struct cpu *c)
 	}
 }
 
+/* sys_walk through the large-page cache: a hit needs the rights the access
+ * wants and, for a write, the dirty bit already set (else the walk sets it). */
+static uint64_t sys_walk_large(struct cpu *c, uint64_t la, int access, bool user)
+{
+	struct cpu_sys *s = c->sys;
+	uint64_t region = la & ~((1ULL << 21) - 1), gpa;
+	struct sys_large_tlb *l = &s->large_tlb[(la >> 21) & (SYS_LARGE_TLB - 1)];
+	bool wp = c->cr0 & CR0_WP;
+
+	if (l->region == (region | 1) && (!user || (l->bits & SYS_LT_US)) &&
+	    (access != CPU_ACC_WRITE ||
+	     ((l->bits & SYS_LT_D) && ((l->bits & SYS_LT_RW) || (!user && !wp)))) &&
+	    (access != CPU_ACC_EXEC || !(l->bits & SYS_LT_NX))) {
+		s->walk_size = l->size;
+		return l->gpa | (la & ((1ULL << 21) - 1));
+	}
+	gpa = sys_walk(c, la, access, user);
+	if (s->walk_size)
+		*l = (struct sys_large_tlb){ region | 1, gpa & ~((1ULL << 21) - 1), s->walk_bits,
+					     s->walk_size };
+	return gpa;
+}
+
 /* Translate one page for access at the current CPL: the host pointer of the
  * page, or NULL for MMIO (with *gpa_page set). */
 static void *sys_xlate(struct cpu *c, uint64_t addr, int access, uint64_t *gpa_page)
@@ -187,7 +219,7 @@ static void *sys_xlate(struct cpu *c, uint64_t addr, int access, uint64_t *gpa_p
 
 	if ((c->efer & EFER_LMA) && !canonical(addr))
 		cpu_gp0(c);
-	gpa = sys_walk(c, addr, access, c->cpl == 3);
+	gpa = sys_walk_large(c, addr, access, c->cpl == 3);
 	page = gpa & CPU_PAGE_MASK;
 	*gpa_page = page;
 	p = s->ops->ram(s->opaque, page, CPU_PAGE_SIZE);
@@ -382,6 +414,9 @@ void sys_tlb_flush_all(struct cpu *c)
 {
 	cpu_tlb_flush(c);
 	c->sys->tlb_large = 0;
+	/* (a ROM rebuilt at reset may move: forget the host pages too) */
+	memset(c->sys->walk_table, 0, sizeof(c->sys->walk_table));
+	memset(c->sys->large_tlb, 0, sizeof(c->sys->large_tlb));
 }
 
 /* INVLPG (Vol. 3 §4.10.4.1): every entry that may come from the page
@@ -393,6 +428,7 @@ void sys_invlpg(struct cpu *c, uint64_t la)
 			s->tlb_large == 1 ? ~((1ULL << 21) - 1) : CPU_PAGE_MASK;
 	uint64_t region = la & mask;
 
+	memset(s->large_tlb, 0, sizeof(s->large_tlb));
 	if (s->tlb_large == 0) {
 		struct tlb_entry *e = &c->tlb[(la >> 12) & (TLB_SIZE - 1)];
 
