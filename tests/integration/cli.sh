@@ -94,6 +94,8 @@ expect disk_bad_option 2 "--disk: unknown option 'speed'" -- "$V" --disk "$fw,sp
 expect disk_bad_cache 2 "--disk: cache=fast" -- "$V" --disk "$fw,cache=fast" --firmware "$fw"
 expect disk_no_path 2 "--disk: no file name" -- "$V" --disk ",readonly=on" --firmware "$fw"
 expect disk_bad_format 2 "format=vmdk" -- "$V" --disk "$fw,format=vmdk" --firmware "$fw"
+expect disk_bad_aio 2 "--disk: aio=native: expected io_uring or threads" -- \
+	"$V" --disk "$fw,aio=native" --firmware "$fw"
 
 # Runtime failures: exit 1.
 expect kernel_missing 1 "--kernel '$tmp/nope': No such file or directory" -- \

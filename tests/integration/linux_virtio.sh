@@ -182,8 +182,9 @@ if [ "$FIO" = 1 ]; then
 else
 	A_CPUS=1
 fi
+# vda takes the worker pool (aio=threads), the other raw disks io_uring.
 boot a --cpus "$A_CPUS" --memory 512M --rng \
-	--disk "$tmp/a.img,serial=VIREO-A-0123456789" \
+	--disk "$tmp/a.img,serial=VIREO-A-0123456789,aio=threads" \
 	--disk "$tmp/b.img,readonly=on,serial=vireo-ro" \
 	--disk "$tmp/c.img,cache=none" \
 	--disk "$tmp/d.img" \
