@@ -26,15 +26,21 @@ static bool op_ends_block(const struct insn *i)
 	}
 }
 
+void cpu_jcache_clear(struct cpu *c)
+{
+	for (unsigned k = 0; k < JCACHE_SIZE; k++)
+		c->jcache[k] = (struct jcache_entry){ .rip = JCACHE_EMPTY };
+}
+
 void cpu_blocks_flush(struct cpu *c)
 {
 	/* Blocks die by epoch; only on the (rare) wrap are they cleared. */
 	if (++c->block_epoch == UINT32_MAX) {
 		for (unsigned k = 0; k < BLOCK_HASH; k++)
 			c->blocks[k].valid = 0;
-		memset(c->jcache, 0, sizeof(c->jcache));
 		c->block_epoch = 0;
 	}
+	cpu_jcache_clear(c); /* its routines are gone */
 	for (unsigned k = 0; k < c->code_page_count; k++)
 		c->code_pages[c->code_slots[k]] = 0;
 	c->code_page_count = 0;

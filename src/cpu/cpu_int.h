@@ -124,15 +124,19 @@ struct block {
 };
 
 /* The routine last run for a RIP (and host code page): RET and indirect
- * branches find their successor here without the run loop (jit.c). */
+ * branches find their successor here without the run loop (jit.c).
+ * Emptied with the routines (cpu_jcache_clear): an empty entry's rip is
+ * JCACHE_EMPTY, which no RIP equals (non-canonical, above 4 GiB). */
 struct jcache_entry {
 	uint64_t rip;
 	uintptr_t hva;
 	cpu_block_code code;
-	uint32_t valid; /* live iff == cpu->block_epoch + 1 */
+	uint64_t pad; /* 32 bytes: the index scales by a shift */
 };
 
 #define JCACHE_SIZE 4096
+#define JCACHE_EMPTY (1ULL << 63)
+void cpu_jcache_clear(struct cpu *c);
 
 static inline __attribute__((always_inline)) unsigned cpu_jcache_index(uint64_t rip)
 {
@@ -742,7 +746,6 @@ static inline __attribute__((always_inline)) void cpu_jit_run(struct cpu *c, uin
 	if (c->jit_link)
 		cpu_jit_chain(c, rip, hva, code);
 	j->rip = rip, j->hva = hva, j->code = code;
-	j->valid = c->block_epoch + 1;
 	if (left < (uint64_t)budget + BLOCK_MAX_INSNS)
 		budget = left < BLOCK_MAX_INSNS ? -1 : (int32_t)(left - BLOCK_MAX_INSNS);
 	c->chain_budget = budget;

@@ -82,6 +82,7 @@ void cpu_jit_init(struct cpu *c)
 		return;
 	c->jit_buf = p;
 	c->jit_used = 0;
+	cpu_jcache_clear(c);
 	c->jit_calls_only = env_on("VIREO_JIT_CALLS");
 #else
 	(void)c;
@@ -1176,13 +1177,7 @@ static void gen_dispatch(struct gen *g, unsigned n, bool after_handler)
 	/* cmp rax, [rbx + rdx + jc + rip] */
 	b1(e, 0x48), b1(e, 0x3b), b1(e, 0x84), b1(e, 0x13),
 		b4(e, (uint32_t)(jc + offsetof(struct jcache_entry, rip)));
-	out[nout++] = jump_fwd(e, CC_J_NE);
-	/* the entry is of this epoch: valid == block_epoch + 1 */
-	op_rbx(e, false, 0x8b, RCX, offsetof(struct cpu, block_epoch));
-	b1(e, 0xff), b1(e, 0xc1);                          /* inc ecx */
-	b1(e, 0x3b), b1(e, 0x8c), b1(e, 0x13),             /* cmp ecx, [rbx + rdx + jc + valid] */
-		b4(e, (uint32_t)(jc + offsetof(struct jcache_entry, valid)));
-	out[nout++] = jump_fwd(e, CC_J_NE);
+	out[nout++] = jump_fwd(e, CC_J_NE); /* (cpu_jcache_clear empties it on flushes) */
 	if (!g->user) {
 		/* sys_loop's check: rip's code page mapped (executable, this
 		 * privilege class) to the host page the entry was made for */
