@@ -89,7 +89,7 @@ struct tlb_entry {
 	uintptr_t hva;                /* host address of the page */
 };
 
-#define TLB_SIZE 4096
+#define TLB_SIZE 8192
 
 /* A successor seen after a block: which decoded instructions ran next at
  * rip (and, in system mode, host code page hva). It lets the run loop skip
