@@ -172,7 +172,10 @@ static void h_popf(struct cpu *c, const struct insn *i)
 	c->gpr[4] += (uint64_t)sz;
 	f = cpu_get_flags(c);
 	set_flags(c, ((v & writable) | (f & ~writable)) & ~(uint64_t)(FL_RF | FL_VM));
-	c->sys->poll_now = true;
+	/* Only IF rising makes a pending interrupt deliverable now (Linux's
+	 * local_irq_restore with IF already set is the common POPF). */
+	if (!(f & FL_IF) && (c->rflags & FL_IF))
+		c->sys->poll_now = true;
 }
 
 /* ---- Segments ---- */
