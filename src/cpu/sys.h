@@ -57,7 +57,7 @@ struct sys_seg {
 
 /* The large-page translation cache (sys_mmu.c): entries, rights bits. */
 #define SYS_LARGE_TLB 64
-enum { SYS_LT_US = 1, SYS_LT_RW = 2, SYS_LT_NX = 4, SYS_LT_D = 8 };
+enum { SYS_LT_US = 1, SYS_LT_RW = 2, SYS_LT_NX = 4, SYS_LT_D = 8, SYS_LT_G = 16 };
 
 struct cpu_sys {
 	const struct cpu_sys_ops *ops;
@@ -88,6 +88,10 @@ struct cpu_sys {
 	struct { uint64_t gpa; uint64_t *hva; } walk_table[4];
 	/* The last walk's rights and dirty bit (SYS_LT_*). */
 	uint8_t walk_bits;
+	/* Which TLB entries hold a global translation (G with CR4.PGE): a
+	 * MOV to CR3 keeps them (Vol. 3 §4.10.4.1), so the kernel's entries
+	 * survive a context switch. */
+	bool tlb_global[TLB_SIZE];
 	/* Translations of 2 MiB and 1 GiB pages, per 2 MiB region: a miss in
 	 * the TLB for the kernel's direct map or text finds its page here
 	 * without a walk. Emptied with the TLB (flush, INVLPG). */
@@ -96,6 +100,7 @@ struct cpu_sys {
 		uint64_t gpa;    /* its guest-physical address */
 		uint8_t bits;    /* SYS_LT_* */
 		uint8_t size;    /* walk_size: 1 (2 MiB) or 2 (1 GiB) */
+		bool global;
 	} large_tlb[SYS_LARGE_TLB];
 	/* The shared code-page generations last acted on (sys_mmu.c). */
 	uint64_t seen_code_gen, seen_mark_gen;
@@ -133,6 +138,7 @@ void sys_mem_access(struct cpu *c, uint64_t addr, void *buf, unsigned len, int a
 void sys_lin_read(struct cpu *c, uint64_t addr, void *buf, unsigned len);
 void sys_lin_write(struct cpu *c, uint64_t addr, const void *buf, unsigned len);
 void sys_tlb_flush_all(struct cpu *c);
+void sys_tlb_flush_nonglobal(struct cpu *c);
 void sys_invlpg(struct cpu *c, uint64_t la);
 void sys_blocks_flushed(struct cpu *c);
 void sys_code_page_mark(struct cpu *c, uint64_t gpa);

@@ -657,7 +657,7 @@ static void write_cr(struct cpu *c, unsigned n, uint64_t v)
 		if (v & 0xfff0000000000000ULL)
 			cpu_gp0(c);
 		c->cr3 = v;
-		sys_tlb_flush_all(c); /* global pages too: allowed, only slower */
+		sys_tlb_flush_nonglobal(c);
 		return;
 	case 4:
 		if (v & ~CR4_OK)

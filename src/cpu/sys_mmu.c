@@ -13,6 +13,7 @@
 #define PTE_A 0x20ULL
 #define PTE_D 0x40ULL
 #define PTE_PS 0x80ULL
+#define PTE_G 0x100ULL
 #define PTE_NX (1ULL << 63)
 #define PTE_ADDR 0x000ffffffffff000ULL
 /* MAXPHYADDR is 40 (CPUID 0x80000008): bits 51:40 are reserved. */
@@ -38,6 +39,7 @@ static uint64_t sys_walk(struct cpu *c, uint64_t la, int access, bool user)
 	int level, depth = 0;
 
 	s->walk_size = 0;
+	s->walk_bits = 0;
 	if (!(c->cr0 & CR0_PG))
 		return (c->efer & EFER_LMA) ? la : (uint32_t)la;
 	if (!(c->efer & EFER_LMA) || !(c->cr4 & CR4_PAE)) {
@@ -85,7 +87,8 @@ static uint64_t sys_walk(struct cpu *c, uint64_t la, int access, bool user)
 	/* For the TLB: which page size? */
 	s->walk_size = level == 3 ? 2 : level == 2 ? 1 : 0;
 	s->walk_bits = (us ? SYS_LT_US : 0) | (rw ? SYS_LT_RW : 0) | (nx ? SYS_LT_NX : 0) |
-		       ((e & PTE_D) || access == CPU_ACC_WRITE ? SYS_LT_D : 0);
+		       ((e & PTE_D) || access == CPU_ACC_WRITE ? SYS_LT_D : 0) |
+		       ((e & PTE_G) && (c->cr4 & CR4_PGE) ? SYS_LT_G : 0);
 	/* Accessed bits on every level used, dirty on the leaf for writes
 	 * (Vol. 3 §4.8), atomically as other vCPUs may share the tables. */
 	for (int k = 0; k < depth; k++) {
@@ -200,12 +203,13 @@ static uint64_t sys_walk_large(struct cpu *c, uint64_t la, int access, bool user
 	     ((l->bits & SYS_LT_D) && ((l->bits & SYS_LT_RW) || (!user && !wp)))) &&
 	    (access != CPU_ACC_EXEC || !(l->bits & SYS_LT_NX))) {
 		s->walk_size = l->size;
+		s->walk_bits = l->bits;
 		return l->gpa | (la & ((1ULL << 21) - 1));
 	}
 	gpa = sys_walk(c, la, access, user);
 	if (s->walk_size)
 		*l = (struct sys_large_tlb){ region | 1, gpa & ~((1ULL << 21) - 1), s->walk_bits,
-					     s->walk_size };
+					     s->walk_size, (s->walk_bits & SYS_LT_G) != 0 };
 	return gpa;
 }
 
@@ -258,6 +262,7 @@ void *sys_tlb_fill(struct cpu *c, uint64_t addr, int access)
 		return p;
 	if (e->hva != (uintptr_t)p || (e->tag_r != tag && e->tag_w != tag && e->tag_x != tag))
 		e->tag_r = e->tag_w = e->tag_x = ~0ULL;
+	c->sys->tlb_global[e - c->tlb] = (c->sys->walk_bits & SYS_LT_G) != 0;
 	/* The largest page size bounds INVLPG. */
 	if (c->sys->walk_size > c->sys->tlb_large)
 		c->sys->tlb_large = c->sys->walk_size;
@@ -408,6 +413,19 @@ void cpu_dma_written(uint64_t gpa, uint64_t len)
 	}
 	if (hit)
 		__atomic_add_fetch(&sys_code_gen, 1, __ATOMIC_SEQ_CST);
+}
+
+/* MOV to CR3: every translation but the global ones. */
+void sys_tlb_flush_nonglobal(struct cpu *c)
+{
+	struct cpu_sys *s = c->sys;
+
+	for (unsigned k = 0; k < TLB_SIZE; k++)
+		if (!s->tlb_global[k])
+			c->tlb[k].tag_r = c->tlb[k].tag_w = c->tlb[k].tag_x = ~0ULL;
+	for (unsigned k = 0; k < SYS_LARGE_TLB; k++)
+		if (!s->large_tlb[k].global)
+			s->large_tlb[k].region = 0;
 }
 
 void sys_tlb_flush_all(struct cpu *c)
