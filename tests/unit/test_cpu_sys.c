@@ -725,6 +725,35 @@ static void test_cross_modify(struct board *b)
 	TEST_END();
 }
 
+/* MOV to CR3 drops non-global translations and may keep global ones (this
+ * TLB keeps them); toggling CR4.PGE drops those too (Vol. 3 §4.10.4.1). */
+SNIP(k_global, ".code64\n mov 0x35000, %eax\n movq $0x36003, 0x4000 + 0x35 * 8\n"
+	       " mov %cr3, %rdi\n mov %rdi, %cr3\n mov 0x35000, %ebx\n"
+	       " movq $0x37103, 0x4000 + 0x37 * 8\n invlpg 0x37000\n mov 0x37000, %ecx\n"
+	       " movq $0x38103, 0x4000 + 0x37 * 8\n mov %rdi, %cr3\n mov 0x37000, %esi\n"
+	       " mov %cr4, %rdi\n and $~0x80, %rdi\n mov %rdi, %cr4\n or $0x80, %rdi\n"
+	       " mov %rdi, %cr4\n mov 0x37000, %edx\n hlt\n");
+
+static void test_global_pages(struct board *b)
+{
+	struct cpu_exit ex;
+	struct x86_cpu_state st;
+
+	TEST_BEGIN("cpu_sys_global_pages");
+	board_setup(b, k_global, k_global_end);
+	b->ram[0x35000] = 0x11, b->ram[0x36000] = 0x22;
+	b->ram[0x37000] = 0x33, b->ram[0x38000] = 0x44;
+	CHECK_EQ(run(b, &ex), 0);
+	CHECK_EQ(ex.reason, CPU_EXIT_HLT);
+	cpu_get_x86_state(b->cpu, &st);
+	CHECK_EQ(st.gpr[0], 0x11);
+	CHECK_EQ(st.gpr[3], 0x22); /* non-global: gone with the CR3 load */
+	CHECK_EQ(st.gpr[1], 0x33);
+	CHECK_EQ(st.gpr[6], 0x33); /* global: kept across the CR3 load */
+	CHECK_EQ(st.gpr[2], 0x44); /* CR4.PGE toggled: gone */
+	TEST_END();
+}
+
 /* A device (another thread) writes a page holding decoded code: the CPU
  * runs the new bytes. */
 SNIP(k_dma, ".code64\n mov $1, %eax\n hlt\n jmp . - 6\n");
@@ -972,6 +1001,7 @@ int main(void)
 	test_real_mode(&b);
 	test_cross_modify(&b);
 	test_dma_written(&b);
+	test_global_pages(&b);
 	test_debug(&b);
 	test_pm32(&b);
 	cpu_destroy(b.cpu);
