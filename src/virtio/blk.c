@@ -236,11 +236,16 @@ static void blk_read_done(struct blk_req *r)
 		gm_dma_written(r->q->vq.mem, r->iov[k].iov_base, r->iov[k].iov_len);
 }
 
-static void blk_complete(struct blk_req *r, uint8_t status)
+/* The status byte, then the used ring; the interrupt now (a worker) or
+ * after the batch (io_uring, blk_aio_batch_done). */
+static void blk_complete(struct blk_req *r, uint8_t status, bool interrupt)
 {
 	*r->status = status;
 	virtio_queue_lock(r->q);
-	virtio_queue_complete(r->q, r->head, r->written);
+	if (interrupt)
+		virtio_queue_complete(r->q, r->head, r->written);
+	else
+		vq_push(&r->q->vq, r->head, r->written);
 	virtio_queue_unlock(r->q);
 	blk_req_put(r->blk, r);
 }
@@ -317,7 +322,7 @@ static void blk_execute(struct work *w)
 		__atomic_fetch_add(&blk->host_errors, 1, __ATOMIC_RELAXED);
 		log_guest("virtio-blk %s: %s", block_filename(blk->bdev), err.msg);
 	}
-	blk_complete(r, status);
+	blk_complete(r, status, true);
 }
 
 /* An io_uring request finished (on the I/O thread). A short or failed transfer
@@ -333,11 +338,7 @@ static void blk_aio_done(struct aio_req *a, int res)
 	}
 	if (r->type == VIRTIO_BLK_T_IN)
 		blk_read_done(r);
-	*r->status = VIRTIO_BLK_S_OK;
-	virtio_queue_lock(r->q);
-	vq_push(&r->q->vq, r->head, r->written);
-	virtio_queue_unlock(r->q);
-	blk_req_put(r->blk, r);
+	blk_complete(r, VIRTIO_BLK_S_OK, false);
 }
 
 /* After a batch of io_uring completions: one interrupt per queue at most. */
