@@ -272,6 +272,7 @@ enum nat {
 	N_POP,
 	N_IMUL,     /* 0F AF, 69, 6B; flags dead */
 	N_NOP,      /* 90, 0F 0D, 0F 18-1F: hints and NOPs (no access) */
+	N_CMPXCHG,  /* [LOCK] CMPXCHG m32/64, r: the host's own, as atomic */
 	N_CMOV,     /* CMOVcc r32/64, r/m */
 	N_SETCC,    /* SETcc r8 */
 	N_JCC,      /* Jcc: on the host flags right after a native flag setter */
@@ -333,6 +334,11 @@ static bool plan_insn(const struct insn *i, struct plan *p)
 	p->sz = i->osz;
 	p->mem = mem;
 	p->rm = i->rm;
+	if (op == OP_0F + 0xb1 && mem && wide && !(i->flags & (IF_REP | IF_REPNE))) {
+		/* LOCK allowed: the host's LOCK CMPXCHG on the host address. */
+		p->nat = N_CMPXCHG, p->full_flags = true;
+		return i->asz == 8 && (i->seg == 0 || i->seg == 5 || i->seg == 6);
+	}
 	if (!mem_ok(i) || (i->flags & (IF_REP | IF_REPNE)))
 		return false;
 	if (op < 0x40 && (op & 7) < 6) {
@@ -961,6 +967,45 @@ static void gen_native(struct gen *g, unsigned k, const struct insn *i, struct p
 		break;
 	case N_NOP:
 		break;
+	case N_CMPXCHG:
+		/* rdx + rsi: the operand, naturally aligned (else the handler:
+		 * a split locked access) */
+		gen_mem(g, k, i, sz, true);
+		b1(e, 0xf7), b1(e, 0xc6), b4(e, (uint32_t)sz - 1);  /* test esi, sz - 1 */
+		g->slow_at[k][g->slow_n[k]++] = jump_fwd(e, CC_J_NE);
+		ld_reg(e, RAX, 0, sz, 0);
+		b1(e, 0x49), b1(e, 0x89), b1(e, 0xc0);             /* mov r8, rax: the accumulator */
+		ld_reg(e, RCX, i->reg, sz, i->flags);
+		if (i->flags & IF_LOCK)
+			b1(e, 0xf0);
+		if (w)
+			b1(e, 0x48);
+		b1(e, 0x0f), b1(e, 0xb1), b1(e, 0x0c), b1(e, 0x32); /* cmpxchg [rdx + rsi], ecx */
+		{
+			/* Failed: rAX = the old value (zero-extended at 32 bits,
+			 * as the handler's reg_write). Nothing below touches the
+			 * host's flags: they are CMP rAX, old. */
+			uint8_t *ok = jump_fwd(e, 4 /* je */);
+
+			st_reg(e, RAX, 0, 8, 0);
+			patch(ok, e->p);
+		}
+		if (live) {
+			/* cc_set(CC_SUB, sz, acc, old, acc - old); rax = old */
+			b1(e, 0x4c), b1(e, 0x89), b1(e, 0x83);     /* mov [rbx + cc_a], r8 */
+			b4(e, (uint32_t)offsetof(struct cpu, cc_a));
+			op_rbx(e, true, 0x89, RAX, offsetof(struct cpu, cc_b));
+			b1(e, 0x49), b1(e, 0x89), b1(e, 0xc1);     /* mov r9, rax */
+			b1(e, 0x49), b1(e, 0xf7), b1(e, 0xd1);     /* not r9 */
+			b1(e, 0x4f), b1(e, 0x8d), b1(e, 0x4c), b1(e, 0x08), b1(e, 1); /* lea r9, [r8 + r9 + 1] */
+			if (!w)
+				b1(e, 0x45), b1(e, 0x89), b1(e, 0xc9); /* mov r9d, r9d */
+			b1(e, 0x4c), b1(e, 0x89), b1(e, 0x8b);     /* mov [rbx + cc_r], r9 */
+			b4(e, (uint32_t)offsetof(struct cpu, cc_r));
+			gen_cc(e, CC_SUB, (unsigned)sz);
+		}
+		p->host_flags = true;
+		break;
 	case N_CMOV:
 	case N_SETCC: {
 		/* On the host's flags when they are the guest's, else on
@@ -1317,7 +1362,7 @@ static const char *const nat_name[] = {
 	[N_PUSH] = "push", [N_POP] = "pop", [N_IMUL] = "imul", [N_NOP] = "nop",
 	[N_CMOV] = "cmov", [N_SETCC] = "setcc", [N_JCC] = "jcc", [N_JMP] = "jmp",
 	[N_CALLREL] = "call-rel", [N_RET] = "ret", [N_CALLIND] = "call-ind",
-	[N_JMPIND] = "jmp-ind",
+	[N_JMPIND] = "jmp-ind", [N_CMPXCHG] = "cmpxchg",
 };
 
 static void perf_map_block(const struct cpu *c, const struct gen *g, uint32_t first,

@@ -302,6 +302,10 @@ const struct dt_tmpl dt_t_jitseq[] = {
 	CMOV(2), CMOV(4), CMOV(8), SETCC(2), SETCC(5), SETCC(9), SETCC(10),
 	T("test r/m8, imm8", .op = 0xf6, .ext = 0, .form = FM_RM, .imm = IM_B, .osz = OS_B,
 	  .undef = F_AF),
+	T("cmpxchg r/m, r", .map = 1, .op = 0xb1, .ext = -1, .form = FM_RM, .osz = OS_V,
+	  .implicit = 1 << R_AX, .lockable = 1),
+	T("cmpxchg r/m, r", .map = 1, .op = 0xb1, .ext = -1, .form = FM_RM, .osz = OS_V,
+	  .implicit = 1 << R_AX, .lockable = 1),
 };
 const unsigned dt_n_jitseq = sizeof(dt_t_jitseq) / sizeof(dt_t_jitseq[0]);
 /* ALU(...) is 9 templates: 6 ALUs, 4 TESTs, 2 NEGs, 4 INC/DECs */
