@@ -301,6 +301,11 @@ struct plan {
 	bool rm_dst;     /* ALU: r/m is a (and the destination) */
 	bool full_flags; /* writes all six status flags */
 	bool host_flags; /* leaves the guest's status flags in the host's */
+	/* PUSH/POP runs (plan_stack_runs): the first of a run of `run`
+	 * pushes or pops makes one access for all of them; the others
+	 * (follow) generate nothing. */
+	uint8_t run;
+	bool follow;
 };
 
 static bool canonical(uint64_t v)
@@ -732,6 +737,43 @@ static void gen_push(struct gen *g, unsigned k, const struct insn *i, bool ret_a
 	b1(e, 8);
 }
 
+/* The m PUSHes at insns[k..k+m-1] as one access: the m * 8 bytes below
+ * rsp checked once (a miss or a page crossing takes the run's slow path,
+ * all m handlers), stored, rsp lowered once. */
+static void gen_push_run(struct gen *g, unsigned k, const struct insn *i, unsigned m)
+{
+	struct emit *e = &g->e;
+	unsigned j;
+
+	ld_reg(e, RSI, 4, 8, 0);
+	b1(e, 0x48), b1(e, 0x83), b1(e, 0xee), b1(e, (uint8_t)(8 * m)); /* sub rsi, 8m */
+	gen_tlb(g, k, 8 * m, true);
+	for (j = 0; j < m; j++) {
+		ld_reg(e, RCX, i[j].reg, 8, 0);
+		/* mov [rdx + rsi + 8 (m - 1 - j)], rcx */
+		b1(e, 0x48), b1(e, 0x89), b1(e, 0x4c), b1(e, 0x32), b1(e, (uint8_t)(8 * (m - 1 - j)));
+	}
+	op_rbx(e, true, 0x83, 5, GPR(4)); /* sub qword [rbx + 32], 8m */
+	b1(e, (uint8_t)(8 * m));
+}
+
+/* The m POPs at insns[k..k+m-1] (none into rsp) as one access. */
+static void gen_pop_run(struct gen *g, unsigned k, const struct insn *i, unsigned m)
+{
+	struct emit *e = &g->e;
+	unsigned j;
+
+	ld_reg(e, RSI, 4, 8, 0);
+	gen_tlb(g, k, 8 * m, false);
+	for (j = 0; j < m; j++) {
+		/* mov rcx, [rdx + rsi + 8j] */
+		b1(e, 0x48), b1(e, 0x8b), b1(e, 0x4c), b1(e, 0x32), b1(e, (uint8_t)(8 * j));
+		st_reg(e, RCX, i[j].reg, 8, 0);
+	}
+	op_rbx(e, true, 0x83, 0, GPR(4)); /* add qword [rbx + 32], 8m */
+	b1(e, (uint8_t)(8 * m));
+}
+
 /* Native code for insns[k] (plan_insn accepted it). */
 static void gen_native(struct gen *g, unsigned k, const struct insn *i, struct plan *p, bool live)
 {
@@ -935,9 +977,17 @@ static void gen_native(struct gen *g, unsigned k, const struct insn *i, struct p
 		break;
 	}
 	case N_PUSH:
+		if (p->run > 1) {
+			gen_push_run(g, k, i, p->run);
+			break;
+		}
 		gen_push(g, k, i, false);
 		break;
 	case N_POP:
+		if (p->run > 1) {
+			gen_pop_run(g, k, i, p->run);
+			break;
+		}
 		/* v = mem_read(rsp); rsp += 8; reg = v */
 		ld_reg(e, RSI, 4, 8, 0);
 		gen_tlb(g, k, 8, false);
@@ -1307,6 +1357,31 @@ static void flag_liveness(const struct plan *p, const bool *native, unsigned n, 
 	}
 }
 
+/* Runs of native PUSH (or POP) of registers other than rsp, at most
+ * STACK_RUN_MAX: the first gets run = m, the others follow. */
+#define STACK_RUN_MAX 8
+static void plan_stack_runs(const struct cpu *c, uint32_t first, struct plan *p, const bool *native,
+			    unsigned n)
+{
+	unsigned k, m;
+
+	for (k = 0; k < n; k += m) {
+		enum nat nat = p[k].nat;
+
+		m = 1;
+		if (!native[k] || (nat != N_PUSH && nat != N_POP) || c->insns[first + k].reg == 4)
+			continue;
+		while (k + m < n && m < STACK_RUN_MAX && native[k + m] && p[k + m].nat == nat &&
+		       c->insns[first + k + m].reg != 4)
+			m++;
+		if (m < 2)
+			continue;
+		p[k].run = (uint8_t)m;
+		for (unsigned j = 1; j < m; j++)
+			p[k + j].follow = true;
+	}
+}
+
 /* Native only where its flags are dead: the handler has their logic. */
 static bool needs_dead_flags(const struct plan *p)
 {
@@ -1436,6 +1511,7 @@ cpu_block_code cpu_jit_block(struct cpu *c, uint32_t first, unsigned n)
 		}
 	} while (changed);
 
+	plan_stack_runs(c, first, plan, native, n);
 	memset(g.slow_n, 0, sizeof(g.slow_n));
 	g.exits = 0;
 	g.nmarks = 0;
@@ -1452,7 +1528,9 @@ cpu_block_code cpu_jit_block(struct cpu *c, uint32_t first, unsigned n)
 		const struct insn *i = &c->insns[first + k];
 
 		gen_mark_insn(&g, k);
-		if (native[k]) {
+		if (native[k] && plan[k].follow) {
+			/* done by the run's first */
+		} else if (native[k]) {
 			gen_native(&g, k, i, &plan[k], live[k]);
 		} else {
 			gen_call(&g, i);
@@ -1472,18 +1550,22 @@ cpu_block_code cpu_jit_block(struct cpu *c, uint32_t first, unsigned n)
 	/* Slow paths: the whole instruction through its handler (and a fused
 	 * Jcc after it through its own, since the host flags are lost). */
 	for (k = 0; k < n; k++) {
+		unsigned last = native[k] && plan[k].run > 1 ? k + plan[k].run - 1 : k, j;
+
 		if (!g.slow_n[k])
 			continue;
 		for (s = 0; s < g.slow_n[k]; s++)
 			patch(g.slow_at[k][s], e->p);
-		gen_call(&g, &c->insns[first + k]);
-		if (k + 1 < n)
-			gen_flush_check(&g, k);
-		if (k + 1 < n && native[k + 1] && plan[k + 1].nat == N_JCC) {
-			gen_call(&g, &c->insns[first + k + 1]);
+		for (j = k; j <= last; j++) {
+			gen_call(&g, &c->insns[first + j]);
+			if (j + 1 < n)
+				gen_flush_check(&g, j);
+		}
+		if (last + 1 < n && native[last + 1] && plan[last + 1].nat == N_JCC) {
+			gen_call(&g, &c->insns[first + last + 1]);
 			patch(jump_fwd(e, JMP), g.dyn_exit);
 		} else {
-			patch(jump_fwd(e, JMP), g.resume[k]);
+			patch(jump_fwd(e, JMP), g.resume[last]);
 		}
 	}
 	for (s = 0; s < g.exits; s++) {

@@ -363,6 +363,48 @@ static void dt_gen_stack_rsp(struct dt_gen *g)
 	snprintf(v->name, sizeof(v->name), "stack form %u", k);
 }
 
+/* Runs of PUSH r / POP r, which jit.c turns into one access per run:
+ * 2-9 pushes, pops, or pushes then pops, of random registers (now and then
+ * RSP, which ends a run), with RSP aligned, misaligned, just above or below
+ * the region's inner page boundary (a run across it), or near the region's
+ * ends (a fault part way through a run). */
+static void dt_gen_stack_run(struct dt_gen *g)
+{
+	struct dt_rng *r = &g->rng;
+	struct dt_vector *v = g->v;
+	unsigned k = (unsigned)dt_rng_below(r, 100), kind = (unsigned)dt_rng_below(r, 3);
+	uint64_t sp;
+
+	if (k < 45)
+		sp = DT_DATA_BASE + 0x100 + 8 * dt_rng_below(r, 0x3c0);
+	else if (k < 70)
+		sp = DT_DATA_BASE + 0x1000 - 0x40 + 8 * dt_rng_below(r, 16);
+	else if (k < 80)
+		sp = DT_DATA_BASE + 0x100 + dt_rng_below(r, 0x1e00);
+	else if (k < 90)
+		sp = DT_DATA_BASE + 8 * dt_rng_below(r, 8);
+	else
+		sp = DT_DATA_BASE + DT_DATA_SIZE - 8 * dt_rng_below(r, 8);
+	v->init.gpr[R_SP] = sp;
+	for (unsigned part = 0; part < 2; part++) {
+		bool push = kind == 0 || (kind == 2 && part == 0);
+		unsigned n = 2 + (unsigned)dt_rng_below(r, 8);
+
+		if (kind < 2 && part == 1)
+			break;
+		for (unsigned i = 0; i < n; i++) {
+			unsigned reg = dt_rng_chance(r, 8) ? R_SP : (unsigned)dt_rng_below(r, 16);
+			uint8_t b[2] = { 0x41, (uint8_t)((push ? 0x50 : 0x58) + (reg & 7)) };
+
+			if (reg >= 8)
+				dt_gen_emit(g, b, 2);
+			else
+				dt_gen_emit(g, b + 1, 1);
+		}
+	}
+	snprintf(v->name, sizeof(v->name), "stack run %u", kind);
+}
+
 /* FNSTENV/FLDENV/FNSAVE/FRSTOR/FNSTSW/FNSTCW: what glibc's fenv functions use.
  * The stored FPU instruction and data pointers (bytes 12-27 of the
  * environment) are not compared. */
@@ -513,6 +555,7 @@ const struct dt_group dt_groups[] = {
 	{ .name = "string", .gen = dt_gen_string, .weight = 6 },
 	{ .name = "stack", .tmpl = dt_t_stack, .ntmpl = &dt_n_stack, .weight = 4 },
 	{ .name = "stack-rsp", .gen = dt_gen_stack_rsp, .weight = 1 },
+	{ .name = "jit-stack-run", .gen = dt_gen_stack_run, .weight = 2 },
 	{ .name = "x87-env", .gen = dt_gen_x87_env, .weight = 1 },
 	{ .name = "flagops", .tmpl = dt_t_flagops, .ntmpl = &dt_n_flagops, .weight = 1 },
 	{ .name = "lahf-sahf", .tmpl = dt_t_lahf, .ntmpl = &dt_n_lahf, .weight = 1, .need = DT_NEED_LAHF },
