@@ -281,6 +281,8 @@ static inline void sse_check(struct cpu *c)
 uint64_t cpu_get_flags(struct cpu *c);              /* full RFLAGS */
 void cpu_set_flags_arith(struct cpu *c, uint64_t f); /* arithmetic bits from f, eager */
 bool cpu_cond(struct cpu *c, unsigned cc);
+/* rflags = cpu_get_flags(), cc_op = CC_EAGER (for JIT code keeping flags) */
+void cpu_flags_eager(struct cpu *c);
 extern const uint8_t cpu_parity[256];
 
 static inline __attribute__((always_inline)) void cc_set(struct cpu *c, int op, int size, uint64_t a, uint64_t b, uint64_t r)

@@ -62,6 +62,12 @@ void cpu_set_flags_arith(struct cpu *c, uint64_t f)
 	c->rflags = (c->rflags & ~(uint64_t)FL_ARITH) | (f & FL_ARITH);
 }
 
+void cpu_flags_eager(struct cpu *c)
+{
+	c->rflags = cpu_get_flags(c);
+	c->cc_op = CC_EAGER;
+}
+
 bool cpu_cond(struct cpu *c, unsigned cc)
 {
 	return cpu_cond_inline(c, cc);

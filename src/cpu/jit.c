@@ -273,6 +273,7 @@ enum nat {
 	N_IMUL,     /* 0F AF, 69, 6B; flags dead */
 	N_NOP,      /* 90, 0F 0D, 0F 18-1F: hints and NOPs (no access) */
 	N_CMPXCHG,  /* [LOCK] CMPXCHG m32/64, r: the host's own, as atomic */
+	N_BT,       /* BT/BTS/BTR/BTC r32/64 (offset in a register or imm8), m32/64 (imm8) */
 	N_CMOV,     /* CMOVcc r32/64, r/m */
 	N_SETCC,    /* SETcc r8 */
 	N_JCC,      /* Jcc: on the host flags right after a native flag setter */
@@ -301,6 +302,7 @@ struct plan {
 	bool rm_dst;     /* ALU: r/m is a (and the destination) */
 	bool full_flags; /* writes all six status flags */
 	bool host_flags; /* leaves the guest's status flags in the host's */
+	bool host_cf;    /* leaves the guest's CF (alone) in the host's */
 	/* PUSH/POP runs (plan_stack_runs): the first of a run of `run`
 	 * pushes or pops makes one access for all of them; the others
 	 * (follow) generate nothing. */
@@ -342,6 +344,11 @@ static bool plan_insn(const struct insn *i, struct plan *p)
 	if (op == OP_0F + 0xb1 && mem && wide && !(i->flags & (IF_REP | IF_REPNE))) {
 		/* LOCK allowed: the host's LOCK CMPXCHG on the host address. */
 		p->nat = N_CMPXCHG, p->full_flags = true;
+		return i->asz == 8 && (i->seg == 0 || i->seg == 5 || i->seg == 6);
+	}
+	if (op == OP_0F + 0xba && mem && wide && i->sub > 4 && !(i->flags & (IF_REP | IF_REPNE))) {
+		/* LOCK allowed: the host's LOCK BTS/BTR/BTC on the host address */
+		p->nat = N_BT, p->kind = (uint8_t)(i->sub - 4), p->imm = true;
 		return i->asz == 8 && (i->seg == 0 || i->seg == 5 || i->seg == 6);
 	}
 	if (!mem_ok(i) || (i->flags & (IF_REP | IF_REPNE)))
@@ -443,6 +450,14 @@ static bool plan_insn(const struct insn *i, struct plan *p)
 	case OP_0F + 0x40 ... OP_0F + 0x4f:
 		p->nat = N_CMOV, p->kind = op & 15;
 		return wide;
+	case OP_0F + 0xa3: case OP_0F + 0xab: case OP_0F + 0xb3: case OP_0F + 0xbb:
+		/* a memory operand with the offset in a register addresses a
+		 * bit string: the handler's */
+		p->nat = N_BT, p->kind = (uint8_t)(((op & 0xff) - 0xa3) / 8);
+		return wide && !mem;
+	case OP_0F + 0xba:
+		p->nat = N_BT, p->kind = (uint8_t)(i->sub - 4), p->imm = true;
+		return wide && i->sub >= 4;
 	case OP_0F + 0x90 ... OP_0F + 0x9f:
 		p->nat = N_SETCC, p->kind = op & 15;
 		return !mem;
@@ -719,6 +734,40 @@ static void gen_guest_cf(struct gen *g, unsigned k, bool set_host)
 	b1(e, 0);
 }
 
+/* rflags = the host's arithmetic flags, cc_op EAGER. Clobbers rcx, rdx. */
+static void gen_host_flags_eager(struct emit *e)
+{
+	b1(e, 0x9c);                               /* pushfq */
+	b1(e, 0x5a);                               /* pop rdx */
+	b1(e, 0x81), b1(e, 0xe2), b4(e, FL_ARITH); /* and edx, ARITH */
+	op_rbx(e, true, 0x8b, RCX, offsetof(struct cpu, rflags));
+	b1(e, 0x48), b1(e, 0x81), b1(e, 0xe1), b4(e, (uint32_t)~FL_ARITH);
+	op_rr(e, 8, 0x09, RCX, RDX);               /* or rcx, rdx */
+	op_rbx(e, true, 0x89, RCX, offsetof(struct cpu, rflags));
+	op_rbx(e, false, 0xc6, 0, offsetof(struct cpu, cc_op));
+	b1(e, CC_EAGER);
+}
+
+/* Before insns[k] keeps some of the guest's flags (BT*): rflags = all of
+ * them, cc_op EAGER; from the host's when they are the guest's, else
+ * cpu_flags_eager unless they are eager already. */
+static void gen_flags_eager(struct gen *g, unsigned k)
+{
+	struct emit *e = &g->e;
+	uint8_t *eager;
+
+	if (k > 0 && g->host_flags_after[k - 1]) {
+		gen_host_flags_eager(e);
+		return;
+	}
+	op_rbx(e, false, 0x80, 7, offsetof(struct cpu, cc_op)); /* cmp byte [cc_op], EAGER */
+	b1(e, CC_EAGER);
+	eager = jump_fwd(e, 4 /* je */);
+	b1(e, 0x48), b1(e, 0x89), b1(e, 0xdf); /* mov rdi, rbx */
+	call(e, (const void *)cpu_flags_eager);
+	patch(eager, e->p);
+}
+
 /* mem_write(rsp - 8, v); rsp -= 8, v the return address of a CALL or the
  * register of a PUSH. */
 static void gen_push(struct gen *g, unsigned k, const struct insn *i, bool ret_addr)
@@ -857,19 +906,10 @@ static void gen_native(struct gen *g, unsigned k, const struct insn *i, struct p
 			if (w)
 				b1(e, 0x48);
 			b1(e, 0xc1), b1(e, 0xc0 | p->kind << 3), b1(e, p->count);
-			if (live) {
-				/* SHL/SHR/SAR (ROL/ROR are native only with dead
-				 * flags): take the host's flags eagerly (cc_eager). */
-				b1(e, 0x9c);                       /* pushfq */
-				b1(e, 0x5a);                       /* pop rdx */
-				b1(e, 0x81), b1(e, 0xe2), b4(e, FL_ARITH); /* and edx, ARITH */
-				op_rbx(e, true, 0x8b, RCX, offsetof(struct cpu, rflags));
-				b1(e, 0x48), b1(e, 0x81), b1(e, 0xe1), b4(e, (uint32_t)~FL_ARITH);
-				op_rr(e, 8, 0x09, RCX, RDX);       /* or rcx, rdx */
-				op_rbx(e, true, 0x89, RCX, offsetof(struct cpu, rflags));
-				op_rbx(e, false, 0xc6, 0, offsetof(struct cpu, cc_op));
-				b1(e, CC_EAGER);
-			}
+			/* SHL/SHR/SAR (ROL/ROR are native only with dead
+			 * flags): take the host's flags eagerly (cc_eager). */
+			if (live)
+				gen_host_flags_eager(e);
 		}
 		st_reg(e, RAX, i->rm, 8, 0);
 		break;
@@ -1056,6 +1096,55 @@ static void gen_native(struct gen *g, unsigned k, const struct insn *i, struct p
 		}
 		p->host_flags = true;
 		break;
+	case N_BT: {
+		/* 0F BA /4-7 ib, 0F A3/AB/B3/BB /r: CF = the bit (then set,
+		 * cleared or flipped), ZF and the undefined ones kept as the
+		 * handler keeps them: the guest's flags made eager first. */
+		unsigned ext = 4u + p->kind;
+
+		if (live)
+			gen_flags_eager(g, k);
+		if (p->mem) {
+			gen_mem(g, k, i, sz, p->kind != 0);
+			if (i->flags & IF_LOCK) { /* a split locked access: the handler's */
+				b1(e, 0xf7), b1(e, 0xc6), b4(e, (uint32_t)sz - 1); /* test esi, sz - 1 */
+				g->slow_at[k][g->slow_n[k]++] = jump_fwd(e, CC_J_NE);
+				b1(e, 0xf0);
+			}
+			if (w)
+				b1(e, 0x48);
+			/* bt* [rdx + rsi], imm8 */
+			b1(e, 0x0f), b1(e, 0xba), b1(e, 0x04 | ext << 3), b1(e, 0x32), b1(e, (uint8_t)i->imm);
+		} else {
+			ld_reg(e, RAX, i->rm, sz, 0);
+			if (p->imm) {
+				if (w)
+					b1(e, 0x48);
+				b1(e, 0x0f), b1(e, 0xba), b1(e, 0xc0 | ext << 3), b1(e, (uint8_t)i->imm);
+			} else {
+				static const uint8_t reg_op[] = { 0xa3, 0xab, 0xb3, 0xbb };
+
+				ld_reg(e, RCX, i->reg, sz, 0);
+				if (w)
+					b1(e, 0x48);
+				b1(e, 0x0f), b1(e, reg_op[p->kind]), b1(e, 0xc0 | RCX << 3 | RAX); /* bt* eax, ecx */
+			}
+			if (p->kind) /* (a 32-bit result zero-extended; mov keeps CF) */
+				st_reg(e, RAX, i->rm, 8, 0);
+		}
+		if (live) {
+			/* rflags.CF = host CF */
+			b1(e, 0x0f), b1(e, 0x92), b1(e, 0xc0);  /* setc al */
+			b1(e, 0x0f), b1(e, 0xb6), b1(e, 0xc0);  /* movzx eax, al */
+			op_rbx(e, true, 0x8b, RDX, offsetof(struct cpu, rflags));
+			b1(e, 0x48), b1(e, 0x83), b1(e, 0xe2), b1(e, 0xfe); /* and rdx, ~1 */
+			op_rr(e, 8, 0x09, RDX, RAX);                        /* or rdx, rax */
+			op_rbx(e, true, 0x89, RDX, offsetof(struct cpu, rflags));
+			b1(e, 0x0f), b1(e, 0xba), b1(e, 0xe0), b1(e, 0);    /* bt eax, 0: host CF again */
+		}
+		p->host_cf = true;
+		break;
+	}
 	case N_CMOV:
 	case N_SETCC: {
 		/* On the host's flags when they are the guest's, else on
@@ -1100,6 +1189,10 @@ static void gen_native(struct gen *g, unsigned k, const struct insn *i, struct p
 		 * here (cpu_jit_block), so its own flags are what count. */
 		if (k > 0 && g->native[k - 1] && g->plan[k - 1].host_flags) {
 			p->count = 1; /* fused: gen_end branches on the host flags */
+			break;
+		}
+		if (k > 0 && g->native[k - 1] && g->plan[k - 1].host_cf && (p->kind == 2 || p->kind == 3)) {
+			p->count = 1; /* JB/JAE right after BT*: on the host's CF */
 			break;
 		}
 		/* cpu_cond(c, cc) in al */
@@ -1350,7 +1443,7 @@ static void flag_liveness(const struct plan *p, const bool *native, unsigned n, 
 	for (k = n; k-- > 0;) {
 		live_after[k] = live;
 		if (!native[k] || p[k].mem || p[k].nat == N_JCC || p[k].nat == N_CMOV ||
-		    p[k].nat == N_SETCC)
+		    p[k].nat == N_SETCC || p[k].nat == N_BT)
 			live = true; /* read or possibly faulting */
 		else if (p[k].full_flags)
 			live = false;
@@ -1435,7 +1528,7 @@ static const char *const nat_name[] = {
 	[N_MOV_IMM] = "mov-imm", [N_ALU] = "alu", [N_LEA] = "lea", [N_SHIFT] = "shift",
 	[N_INCDEC] = "incdec", [N_NOT] = "not", [N_NEG] = "neg", [N_MOVX] = "movx",
 	[N_PUSH] = "push", [N_POP] = "pop", [N_IMUL] = "imul", [N_NOP] = "nop",
-	[N_CMOV] = "cmov", [N_SETCC] = "setcc", [N_JCC] = "jcc", [N_JMP] = "jmp",
+	[N_BT] = "bt", [N_CMOV] = "cmov", [N_SETCC] = "setcc", [N_JCC] = "jcc", [N_JMP] = "jmp",
 	[N_CALLREL] = "call-rel", [N_RET] = "ret", [N_CALLIND] = "call-ind",
 	[N_JMPIND] = "jmp-ind", [N_CMPXCHG] = "cmpxchg",
 };

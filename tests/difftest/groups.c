@@ -118,6 +118,30 @@ static void dt_gen_jitseq(struct dt_gen *g)
 	snprintf(g->v->name, sizeof(g->v->name), "jit sequence of %u%s", n, jcc ? " + jcc" : "");
 }
 
+/* BT/BTS/BTR/BTC, native in jit.c (the flags they keep made eager, CF
+ * left in the host's for a JB/JAE right after): after an ALU instruction
+ * (host flags) or not, followed by JB/JAE over a marker, another bit
+ * operation, or nothing. */
+static void dt_gen_jitbit(struct dt_gen *g)
+{
+	struct dt_rng *r = &g->rng;
+	unsigned k = (unsigned)dt_rng_below(r, 3);
+
+	dt_gen_fixed_base(g);
+	if (dt_rng_chance(r, 50))
+		dt_gen_tmpl(g, &dt_t_jitseq[dt_rng_below(r, dt_n_jitseq_alu)]);
+	dt_gen_tmpl(g, &dt_t_bitop[dt_rng_below(r, dt_n_bitop)]);
+	if (k == 1)
+		dt_gen_tmpl(g, &dt_t_bitop[dt_rng_below(r, dt_n_bitop)]);
+	if (k <= 1) {
+		uint8_t j[2] = { (uint8_t)(0x72 + dt_rng_below(r, 2)), 5 };
+		static const uint8_t marker[] = { 0xb8, 0x78, 0x56, 0x34, 0x12 };
+		dt_gen_emit(g, j, sizeof(j));
+		dt_gen_emit(g, marker, sizeof(marker));
+	}
+	snprintf(g->v->name, sizeof(g->v->name), "jit bit operation%s", k <= 1 ? " + jb/jae" : "");
+}
+
 static void dt_gen_string(struct dt_gen *g)
 {
 	static const uint8_t ops[] = { 0xa4, 0xa5, 0xa6, 0xa7, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf };
@@ -561,6 +585,7 @@ const struct dt_group dt_groups[] = {
 	{ .name = "lahf-sahf", .tmpl = dt_t_lahf, .ntmpl = &dt_n_lahf, .weight = 1, .need = DT_NEED_LAHF },
 	{ .name = "sequence", .gen = dt_gen_mix, .weight = 6 },
 	{ .name = "jit-sequence", .gen = dt_gen_jitseq, .weight = 8 },
+	{ .name = "jit-bitop", .gen = dt_gen_jitbit, .weight = 2 },
 	{ .name = "self-modifying-code", .gen = dt_gen_smc, .weight = 1 },
 	{ .name = "invalid-privileged", .gen = dt_gen_invalid, .weight = 2 },
 	{ .name = "fetch-page-cross", .gen = dt_gen_fetch, .weight = 1 },
