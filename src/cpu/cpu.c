@@ -151,7 +151,7 @@ static __attribute__((noinline)) void run_blocks(struct cpu *c)
 		}
 		c->flushed = false;
 		if (__builtin_expect(code != NULL && n <= left, 1)) {
-			cpu_jit_run(c, rip, 0, code, 8192); /* instructions */
+			cpu_jit_run(c, rip, 0, false, code, 8192); /* instructions */
 			if (c->stop)
 				return;
 			continue;

@@ -3,6 +3,7 @@
 #ifndef VIREO_CPU_CPU_INT_H
 #define VIREO_CPU_CPU_INT_H
 
+#include <stddef.h>
 #include <setjmp.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -205,6 +206,14 @@ struct cpu {
 	 * entry serves only the privilege class whose access filled it, so
 	 * neither CPL change drops any. */
 	uint64_t tlb_tag;
+	/* What a JIT chain exit into another page checks instead of that
+	 * page's TLB entry: tlb_tag | 2 * (how often translations may have
+	 * changed). A link made while the page mapped to the host page of
+	 * the routine holds while the key stays the same: every TLB flush and
+	 * INVLPG bumps xkey, all but MOV CR3 xkey_g, the key of pages mapped
+	 * global (cpu_xkey_bump); a change of privilege class changes their
+	 * low bit. */
+	uint64_t xkey, xkey_g;
 	unsigned miss_len; /* length of the access that last missed the TLB */
 
 	/* Exit path: handlers raise exceptions by longjmp to cpu_run. */
@@ -240,7 +249,7 @@ struct cpu {
 	 * goes, or NULL for an exit within its own page), and how many more
 	 * instructions may run chained before the run loop gets control back
 	 * (negative: return at the next block end; see cpu_stop). */
-	uint8_t *jit_link, *jit_link_hva;
+	uint8_t *jit_link, *jit_link_key; /* jit_link_key: imm64 key, then disp32 key_at */
 	uint64_t jit_link_rip;
 	int32_t chain_budget;
 	struct jcache_entry jcache[JCACHE_SIZE];
@@ -731,7 +740,7 @@ bool cpu_jit_full(const struct cpu *c);
 cpu_block_code cpu_jit_block(struct cpu *c, uint32_t first, unsigned n);
 /* The run loop is about to run code for the block at rip (host code page
  * hva in system mode): chain the exit that led here to it. */
-void cpu_jit_chain(struct cpu *c, uint64_t rip, uintptr_t hva, cpu_block_code code);
+void cpu_jit_chain(struct cpu *c, uint64_t rip, size_t key_at, cpu_block_code code);
 
 /* The run loops' way into routines: link the exit that led here, remember
  * the routine in the jump cache, run it with a budget of chained
@@ -739,19 +748,29 @@ void cpu_jit_chain(struct cpu *c, uint64_t rip, uintptr_t hva, cpu_block_code co
  * stays >= 0; with the budget capped at limit - icount - BLOCK_MAX_INSNS
  * the next block always fits under the limit. */
 static inline __attribute__((always_inline)) void cpu_jit_run(struct cpu *c, uint64_t rip,
-							      uintptr_t hva, cpu_block_code code,
-							      int32_t budget)
+							      uintptr_t hva, bool global,
+							      cpu_block_code code, int32_t budget)
 {
 	struct jcache_entry *j = &c->jcache[cpu_jcache_index(rip)];
 	uint64_t left = c->limit - c->icount;
 
 	if (c->jit_link)
-		cpu_jit_chain(c, rip, hva, code);
+		cpu_jit_chain(c, rip, global ? offsetof(struct cpu, xkey_g) : offsetof(struct cpu, xkey),
+			      code);
 	j->rip = rip, j->hva = hva, j->code = code;
 	if (left < (uint64_t)budget + BLOCK_MAX_INSNS)
 		budget = left < BLOCK_MAX_INSNS ? -1 : (int32_t)(left - BLOCK_MAX_INSNS);
 	c->chain_budget = budget;
 	code(c);
+}
+
+/* Translations may have changed (cpu->xkey): global ones too unless
+ * nonglobal_only. */
+static inline void cpu_xkey_bump(struct cpu *c, bool nonglobal_only)
+{
+	c->xkey += 2;
+	if (!nonglobal_only)
+		c->xkey_g += 2;
 }
 
 /* A handler asks the run loop to return: the routine it runs in stops

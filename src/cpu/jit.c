@@ -1291,25 +1291,20 @@ static void gen_chain_exit(struct gen *g, uint64_t t, unsigned n)
 	nout = gen_exit_checks(e, n, out);
 	gen_mark(g, "chain-page");
 	if (!g->user && (t & CPU_PAGE_MASK) != g->page) {
-		/* Another code page must still be the one linked: t's TLB
-		 * entry valid for execution with the same host page
-		 * (sys_loop's check, with the hash slot and block link folded
-		 * in). If not, the run loop (re)links this exit: it fills the
-		 * TLB entry and patches in the host page it finds. Within the
-		 * block's own page the check made on entering it stands: only
-		 * instructions that end a block (MOV CR3, INVLPG, ...) change
-		 * mappings, and they leave through the dispatch. */
-		size_t ent = offsetof(struct cpu, tlb) +
-			     (size_t)((t >> 12) & (TLB_SIZE - 1)) * sizeof(struct tlb_entry);
-
-		mov_imm(e, RAX, t & CPU_PAGE_MASK);
-		op_rbx(e, true, 0x0b, RAX, offsetof(struct cpu, tlb_tag)); /* or rax, [tlb_tag] */
-		b1(e, 0x48), b1(e, 0x39), b1(e, 0x83), b4(e, (uint32_t)(ent + offsetof(struct tlb_entry, tag_x)));
-		relink[nrelink++] = jump_fwd(e, CC_J_NE);
+		/* Another code page must still map where it did when the run
+		 * loop linked this exit (sys_loop's check of t's TLB entry,
+		 * with the hash slot and block link folded in): no TLB flush
+		 * or INVLPG since, and the same privilege class (cpu->xkey).
+		 * If not, the run loop (re)links it: it checks t's page and
+		 * patches in the xkey of then. Within the block's own page the
+		 * check made on entering it stands: only instructions that end
+		 * a block (MOV CR3, INVLPG, ...) change mappings, and they
+		 * leave through the dispatch. */
 		b1(e, 0x48), b1(e, 0xb8);
 		imm = e->p;
-		b8(e, 0); /* the host page, patched by cpu_jit_chain */
-		b1(e, 0x48), b1(e, 0x39), b1(e, 0x83), b4(e, (uint32_t)(ent + offsetof(struct tlb_entry, hva)));
+		b8(e, ~0ULL); /* the key, patched by cpu_jit_chain (never this) */
+		/* cmp rax, [rbx + key_at], key_at patched by cpu_jit_chain too */
+		b1(e, 0x48), b1(e, 0x3b), b1(e, 0x83), b4(e, (uint32_t)offsetof(struct cpu, xkey));
 		relink[nrelink++] = jump_fwd(e, CC_J_NE);
 	}
 	rel = jump_fwd(e, JMP);
@@ -1324,9 +1319,9 @@ static void gen_chain_exit(struct gen *g, uint64_t t, unsigned n)
 	if (imm) {
 		b1(e, 0x48), b1(e, 0x8d), b1(e, 0x05);  /* lea rax, [rip + imm - next] */
 		b4(e, (uint32_t)(int32_t)(imm - (e->p + 4)));
-		op_rbx(e, true, 0x89, RAX, offsetof(struct cpu, jit_link_hva));
+		op_rbx(e, true, 0x89, RAX, offsetof(struct cpu, jit_link_key));
 	} else {
-		store_imm(e, offsetof(struct cpu, jit_link_hva), 0);
+		store_imm(e, offsetof(struct cpu, jit_link_key), 0);
 	}
 	store_imm(e, offsetof(struct cpu, jit_link_rip), t);
 	for (k = 0; k < nout; k++)
@@ -1673,15 +1668,22 @@ cpu_block_code cpu_jit_block(struct cpu *c, uint32_t first, unsigned n)
 	return (cpu_block_code)(void *)start;
 }
 
-void cpu_jit_chain(struct cpu *c, uint64_t rip, uintptr_t hva, cpu_block_code code)
+void cpu_jit_chain(struct cpu *c, uint64_t rip, size_t key_at, cpu_block_code code)
 {
 	uint8_t *at = c->jit_link;
 
 	c->jit_link = NULL;
 	if (!at || c->jit_link_rip != rip)
 		return; /* an event moved rip since that exit */
-	if (c->jit_link_hva)
-		memcpy(c->jit_link_hva, &hva, sizeof(hva));
+	if (c->jit_link_key) {
+		/* sys_loop checked rip's page: that holds while the key does */
+		uint64_t key;
+		uint32_t disp = (uint32_t)key_at;
+
+		memcpy(&key, (const uint8_t *)c + key_at, sizeof(key));
+		memcpy(c->jit_link_key, &key, sizeof(key));
+		memcpy(c->jit_link_key + 8 + 3, &disp, sizeof(disp)); /* cmp's disp32 */
+	}
 	/* past the prologue (push rbx; mov rbx, rdi) */
 	patch(at, (const uint8_t *)(void *)code + 4);
 }

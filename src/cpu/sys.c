@@ -16,6 +16,8 @@ void sys_set_cpl(struct cpu *c, unsigned cpl)
 	 * (cpu->tlb_tag): a CPL change needs no flush. */
 	c->cpl = (uint8_t)cpl;
 	c->tlb_tag = cpl != 3;
+	c->xkey = (c->xkey & ~1ULL) | c->tlb_tag;
+	c->xkey_g = (c->xkey_g & ~1ULL) | c->tlb_tag;
 }
 
 void sys_raise_ec(struct cpu *c, unsigned vector, uint32_t ec)
@@ -538,7 +540,10 @@ static __attribute__((noinline)) void sys_loop(struct cpu *c)
 		if (__builtin_expect(code != NULL && n <= left && !shadow, 1)) {
 			/* Events are polled every 4 loop iterations, so every
 			 * two thousand instructions at most. */
-			cpu_jit_run(c, rip, hva, code, 512);
+			/* (the entry holds rip's page unless a watchpoint kept it out) */
+			cpu_jit_run(c, rip, hva,
+				    e->tag_x == (page | c->tlb_tag) && s->tlb_global[e - c->tlb], code,
+				    512);
 			if (c->stop)
 				return;
 			continue;

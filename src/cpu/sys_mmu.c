@@ -420,6 +420,7 @@ void sys_tlb_flush_nonglobal(struct cpu *c)
 {
 	struct cpu_sys *s = c->sys;
 
+	cpu_xkey_bump(c, true);
 	for (unsigned k = 0; k < TLB_SIZE; k++)
 		if (!s->tlb_global[k])
 			c->tlb[k].tag_r = c->tlb[k].tag_w = c->tlb[k].tag_x = ~0ULL;
@@ -446,6 +447,7 @@ void sys_invlpg(struct cpu *c, uint64_t la)
 			s->tlb_large == 1 ? ~((1ULL << 21) - 1) : CPU_PAGE_MASK;
 	uint64_t region = la & mask;
 
+	cpu_xkey_bump(c, false);
 	memset(s->large_tlb, 0, sizeof(s->large_tlb));
 	if (s->tlb_large == 0) {
 		struct tlb_entry *e = &c->tlb[(la >> 12) & (TLB_SIZE - 1)];

@@ -73,6 +73,7 @@ void *cpu_tlb_slow(struct cpu *c, uint64_t addr, int access)
 
 void cpu_tlb_flush(struct cpu *c)
 {
+	cpu_xkey_bump(c, false);
 	for (unsigned k = 0; k < TLB_SIZE; k++)
 		c->tlb[k].tag_r = c->tlb[k].tag_w = c->tlb[k].tag_x = ~0ULL;
 }
