@@ -181,6 +181,8 @@ static __attribute__((noinline)) void run_blocks(struct cpu *c)
 
 int cpu_run(struct cpu *c, uint64_t max_insns, struct cpu_exit *exit)
 {
+	int r;
+
 	if (c->sys)
 		return cpu_sys_run(c, max_insns, exit);
 	memset(exit, 0, sizeof(*exit));
@@ -189,7 +191,9 @@ int cpu_run(struct cpu *c, uint64_t max_insns, struct cpu_exit *exit)
 	c->limit = c->icount + max_insns;
 	c->host_mx_default = (_mm_getcsr() & 0xffc0) == 0x1f80;
 	c->mx_synced = false;
-	if (setjmp(c->jb) == 1) {
+	r = setjmp(c->jb);
+	cpu_jit_settle(c); /* after a longjmp out of a routine */
+	if (r == 1) {
 		/* An exception: the faulting instruction did not retire. */
 		c->lock_ptr = NULL;
 		cpu_mx_collect(c);

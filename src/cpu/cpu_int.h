@@ -252,6 +252,10 @@ struct cpu {
 	uint8_t *jit_link, *jit_link_key; /* jit_link_key: imm64 key, then disp32 key_at */
 	uint64_t jit_link_rip;
 	int32_t chain_budget;
+	/* Routines count what they run off chain_budget: budget_base -
+	 * chain_budget instructions ran since icount last took them
+	 * (cpu_jit_settle; cpu_stop moves both). */
+	int64_t budget_base;
 	struct jcache_entry jcache[JCACHE_SIZE];
 	/* FPT_* bits: which x87/SSE instructions trap, precomputed from CR0
 	 * and CR4 by sys_fp_update (always 0 in user mode). Last, so that no
@@ -742,6 +746,14 @@ cpu_block_code cpu_jit_block(struct cpu *c, uint32_t first, unsigned n);
  * hva in system mode): chain the exit that led here to it. */
 void cpu_jit_chain(struct cpu *c, uint64_t rip, size_t key_at, cpu_block_code code);
 
+/* icount += what routines ran since the last call: after a routine
+ * returns, and when an exception left one by longjmp. */
+static inline void cpu_jit_settle(struct cpu *c)
+{
+	c->icount += (uint64_t)(c->budget_base - c->chain_budget);
+	c->budget_base = c->chain_budget;
+}
+
 /* The run loops' way into routines: link the exit that led here, remember
  * the routine in the jump cache, run it with a budget of chained
  * instructions. A routine chains on while its budget, less its own count,
@@ -761,7 +773,9 @@ static inline __attribute__((always_inline)) void cpu_jit_run(struct cpu *c, uin
 	if (left < (uint64_t)budget + BLOCK_MAX_INSNS)
 		budget = left < BLOCK_MAX_INSNS ? -1 : (int32_t)(left - BLOCK_MAX_INSNS);
 	c->chain_budget = budget;
+	c->budget_base = budget;
 	code(c);
+	cpu_jit_settle(c);
 }
 
 /* Translations may have changed (cpu->xkey): global ones too unless
@@ -778,6 +792,7 @@ static inline void cpu_xkey_bump(struct cpu *c, bool nonglobal_only)
 static inline void cpu_stop(struct cpu *c)
 {
 	c->stop = true;
+	c->budget_base += (int64_t)(INT32_MIN / 2) - c->chain_budget; /* what ran stays counted */
 	c->chain_budget = INT32_MIN / 2;
 }
 

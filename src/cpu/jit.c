@@ -1252,24 +1252,23 @@ static void gen_flush_check(struct gen *g, unsigned k)
 	g->exit_k[g->exits++] = k + 1;
 }
 
-/* Leave the routine having run k instructions. */
+/* Leave the routine having run k instructions (counted off the budget:
+ * cpu_jit_run adds what it used to icount). */
 static void gen_ret(struct emit *e, unsigned k)
 {
-	op_rbx(e, true, 0x81, 0, offsetof(struct cpu, icount)); /* add qword [icount], k */
+	op_rbx(e, false, 0x81, 5, offsetof(struct cpu, chain_budget)); /* sub dword [chain_budget], k */
 	b4(e, k);
 	b1(e, 0x5b), b1(e, 0xc3); /* pop rbx; ret */
 }
 
 /* The start of every exit that may go on into another routine: count the
- * block's n instructions, then leave (the jumps to patch, stored in out,
- * returned how many) unless stop is clear, the chain budget lasts, and the
- * next block fits under the instruction limit. */
+ * block's n instructions off the budget, then leave (the jumps to patch,
+ * stored in out, returned how many) unless stop is clear, the chain budget
+ * lasts, and the next block fits under the instruction limit. */
 static unsigned gen_exit_checks(struct emit *e, unsigned n, uint8_t **out)
 {
 	unsigned nout = 0;
 
-	op_rbx(e, true, 0x81, 0, offsetof(struct cpu, icount)); /* add qword [icount], n */
-	b4(e, n);
 	/* sub dword [chain_budget], n; js out: the budget (cpu_jit_run) also
 	 * holds the limit, and cpu_stop makes it negative. */
 	op_rbx(e, false, 0x81, 5, offsetof(struct cpu, chain_budget));

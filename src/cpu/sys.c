@@ -585,6 +585,7 @@ int cpu_sys_run(struct cpu *c, uint64_t max_insns, struct cpu_exit *exit)
 	}
 	s->poll_now = true;
 	r = setjmp(c->jb);
+	cpu_jit_settle(c); /* after a longjmp out of a routine */
 	if (r == 1) {
 		c->lock_ptr = NULL;
 		if (exit->reason == CPU_EXIT_EXCEPTION)
