@@ -275,7 +275,7 @@ enum nat {
 	N_CMPXCHG,  /* [LOCK] CMPXCHG m32/64, r: the host's own, as atomic */
 	N_BT,       /* BT/BTS/BTR/BTC r32/64 (offset in a register or imm8), m32/64 (imm8) */
 	N_CMOV,     /* CMOVcc r32/64, r/m */
-	N_SETCC,    /* SETcc r8 */
+	N_SETCC,    /* SETcc r/m8 */
 	N_JCC,      /* Jcc: on the host flags right after a native flag setter */
 	N_JMP,      /* JMP rel */
 	N_CALLREL,  /* CALL rel */
@@ -460,7 +460,7 @@ static bool plan_insn(const struct insn *i, struct plan *p)
 		return wide && i->sub >= 4;
 	case OP_0F + 0x90 ... OP_0F + 0x9f:
 		p->nat = N_SETCC, p->kind = op & 15;
-		return !mem;
+		return true;
 	case 0x70 ... 0x7f: case OP_0F + 0x80 ... OP_0F + 0x8f:
 		p->nat = N_JCC, p->kind = op & 15;
 		return canonical(i->rip + i->len + i->imm); /* else jump() raises #GP */
@@ -1151,8 +1151,15 @@ static void gen_native(struct gen *g, unsigned k, const struct insn *i, struct p
 		 * cpu_cond's answer (test al, al: "ne" means true). */
 		unsigned cc = p->kind;
 
-		if (p->mem)
-			gen_mem(g, k, i, sz, false); /* clobbers the host flags */
+		if (p->nat == N_SETCC && p->mem && k > 0 && g->host_flags_after[k - 1]) {
+			/* the condition before gen_mem clobbers the host flags */
+			b1(e, 0x41), b1(e, 0x0f), b1(e, 0x90 + cc), b1(e, 0xc0); /* setcc r8b */
+			gen_mem(g, k, i, 1, true);
+			b1(e, 0x44), b1(e, 0x88), b1(e, 0x04), b1(e, 0x32);     /* mov [rdx + rsi], r8b */
+			break;
+		}
+		if (p->mem) /* clobbers the host flags */
+			gen_mem(g, k, i, p->nat == N_SETCC ? 1 : sz, p->nat == N_SETCC);
 		if (p->mem || !(k > 0 && g->host_flags_after[k - 1])) {
 			b1(e, 0x56), b1(e, 0x52);              /* push rsi; push rdx: the host address */
 			b1(e, 0x48), b1(e, 0x89), b1(e, 0xdf); /* mov rdi, rbx */
@@ -1166,7 +1173,10 @@ static void gen_native(struct gen *g, unsigned k, const struct insn *i, struct p
 		}
 		if (p->nat == N_SETCC) {
 			b1(e, 0x0f), b1(e, 0x90 + cc), b1(e, 0xc1); /* setcc cl */
-			st_reg(e, RCX, i->rm, 1, i->flags);
+			if (p->mem)
+				st_mem(e, RCX, 1);
+			else
+				st_reg(e, RCX, i->rm, 1, i->flags);
 			break;
 		}
 		if (p->mem)
