@@ -470,10 +470,11 @@ static __attribute__((noinline)) void sys_loop(struct cpu *c)
 		uintptr_t hva;
 		bool shadow;
 
-		/* Events are polled every 4 iterations (an interrupt waits for
-		 * at most a few thousand instructions), and right after anything
-		 * that may have set IF (poll_now). The STI / MOV SS shadow lets exactly one
-		 * instruction run first. */
+		/* Events are polled every 4 iterations, after a routine used
+		 * up its budget (so an interrupt waits for at most a few
+		 * thousand instructions), and right after anything that may
+		 * have set IF (poll_now). The STI / MOV SS shadow lets exactly
+		 * one instruction run first. */
 		shadow = s->shadow;
 		if (__builtin_expect(shadow, 0)) {
 			s->shadow = false;
@@ -538,14 +539,14 @@ static __attribute__((noinline)) void sys_loop(struct cpu *c)
 		}
 		c->flushed = false;
 		if (__builtin_expect(code != NULL && n <= left && !shadow, 1)) {
-			/* Events are polled every 4 loop iterations, so every
-			 * two thousand instructions at most. */
 			/* (the entry holds rip's page unless a watchpoint kept it out) */
 			cpu_jit_run(c, rip, hva,
 				    e->tag_x == (page | c->tlb_tag) && s->tlb_global[e - c->tlb], code,
-				    512);
+				    2048);
 			if (c->stop)
 				return;
+			if (c->chain_budget < 0)
+				s->poll_now = true; /* 2048 instructions since the last poll, about */
 			continue;
 		}
 		c->jit_link = NULL;
