@@ -87,7 +87,7 @@ struct insn {
 
 struct tlb_entry {
 	uint64_t tag_r, tag_w, tag_x; /* page address, or ~0 when not valid for the access */
-	uintptr_t hva;                /* host address of the page */
+	uintptr_t addend;             /* host address of the page - its address (mod 2^64) */
 };
 
 #define TLB_SIZE 8192
@@ -130,7 +130,7 @@ struct block {
  * JCACHE_EMPTY, which no RIP equals (non-canonical, above 4 GiB). */
 struct jcache_entry {
 	uint64_t rip;
-	uintptr_t hva;
+	uintptr_t addend; /* of rip's host code page (tlb_entry), when made */
 	cpu_block_code code;
 	uint64_t pad; /* 32 bytes: the index scales by a shift */
 };
@@ -462,7 +462,7 @@ static inline __attribute__((always_inline)) void *cpu_mem_ptr(struct cpu *c, ui
 	e = &c->tlb[(page >> 12) & (TLB_SIZE - 1)];
 	tag = access == CPU_ACC_WRITE ? e->tag_w : access == CPU_ACC_READ ? e->tag_r : e->tag_x;
 	if (__builtin_expect(tag == (page | c->tlb_tag), 1))
-		return (void *)(e->hva + (addr & ~CPU_PAGE_MASK));
+		return (void *)(e->addend + (uintptr_t)addr);
 	{
 		/* NULL only in system mode, for MMIO pages. */
 		char *p;
@@ -769,7 +769,7 @@ static inline __attribute__((always_inline)) void cpu_jit_run(struct cpu *c, uin
 	if (c->jit_link)
 		cpu_jit_chain(c, rip, global ? offsetof(struct cpu, xkey_g) : offsetof(struct cpu, xkey),
 			      code);
-	j->rip = rip, j->hva = hva, j->code = code;
+	j->rip = rip, j->addend = hva - (uintptr_t)(rip & CPU_PAGE_MASK), j->code = code;
 	if (left < (uint64_t)budget + BLOCK_MAX_INSNS)
 		budget = left < BLOCK_MAX_INSNS ? -1 : (int32_t)(left - BLOCK_MAX_INSNS);
 	c->chain_budget = budget;

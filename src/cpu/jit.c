@@ -552,9 +552,9 @@ static void gen_ea(struct gen *g, const struct insn *i, unsigned h)
 }
 
 /* The inlined fast path of cpu_mem_ptr for the access of sz bytes at rsi:
- * on a hit rdx + rsi is the host address; on a miss, or an access that
- * crosses a page, it jumps to the instruction's slow path (the handler).
- * Clobbers rax and the host flags. */
+ * on a hit rdx + rsi is the host address (rdx the entry's addend); on a
+ * miss, or an access that crosses a page, it jumps to the instruction's
+ * slow path (the handler). Clobbers rax and the host flags. */
 _Static_assert(TLB_SIZE > 1 && TLB_SIZE <= (1u << 20), "index from bits 12-31 of the address");
 static void gen_tlb(struct gen *g, unsigned k, unsigned sz, bool write)
 {
@@ -579,10 +579,9 @@ static void gen_tlb(struct gen *g, unsigned k, unsigned sz, bool write)
 	/* cmp rdx, [rbx + rax + tlb + tag] */
 	b1(e, 0x48), b1(e, 0x3b), b1(e, 0x94), b1(e, 0x03), b4(e, (uint32_t)(tlb + tag));
 	g->slow_at[k][g->slow_n[k]++] = jump_fwd(e, CC_J_NE);
-	/* mov rdx, [rbx + rax + tlb + hva] */
+	/* mov rdx, [rbx + rax + tlb + addend] */
 	b1(e, 0x48), b1(e, 0x8b), b1(e, 0x94), b1(e, 0x03),
-		b4(e, (uint32_t)(tlb + offsetof(struct tlb_entry, hva)));
-	b1(e, 0x81), b1(e, 0xe6), b4(e, 0xfff);            /* and esi, 0xfff */
+		b4(e, (uint32_t)(tlb + offsetof(struct tlb_entry, addend)));
 }
 
 /* rdx + rsi = the host address of i's memory operand of sz bytes. */
@@ -1385,11 +1384,11 @@ static void gen_dispatch(struct gen *g, unsigned n, bool after_handler)
 		b1(e, 0x48), b1(e, 0x3b), b1(e, 0xb4), b1(e, 0x03),
 			b4(e, (uint32_t)(tlb + offsetof(struct tlb_entry, tag_x)));
 		out[nout++] = jump_fwd(e, CC_J_NE);
-		/* mov rsi, [rbx + rax + tlb + hva]; cmp rsi, [rbx + rdx + jc + hva] */
+		/* mov rsi, [rbx + rax + tlb + addend]; cmp rsi, [rbx + rdx + jc + addend] */
 		b1(e, 0x48), b1(e, 0x8b), b1(e, 0xb4), b1(e, 0x03),
-			b4(e, (uint32_t)(tlb + offsetof(struct tlb_entry, hva)));
+			b4(e, (uint32_t)(tlb + offsetof(struct tlb_entry, addend)));
 		b1(e, 0x48), b1(e, 0x3b), b1(e, 0xb4), b1(e, 0x13),
-			b4(e, (uint32_t)(jc + offsetof(struct jcache_entry, hva)));
+			b4(e, (uint32_t)(jc + offsetof(struct jcache_entry, addend)));
 		out[nout++] = jump_fwd(e, CC_J_NE);
 	}
 	gen_mark(g, "dispatch-jump");

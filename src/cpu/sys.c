@@ -512,7 +512,7 @@ static __attribute__((noinline)) void sys_loop(struct cpu *c)
 		c->cur_rip = rip;
 		e = &c->tlb[(page >> 12) & (TLB_SIZE - 1)];
 		if (__builtin_expect(e->tag_x == (page | c->tlb_tag), 1))
-			hva = e->hva;
+			hva = e->addend + (uintptr_t)page;
 		else
 			hva = (uintptr_t)cpu_tlb_slow(c, rip + c->seg_base[1], CPU_ACC_EXEC);
 		/* Block links (cpu_int.h) are checked like the hash slot:

@@ -234,9 +234,12 @@ static void *sys_xlate(struct cpu *c, uint64_t addr, int access, uint64_t *gpa_p
 	if (access == CPU_ACC_EXEC && !code_bit(s, page)) {
 		/* Stores to this page must now take the slow path. */
 		sys_code_page_mark(c, page);
-		for (unsigned k = 0; k < TLB_SIZE; k++)
-			if (c->tlb[k].hva == (uintptr_t)p)
-				c->tlb[k].tag_w = ~0ULL;
+		for (unsigned k = 0; k < TLB_SIZE; k++) {
+			struct tlb_entry *e = &c->tlb[k];
+
+			if (e->tag_w != ~0ULL && e->addend + (e->tag_w & CPU_PAGE_MASK) == (uintptr_t)p)
+				e->tag_w = ~0ULL;
+		}
 	}
 	return p;
 }
@@ -260,13 +263,13 @@ void *sys_tlb_fill(struct cpu *c, uint64_t addr, int access)
 	/* A watched page stays out of the TLB for the watched accesses. */
 	if (__builtin_expect(c->sys->dbg != NULL, 0) && sys_debug_watch(c, addr, access))
 		return p;
-	if (e->hva != (uintptr_t)p || (e->tag_r != tag && e->tag_w != tag && e->tag_x != tag))
+	if (e->addend != (uintptr_t)p - page || (e->tag_r != tag && e->tag_w != tag && e->tag_x != tag))
 		e->tag_r = e->tag_w = e->tag_x = ~0ULL;
 	c->sys->tlb_global[e - c->tlb] = (c->sys->walk_bits & SYS_LT_G) != 0;
 	/* The largest page size bounds INVLPG. */
 	if (c->sys->walk_size > c->sys->tlb_large)
 		c->sys->tlb_large = c->sys->walk_size;
-	e->hva = (uintptr_t)p;
+	e->addend = (uintptr_t)p - page;
 	if (access == CPU_ACC_READ)
 		e->tag_r = tag;
 	else if (access == CPU_ACC_WRITE)

@@ -59,9 +59,9 @@ void *cpu_tlb_slow(struct cpu *c, uint64_t addr, int access)
 		cpu_raise_pf(c, addr, access);
 	if (access == CPU_ACC_WRITE && cpu_is_code_page(c, page))
 		cpu_blocks_flush(c); /* self-modifying code: drop every decoded block */
-	if (e->hva != (uintptr_t)p || (e->tag_r != page && e->tag_w != page && e->tag_x != page))
+	if (e->addend != (uintptr_t)p - page || (e->tag_r != page && e->tag_w != page && e->tag_x != page))
 		e->tag_r = e->tag_w = e->tag_x = ~0ULL;
-	e->hva = (uintptr_t)p;
+	e->addend = (uintptr_t)p - page;
 	if (access == CPU_ACC_READ)
 		e->tag_r = page;
 	else if (access == CPU_ACC_WRITE)
