@@ -640,14 +640,11 @@ static void gen_alu_op(struct gen *g, const struct plan *p, bool live)
 	unsigned cc = p->kind == K_ADD ? CC_ADD
 		      : p->kind == K_SUB || p->kind == K_CMP ? CC_SUB : CC_LOGIC;
 
-	if (live) {
-		if (p->kind == K_TEST) {
-			store_imm(e, offsetof(struct cpu, cc_a), 0);
-			store_imm(e, offsetof(struct cpu, cc_b), 0);
-		} else {
-			op_rbx(e, true, 0x89, RAX, offsetof(struct cpu, cc_a));
-			op_rbx(e, true, 0x89, RCX, offsetof(struct cpu, cc_b));
-		}
+	/* CC_LOGIC flags follow from the result alone (nothing reads cc_a
+	 * and cc_b under it) */
+	if (live && cc != CC_LOGIC) {
+		op_rbx(e, true, 0x89, RAX, offsetof(struct cpu, cc_a));
+		op_rbx(e, true, 0x89, RCX, offsetof(struct cpu, cc_b));
 	}
 	op_rr(e, p->sz, host_op[p->kind], RAX, RCX);
 	zext_rax(e, p->sz);
