@@ -46,7 +46,9 @@
 
 #define JIT_BUF_SIZE (32u << 20)
 /* Upper bound of one instruction's code plus its out-of-line stubs. */
-#define JIT_INSN_MAX 256
+#define JIT_INSN_MAX 320
+/* The routine's prologue (gen_prologue); chained code enters past it. */
+#define JIT_PROLOGUE_LEN 17
 /* Upper bound of a block's exits (two chain exits and a dispatch). */
 #define JIT_END_MAX 512
 
@@ -1234,10 +1236,14 @@ static void gen_native(struct gen *g, unsigned k, const struct insn *i, struct p
 }
 
 /* The call of insns[k]'s handler, with the run loops' bookkeeping. */
+static void gen_budget_store(struct emit *e);
+static void gen_budget_load(struct emit *e);
+
 static void gen_call(struct gen *g, const struct insn *i)
 {
 	struct emit *e = &g->e;
 
+	gen_budget_store(e); /* the handler may cpu_stop or raise */
 	store_imm(e, offsetof(struct cpu, cur_rip), i->rip);
 	store_imm(e, offsetof(struct cpu, rip), i->rip + i->len);
 	b1(e, 0x48), b1(e, 0x89), b1(e, 0xdf);               /* mov rdi, rbx */
@@ -1245,6 +1251,7 @@ static void gen_call(struct gen *g, const struct insn *i)
 	if (g->user)
 		op_rbx(e, true, 0x89, RSI, offsetof(struct cpu, cur_insn));
 	call(e, (const void *)i->fn);
+	gen_budget_load(e);
 }
 
 /* After a call: leave with k + 1 done if the block cache was flushed. */
@@ -1258,13 +1265,58 @@ static void gen_flush_check(struct gen *g, unsigned k)
 	g->exit_k[g->exits++] = k + 1;
 }
 
+/* Routines keep chain_budget in r15d (callee-saved, so handlers keep it
+ * too): the prologue loads it, every way out and every handler call stores
+ * it back (cpu_stop and the longjmp paths work on the memory copy), and a
+ * handler call reloads it. Entered from C, a routine saves rbx and r15 and
+ * keeps rsp 16-byte aligned for its calls. */
+static void gen_prologue(struct emit *e)
+{
+	uint8_t *start = e->p;
+
+	b1(e, 0x53);                            /* push rbx */
+	b1(e, 0x41), b1(e, 0x57);               /* push r15 */
+	b1(e, 0x48), b1(e, 0x89), b1(e, 0xfb);  /* mov rbx, rdi */
+	b1(e, 0x44), b1(e, 0x8b), b1(e, 0xbb);  /* mov r15d, [rbx + chain_budget] */
+	b4(e, (uint32_t)offsetof(struct cpu, chain_budget));
+	b1(e, 0x48), b1(e, 0x83), b1(e, 0xec), b1(e, 8); /* sub rsp, 8 */
+	if (e->p - start != JIT_PROLOGUE_LEN)
+		abort();
+}
+
+static void gen_budget_store(struct emit *e)
+{
+	b1(e, 0x44), b1(e, 0x89), b1(e, 0xbb);  /* mov [rbx + chain_budget], r15d */
+	b4(e, (uint32_t)offsetof(struct cpu, chain_budget));
+}
+
+static void gen_budget_load(struct emit *e)
+{
+	b1(e, 0x44), b1(e, 0x8b), b1(e, 0xbb);  /* mov r15d, [rbx + chain_budget] */
+	b4(e, (uint32_t)offsetof(struct cpu, chain_budget));
+}
+
+/* sub r15d, n: n instructions ran (the host's SF: the budget is used up) */
+static void gen_budget_sub(struct emit *e, unsigned n)
+{
+	b1(e, 0x41), b1(e, 0x81), b1(e, 0xef), b4(e, n);
+}
+
+/* Back to the run loop, the budget stored. */
+static void gen_leave(struct emit *e)
+{
+	gen_budget_store(e);
+	b1(e, 0x48), b1(e, 0x83), b1(e, 0xc4), b1(e, 8); /* add rsp, 8 */
+	b1(e, 0x41), b1(e, 0x5f);                        /* pop r15 */
+	b1(e, 0x5b), b1(e, 0xc3);                        /* pop rbx; ret */
+}
+
 /* Leave the routine having run k instructions (counted off the budget:
  * cpu_jit_run adds what it used to icount). */
 static void gen_ret(struct emit *e, unsigned k)
 {
-	op_rbx(e, false, 0x81, 5, offsetof(struct cpu, chain_budget)); /* sub dword [chain_budget], k */
-	b4(e, k);
-	b1(e, 0x5b), b1(e, 0xc3); /* pop rbx; ret */
+	gen_budget_sub(e, k);
+	gen_leave(e);
 }
 
 /* The start of every exit that may go on into another routine: count the
@@ -1275,10 +1327,9 @@ static unsigned gen_exit_checks(struct emit *e, unsigned n, uint8_t **out)
 {
 	unsigned nout = 0;
 
-	/* sub dword [chain_budget], n; js out: the budget (cpu_jit_run) also
-	 * holds the limit, and cpu_stop makes it negative. */
-	op_rbx(e, false, 0x81, 5, offsetof(struct cpu, chain_budget));
-	b4(e, n);
+	/* sub r15d, n; js out: the budget (cpu_jit_run) also holds the
+	 * limit, and cpu_stop makes it negative. */
+	gen_budget_sub(e, n);
 	out[nout++] = jump_fwd(e, CC_J_S);
 	return nout;
 }
@@ -1332,7 +1383,7 @@ static void gen_chain_exit(struct gen *g, uint64_t t, unsigned n)
 	for (k = 0; k < nout; k++)
 		patch(out[k], e->p);
 	store_imm(e, offsetof(struct cpu, rip), t);
-	b1(e, 0x5b), b1(e, 0xc3); /* pop rbx; ret */
+	gen_leave(e);
 }
 
 /* An exit to the address in rip (RET, or after a handler): on into the
@@ -1389,15 +1440,15 @@ static void gen_dispatch(struct gen *g, unsigned n, bool after_handler)
 		out[nout++] = jump_fwd(e, CC_J_NE);
 	}
 	gen_mark(g, "dispatch-jump");
-	/* mov rax, [rbx + rdx + jc + code]; add rax, 4 (past the prologue); jmp rax */
+	/* mov rax, [rbx + rdx + jc + code]; add rax, PROLOGUE_LEN; jmp rax */
 	b1(e, 0x48), b1(e, 0x8b), b1(e, 0x84), b1(e, 0x13),
 		b4(e, (uint32_t)(jc + offsetof(struct jcache_entry, code)));
-	b1(e, 0x48), b1(e, 0x83), b1(e, 0xc0), b1(e, 4);
+	b1(e, 0x48), b1(e, 0x83), b1(e, 0xc0), b1(e, JIT_PROLOGUE_LEN);
 	b1(e, 0xff), b1(e, 0xe0);
 	gen_mark(g, "dispatch-out");
 	for (k = 0; k < nout; k++)
 		patch(out[k], e->p);
-	b1(e, 0x5b), b1(e, 0xc3); /* pop rbx; ret */
+	gen_leave(e);
 }
 
 /* The end of the block: its last instruction's native branch (a Jcc on
@@ -1613,8 +1664,7 @@ cpu_block_code cpu_jit_block(struct cpu *c, uint32_t first, unsigned n)
 	g.user = c->sys == NULL;
 	g.page = c->insns[first].rip & CPU_PAGE_MASK;
 	start = e->p = c->jit_buf + c->jit_used;
-	b1(e, 0x53);                            /* push rbx: also aligns rsp for the calls */
-	b1(e, 0x48), b1(e, 0x89), b1(e, 0xfb);  /* mov rbx, rdi */
+	gen_prologue(e);
 	if (g.user)
 		store_imm(e, offsetof(struct cpu, cur_insn), 0);
 	for (k = 0; k < n; k++) {
@@ -1689,6 +1739,6 @@ void cpu_jit_chain(struct cpu *c, uint64_t rip, size_t key_at, cpu_block_code co
 		memcpy(c->jit_link_key, &key, sizeof(key));
 		memcpy(c->jit_link_key + 8 + 3, &disp, sizeof(disp)); /* cmp's disp32 */
 	}
-	/* past the prologue (push rbx; mov rbx, rdi) */
-	patch(at, (const uint8_t *)(void *)code + 4);
+	/* past the prologue */
+	patch(at, (const uint8_t *)(void *)code + JIT_PROLOGUE_LEN);
 }
