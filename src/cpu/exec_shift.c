@@ -137,9 +137,8 @@ static void h_shd(struct cpu *c, const struct insn *i)
 	a = cpu_rmw_read(c, i, sz) & m;
 	if (sz == 8) {
 		if (left) {
-			r = (a << cnt) | (b >> (64 - cnt) >> 0);
-			if (cnt == 64)
-				r = b;
+			/* cnt is 1..63 here: both shifts are defined */
+			r = (a << cnt) | (b >> (64 - cnt));
 			cf = (a >> (64 - cnt)) & 1;
 		} else {
 			r = (a >> cnt) | (b << (64 - cnt));

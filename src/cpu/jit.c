@@ -1625,7 +1625,7 @@ static void perf_map_block(const struct cpu *c, const struct gen *g, uint32_t fi
  * icount the ones that ran (fewer when one flushed the block cache). */
 cpu_block_code cpu_jit_block(struct cpu *c, uint32_t first, unsigned n)
 {
-	struct gen g;
+	struct gen g = { .nmarks = 0 }; /* (all of it defined, for the analysers) */
 	struct emit *e = &g.e;
 	struct plan plan[BLOCK_MAX_INSNS];
 	bool native[BLOCK_MAX_INSNS], live[BLOCK_MAX_INSNS];
