@@ -656,6 +656,23 @@ static void gen_alu_op(struct gen *g, const struct plan *p, bool live)
 	}
 }
 
+/* rflags.CF = eax (0 or 1). Clobbers rdx and the host flags. */
+static void gen_rflags_cf(struct emit *e)
+{
+	op_rbx(e, true, 0x8b, RDX, offsetof(struct cpu, rflags));
+	b1(e, 0x48), b1(e, 0x83), b1(e, 0xe2), b1(e, 0xfe); /* and rdx, ~1 */
+	op_rr(e, 8, 0x09, RDX, RAX);                        /* or rdx, rax */
+	op_rbx(e, true, 0x89, RDX, offsetof(struct cpu, rflags));
+}
+
+/* rflags.CF = the host's CF. Clobbers rax, rdx and the host flags. */
+static void gen_rflags_cf_from_host(struct emit *e)
+{
+	b1(e, 0x0f), b1(e, 0x92), b1(e, 0xc0);  /* setc al */
+	b1(e, 0x0f), b1(e, 0xb6), b1(e, 0xc0);  /* movzx eax, al */
+	gen_rflags_cf(e);
+}
+
 /* Before an INC/DEC whose flags are live: rflags.CF = the guest's CF (what
  * cpu_keep_cf does), and with set_host the host's CF too, which the host
  * INC/DEC keep. */
@@ -664,13 +681,8 @@ static void gen_guest_cf(struct gen *g, unsigned k, bool set_host)
 	struct emit *e = &g->e;
 
 	if (k > 0 && g->host_flags_after[k - 1]) {
-		/* The host's flags are the guest's: rflags.CF = host CF */
-		b1(e, 0x0f), b1(e, 0x92), b1(e, 0xc0);  /* setc al */
-		b1(e, 0x0f), b1(e, 0xb6), b1(e, 0xc0);  /* movzx eax, al */
-		op_rbx(e, true, 0x8b, RDX, offsetof(struct cpu, rflags));
-		b1(e, 0x48), b1(e, 0x83), b1(e, 0xe2), b1(e, 0xfe); /* and rdx, ~1 */
-		op_rr(e, 8, 0x09, RDX, RAX);                        /* or rdx, rax */
-		op_rbx(e, true, 0x89, RDX, offsetof(struct cpu, rflags));
+		/* The host's flags are the guest's */
+		gen_rflags_cf_from_host(e);
 	} else {
 		/* cpu_keep_cf_slow inline: with cc_op EAGER, INC or DEC
 		 * rflags.CF is current; else CF is the carry (ADD) or borrow
@@ -719,10 +731,7 @@ static void gen_guest_cf(struct gen *g, unsigned k, bool set_host)
 		patch(to_logic, e->p);
 		b1(e, 0x31), b1(e, 0xc0);                         /* xor eax, eax */
 		patch(to_merge, e->p);
-		op_rbx(e, true, 0x8b, RDX, offsetof(struct cpu, rflags));
-		b1(e, 0x48), b1(e, 0x83), b1(e, 0xe2), b1(e, 0xfe); /* and rdx, ~1 */
-		op_rr(e, 8, 0x09, RDX, RAX);                        /* or rdx, rax */
-		op_rbx(e, true, 0x89, RDX, offsetof(struct cpu, rflags));
+		gen_rflags_cf(e);
 		patch(to_done, e->p);
 	}
 	if (!set_host)
@@ -1131,14 +1140,8 @@ static void gen_native(struct gen *g, unsigned k, const struct insn *i, struct p
 				st_reg(e, RAX, i->rm, 8, 0);
 		}
 		if (live) {
-			/* rflags.CF = host CF */
-			b1(e, 0x0f), b1(e, 0x92), b1(e, 0xc0);  /* setc al */
-			b1(e, 0x0f), b1(e, 0xb6), b1(e, 0xc0);  /* movzx eax, al */
-			op_rbx(e, true, 0x8b, RDX, offsetof(struct cpu, rflags));
-			b1(e, 0x48), b1(e, 0x83), b1(e, 0xe2), b1(e, 0xfe); /* and rdx, ~1 */
-			op_rr(e, 8, 0x09, RDX, RAX);                        /* or rdx, rax */
-			op_rbx(e, true, 0x89, RDX, offsetof(struct cpu, rflags));
-			b1(e, 0x0f), b1(e, 0xba), b1(e, 0xe0), b1(e, 0);    /* bt eax, 0: host CF again */
+			gen_rflags_cf_from_host(e);
+			b1(e, 0x0f), b1(e, 0xba), b1(e, 0xe0), b1(e, 0); /* bt eax, 0: host CF again */
 		}
 		p->host_cf = true;
 		break;
